@@ -1,0 +1,5 @@
+"""Allow ``python -m stations``."""
+
+from stations.cli import main
+
+main()

@@ -1,0 +1,124 @@
+"""The loaded data: stations, their index and the loop, built once and queried many times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stations.index import BoolArray, GeoIndex
+from stations.loading import Station, load_stations
+from stations.loop import Loop, Snap, load_loop
+from stations.models import Amenity, Kind, Status
+from stations.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class LoopPlace:
+    """A station's place on the loop: its snap and km mark (calibrated per the loop)."""
+
+    snap: Snap
+    loop_km: float
+
+
+class Catalog:
+    """Stations with a spatial index, masks for the fixed vocabularies, and the loop.
+
+    Parameters
+    ----------
+    stations
+        Validated stations (located and unlocated).
+    loop
+        The loop ring, or None when no loop is configured.
+    loop_max_offroute_m
+        Stations farther than this from the loop get no km mark and are not ranked by loop.
+    warnings
+        Non-blocking remarks from loading (shown by ``validate`` and ``info``).
+    """
+
+    def __init__(
+        self,
+        stations: Iterable[Station],
+        loop: Loop | None = None,
+        *,
+        loop_max_offroute_m: float = 5_000.0,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.all: tuple[Station, ...] = tuple(stations)
+        self.by_id = {s.id: s for s in self.all}
+        self.located: tuple[Station, ...] = tuple(s for s in self.all if s.located)
+        self.index = GeoIndex(
+            [s.lon for s in self.located], [s.lat for s in self.located]  # type: ignore[misc]
+        )
+        self.loop = loop
+        self.warnings = warnings or []
+        self._kind = np.array([s.props.kind.value for s in self.located], dtype=object)
+        self._status = np.array([s.props.status.value for s in self.located], dtype=object)
+        amenity_bits = {a: 1 << i for i, a in enumerate(Amenity)}
+        self._amenity_bit = amenity_bits
+        self._amenities = np.array(
+            [sum(amenity_bits[a] for a in s.props.amenities) for s in self.located],
+            dtype=np.int64,
+        )
+        self.loop_places: dict[str, LoopPlace] = {}
+        if loop is not None:
+            self._place_on_loop(loop, loop_max_offroute_m)
+
+    def _place_on_loop(self, loop: Loop, max_offroute_m: float) -> None:
+        # Only stations near the loop's bounding box are snapped (a national file has many).
+        margin = max_offroute_m / 80_000.0 + 0.01  # degrees, generous at any latitude in China
+        x0, y0, x1, y1 = loop.bbox
+        for s in self.located:
+            assert s.lon is not None and s.lat is not None
+            if x0 - margin <= s.lon <= x1 + margin and y0 - margin <= s.lat <= y1 + margin:
+                snap = loop.snap(s.lon, s.lat)
+                if snap.offroute_m <= max_offroute_m:
+                    self.loop_places[s.id] = LoopPlace(snap, loop.km_mark(snap.chainage_m))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Catalog:
+        """Load and validate the files the settings name."""
+        parsed = load_stations(settings.stations_path)
+        loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
+        return cls(
+            parsed.stations, loop,
+            loop_max_offroute_m=settings.loop_max_offroute_m, warnings=parsed.warnings,
+        )
+
+    @classmethod
+    def from_paths(cls, stations_path: Path, loop_path: Path | None = None) -> Catalog:
+        """Load from explicit paths with default settings otherwise."""
+        settings = Settings(_env_file=None, stations_path=stations_path)  # type: ignore[call-arg]
+        if loop_path is not None:
+            settings.loop_path = loop_path
+        return cls.from_settings(settings)
+
+    def mask(
+        self,
+        kinds: Iterable[Kind] = (),
+        amenities: Iterable[Amenity] = (),
+        statuses: Iterable[Status] = (),
+    ) -> BoolArray | None:
+        """Boolean mask over located stations: any of ``kinds``, all of ``amenities``, statuses."""
+        out: BoolArray | None = None
+        kinds = [k.value for k in kinds]
+        if kinds:
+            out = np.isin(self._kind, kinds)
+        statuses = [s.value for s in statuses]
+        if statuses:
+            m = np.isin(self._status, statuses)
+            out = m if out is None else out & m
+        bits = sum(self._amenity_bit[a] for a in set(amenities))
+        if bits:
+            m = (self._amenities & bits) == bits
+            out = m if out is None else out & m
+        return out
+
+    def counts_by_kind(self) -> dict[str, int]:
+        """How many stations of each kind (located or not)."""
+        counts: dict[str, int] = {}
+        for s in self.all:
+            counts[s.props.kind.value] = counts.get(s.props.kind.value, 0) + 1
+        return counts

@@ -1,0 +1,183 @@
+"""Chinese map datums: WGS84 <-> GCJ-02 ("Mars", Amap/Tencent/WeChat) <-> BD-09 (Baidu).
+
+GCJ-02 is WGS84 plus a deterministic, published-by-reverse-engineering offset
+(~300-700 m in China); BD-09 is a further shift of GCJ-02. The forward transforms
+are closed-form; the inverses are solved by fixed-point iteration to < 1e-9 degrees
+(well under a millimetre), not by the one-step approximation that leaves metres of error.
+Outside mainland China's rough bounding box no offset is applied, as the providers do.
+All functions take scalars or numpy arrays of longitudes and latitudes (GeoJSON order).
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from stations.errors import InvalidCoordinates
+
+_A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
+_EE = 0.00669342162296594323  # its first eccentricity squared
+_X_PI = math.pi * 3000.0 / 180.0
+
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
+
+
+class CRS(StrEnum):
+    """Coordinate systems accepted and returned by queries."""
+
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+
+
+def check_lonlat(lon: object, lat: object, *, name: str = "") -> tuple[float, float]:
+    """Return ``(lon, lat)`` as floats, or raise `InvalidCoordinates` saying what is wrong.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitude in [-180, 180] and latitude in [-90, 90], in degrees.
+    name
+        Optional prefix for the message (e.g. the parameter or feature name).
+    """
+    prefix = f"{name}: " if name else ""
+    out: list[float] = []
+    for label, value, bound in (("lon", lon, 180.0), ("lat", lat, 90.0)):
+        if isinstance(value, bool):
+            raise InvalidCoordinates(f"{prefix}{label} must be a number, got {value!r}")
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidCoordinates(
+                f"{prefix}{label} must be a number in degrees, got {value!r}"
+            ) from None
+        if not math.isfinite(number):
+            raise InvalidCoordinates(f"{prefix}{label} must be finite, got {value!r}")
+        if not -bound <= number <= bound:
+            raise InvalidCoordinates(
+                f"{prefix}{label} must be within [-{bound:g}, {bound:g}], got {number:g}"
+            )
+        out.append(number)
+    return out[0], out[1]
+
+
+def in_china(lon: ArrayOrFloat, lat: ArrayOrFloat) -> npt.NDArray[np.bool_]:
+    """Whether the GCJ-02 offset applies: the rough mainland bounding box the providers use."""
+    lon_a = np.asarray(lon, dtype=float)
+    lat_a = np.asarray(lat, dtype=float)
+    return (lon_a >= 72.004) & (lon_a <= 137.8347) & (lat_a >= 0.8293) & (lat_a <= 55.8271)
+
+
+def _offset(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64]
+]:
+    x = lon - 105.0
+    y = lat - 35.0
+    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat = (
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        + common
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        + common
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
+    rad = lat / 180.0 * np.pi
+    magic = 1.0 - _EE * np.sin(rad) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad) * np.pi)
+    inside = in_china(lon, lat)
+    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+
+
+def _as_arrays(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], bool
+]:
+    scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
+    return np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float)), scalar
+
+
+def _out(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], scalar: bool) -> tuple:
+    if scalar:
+        return float(lon[0]), float(lat[0])
+    return lon, lat
+
+
+def wgs84_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Shift WGS84 to GCJ-02 (closed form)."""
+    x, y, scalar = _as_arrays(lon, lat)
+    dlon, dlat = _offset(x, y)
+    return _out(x + dlon, y + dlat, scalar)
+
+
+def gcj02_to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Invert the GCJ-02 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
+    gx, gy, scalar = _as_arrays(lon, lat)
+    wx, wy = gx.copy(), gy.copy()
+    for _ in range(30):
+        dlon, dlat = _offset(wx, wy)
+        ex, ey = wx + dlon - gx, wy + dlat - gy
+        wx, wy = wx - ex, wy - ey
+        if np.all(np.abs(ex) < 1e-10) and np.all(np.abs(ey) < 1e-10):
+            break
+    return _out(wx, wy, scalar)
+
+
+def _gcj_to_bd(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64]
+]:
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def gcj02_to_bd09(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Shift GCJ-02 to BD-09 (closed form, as Baidu publishes it)."""
+    x, y, scalar = _as_arrays(lon, lat)
+    return _out(*_gcj_to_bd(x, y), scalar)
+
+
+def bd09_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Invert the BD-09 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
+    bx, by, scalar = _as_arrays(lon, lat)
+    gx, gy = bx - 0.0065, by - 0.006
+    for _ in range(30):
+        fx, fy = _gcj_to_bd(gx, gy)
+        ex, ey = fx - bx, fy - by
+        gx, gy = gx - ex, gy - ey
+        if np.all(np.abs(ex) < 1e-10) and np.all(np.abs(ey) < 1e-10):
+            break
+    return _out(gx, gy, scalar)
+
+
+def to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str) -> tuple[
+    ArrayOrFloat, ArrayOrFloat
+]:
+    """Convert positions given in ``crs`` to WGS84."""
+    crs = CRS(crs)
+    if crs is CRS.WGS84:
+        return lon, lat
+    if crs is CRS.GCJ02:
+        return gcj02_to_wgs84(lon, lat)
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+def from_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str) -> tuple[
+    ArrayOrFloat, ArrayOrFloat
+]:
+    """Convert WGS84 positions to ``crs``."""
+    crs = CRS(crs)
+    if crs is CRS.WGS84:
+        return lon, lat
+    if crs is CRS.GCJ02:
+        return wgs84_to_gcj02(lon, lat)
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))

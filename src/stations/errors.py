@@ -1,0 +1,30 @@
+"""Domain errors; the API maps them to HTTP status codes in one place."""
+
+from __future__ import annotations
+
+
+class StationsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidInput(StationsError, ValueError):
+    """A query parameter or argument is out of range or malformed."""
+
+
+class InvalidCoordinates(InvalidInput):
+    """A longitude/latitude pair is not a usable WGS84/GCJ-02/BD-09 position."""
+
+
+class StationNotFound(StationsError, LookupError):
+    """No station has the requested id."""
+
+
+class DataError(StationsError):
+    """A data file is unreadable or invalid; ``problems`` lists every issue found."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        head = problems[0] if problems else "invalid data"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{path}: {head}{more}")

@@ -1,0 +1,64 @@
+"""Distances and bearings on the WGS84 ellipsoid, and the sphere used only for indexing."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import Geod
+
+#: The WGS84 ellipsoid; every distance this package reports comes from it (Karney's algorithm).
+GEOD = Geod(ellps="WGS84")
+
+#: Radius of the unit-vector sphere used for index look-ups (IUGG mean radius, metres).
+SPHERE_R = 6_371_008.8
+
+#: Lower bound of (ellipsoidal geodesic length) / (SPHERE_R * central angle between the
+#: geodetic unit vectors). The true minimum is ~0.9944 (meridional radius of curvature at the
+#: equator, 6,335 km, over 6,371 km); 0.99 leaves margin. Index candidates are widened by it
+#: so that the sphere never hides the ellipsoid's true nearest station.
+SPHERE_LOWER_BOUND = 0.99
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def unit_vectors(lons: npt.ArrayLike, lats: npt.ArrayLike) -> FloatArray:
+    """Return an (n, 3) array of unit vectors for geodetic longitudes/latitudes in degrees."""
+    lon = np.radians(np.asarray(lons, dtype=float))
+    lat = np.radians(np.asarray(lats, dtype=float))
+    cos_lat = np.cos(lat)
+    return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
+
+
+def chord_for_distance(distance_m: float) -> float:
+    """Chord length on the unit sphere that surely contains every point within ``distance_m``.
+
+    Uses `SPHERE_LOWER_BOUND`, so the ball is slightly larger than the geodesic disc.
+    """
+    theta = distance_m / (SPHERE_R * SPHERE_LOWER_BOUND)
+    return float(2.0 * np.sin(min(theta, np.pi) / 2.0))
+
+
+def distance_lower_bound(chord: npt.ArrayLike) -> FloatArray:
+    """The smallest ellipsoidal distance a point at this unit-sphere chord can have."""
+    theta = 2.0 * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
+    return theta * SPHERE_R * SPHERE_LOWER_BOUND
+
+
+def inverse(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Geodesic distance (m) and initial bearing (degrees clockwise from north, [0, 360)).
+
+    Parameters
+    ----------
+    lon1, lat1
+        Start point(s) in WGS84 degrees; broadcast against the end points.
+    lon2, lat2
+        End point(s) in WGS84 degrees.
+    """
+    lon2_a = np.atleast_1d(np.asarray(lon2, dtype=float))
+    lat2_a = np.atleast_1d(np.asarray(lat2, dtype=float))
+    lon1_a = np.broadcast_to(np.asarray(lon1, dtype=float), lon2_a.shape)
+    lat1_a = np.broadcast_to(np.asarray(lat1, dtype=float), lat2_a.shape)
+    az, _, dist = GEOD.inv(lon1_a, lat1_a, lon2_a, lat2_a)
+    return np.asarray(dist, dtype=float), np.mod(np.asarray(az, dtype=float), 360.0)

@@ -1,0 +1,145 @@
+"""The station schema: vocabularies and the validated properties of one station."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from stations import hours
+
+
+class Kind(StrEnum):
+    """What sort of station a feature is."""
+
+    UNION_STATION = "union_station"  # 工会驿站
+    WARM_STATION = "warm_station"  # 暖心小站
+    COLD_DRINK_FRIDGE = "cold_drink_fridge"  # 爱心冰柜
+    WORKER_SERVICE_POINT = "worker_service_point"  # 户外劳动者服务站点 (other operators)
+
+
+class Status(StrEnum):
+    """Whether a station is in service."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    PLANNED = "planned"
+
+
+class PositionAccuracy(StrEnum):
+    """How well a station's coordinates are known."""
+
+    SURVEYED = "surveyed"  # measured on site (GPS) or from an authoritative address point
+    APPROXIMATE = "approximate"  # placed at the nearest known place; see ``source``
+    UNKNOWN = "unknown"  # no position known; geometry is null and queries skip it
+
+
+class Amenity(StrEnum):
+    """The fixed vocabulary of what a station offers."""
+
+    DRINKING_WATER = "drinking_water"
+    HOT_WATER = "hot_water"
+    MICROWAVE = "microwave"
+    FRIDGE = "fridge"
+    PHONE_CHARGING = "phone_charging"
+    EBIKE_CHARGING = "ebike_charging"
+    TOILET = "toilet"
+    SEATING = "seating"
+    AIR_CONDITIONING = "air_conditioning"
+    HEATING = "heating"
+    FIRST_AID = "first_aid"
+    WIFI = "wifi"
+    BOOKS = "books"
+    UMBRELLAS = "umbrellas"
+    REPAIR_TOOLS = "repair_tools"
+    COLD_DRINKS = "cold_drinks"
+
+
+#: Labels riders see, (zh, en).
+KIND_LABELS: dict[Kind, tuple[str, str]] = {
+    Kind.UNION_STATION: ("工会驿站", "Union rest station"),
+    Kind.WARM_STATION: ("暖心小站", "Warm station"),
+    Kind.COLD_DRINK_FRIDGE: ("爱心冰柜", "Free cold-drink fridge"),
+    Kind.WORKER_SERVICE_POINT: ("户外劳动者服务站点", "Outdoor workers' service point"),
+}
+AMENITY_LABELS: dict[Amenity, tuple[str, str]] = {
+    Amenity.DRINKING_WATER: ("饮用水", "drinking water"),
+    Amenity.HOT_WATER: ("热水", "hot water"),
+    Amenity.MICROWAVE: ("微波炉", "microwave"),
+    Amenity.FRIDGE: ("冰箱", "fridge"),
+    Amenity.PHONE_CHARGING: ("手机充电", "phone charging"),
+    Amenity.EBIKE_CHARGING: ("电动车充电", "e-bike charging"),
+    Amenity.TOILET: ("厕所", "toilet"),
+    Amenity.SEATING: ("座椅休息", "seating"),
+    Amenity.AIR_CONDITIONING: ("空调", "air conditioning"),
+    Amenity.HEATING: ("取暖", "heating"),
+    Amenity.FIRST_AID: ("急救药箱", "first aid"),
+    Amenity.WIFI: ("无线网络", "wifi"),
+    Amenity.BOOKS: ("图书", "books"),
+    Amenity.UMBRELLAS: ("雨伞", "umbrellas"),
+    Amenity.REPAIR_TOOLS: ("维修工具", "repair tools"),
+    Amenity.COLD_DRINKS: ("冷饮", "cold drinks"),
+}
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class StationProperties(BaseModel):
+    """Properties of one station feature, exactly as stored in ``stations.geojson``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    id: str = Field(description="Stable slug: lower-case letters, digits and '-'.")
+    name: Text = Field(description="Name in Chinese, as riders see it.")
+    name_en: Text | None = Field(default=None, description="Name in English.")
+    kind: Kind
+    town: Text | None = Field(default=None, description="Town (镇/街道) the station is in.")
+    address: Text | None = None
+    amenities: list[Amenity] = Field(default_factory=list)
+    opening_hours: str | None = Field(
+        default=None, description="OpenStreetMap opening_hours syntax; null if unknown."
+    )
+    phone: str | None = None
+    awards: list[Text] = Field(default_factory=list)
+    status: Status = Status.OPEN
+    position_accuracy: PositionAccuracy
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        description="Where the station and its position come from."
+    )
+    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not ID_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"id {value!r} must be 1-64 characters of a-z, 0-9 and '-', starting with a "
+                "letter or digit"
+            )
+        return value
+
+    @field_validator("amenities")
+    @classmethod
+    def _unique_amenities(cls, value: list[Amenity]) -> list[Amenity]:
+        if len(set(value)) != len(value):
+            raise ValueError("amenities lists an amenity twice")
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _check_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            hours.parse(value)
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _check_phone(cls, value: str | None) -> str | None:
+        if value is not None and not PHONE_PATTERN.fullmatch(value):
+            raise ValueError(f"phone {value!r} must be digits, spaces, '-' and a leading '+'")
+        return value

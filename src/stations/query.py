@@ -1,0 +1,282 @@
+"""Queries shared by the CLI and the API: nearest stations (straight or along the loop), within.
+
+Inputs are checked here, so every front end raises the same `InvalidInput` messages; answers are
+GeoJSON FeatureCollections whose geometry is in the coordinate system the caller asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from stations import hours
+from stations.catalog import Catalog
+from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.errors import InvalidInput
+from stations.geodesy import inverse
+from stations.index import Hit
+from stations.loading import Station
+from stations.models import Amenity, Kind, Status
+from stations.navigation import navigation_links
+
+
+class By(StrEnum):
+    """How "nearest" is measured."""
+
+    STRAIGHT = "straight"  # ellipsoidal geodesic
+    LOOP = "loop"  # off-route + along the loop ring + the station's own off-route
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which stations may answer: any of ``kinds``, all of ``amenities``, one of ``statuses``.
+
+    ``open_now`` drops stations known to be closed at the moment of the query; stations whose
+    hours are unknown stay in, marked ``open_now: null``.
+    """
+
+    kinds: Sequence[Kind] = ()
+    amenities: Sequence[Amenity] = ()
+    statuses: Sequence[Status] = (Status.OPEN,)
+    open_now: bool = False
+
+
+@dataclass(slots=True)
+class QueryContext:
+    """The moment and zone a query is evaluated at."""
+
+    tz: str = hours.DEFAULT_TZ
+    now: datetime | None = None
+    _now: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._now = self.now or datetime.now(ZoneInfo(self.tz))
+
+    def open_now(self, station: Station) -> bool | None:
+        """True/False when known, None when the hours are unknown."""
+        if station.props.status is not Status.OPEN:
+            return False
+        return hours.is_open(station.props.opening_hours, self._now, self.tz)
+
+
+def _parse_crs(crs: str | CRS) -> CRS:
+    try:
+        return CRS(crs)
+    except ValueError:
+        allowed = ", ".join(c.value for c in CRS)
+        raise InvalidInput(f"crs must be one of {allowed}; got {crs!r}") from None
+
+
+def _parse_by(by: str | By) -> By:
+    try:
+        return By(by)
+    except ValueError:
+        raise InvalidInput(f"by must be 'straight' or 'loop'; got {by!r}") from None
+
+
+def query_point(lon: object, lat: object, crs: str | CRS) -> tuple[float, float, CRS]:
+    """Validate a query position and return it in WGS84 with the parsed crs."""
+    crs = _parse_crs(crs)
+    x, y = check_lonlat(lon, lat)
+    wx, wy = to_wgs84(x, y, crs)
+    return float(wx), float(wy), crs
+
+
+def station_feature(
+    catalog: Catalog,
+    station: Station,
+    crs: CRS = CRS.WGS84,
+    ctx: QueryContext | None = None,
+    extra: dict[str, Any] | None = None,
+    origin: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
+    props: dict[str, Any] = station.props.model_dump(mode="json")
+    ctx = ctx or QueryContext()
+    props["open_now"] = ctx.open_now(station)
+    place = catalog.loop_places.get(station.id)
+    props["loop_km"] = round(place.loop_km, 3) if place else None
+    if extra:
+        props.update(extra)
+    geometry = None
+    if station.lon is not None and station.lat is not None:
+        x, y = from_wgs84(station.lon, station.lat, crs)
+        geometry = {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
+        props["navigation"] = navigation_links(station.lon, station.lat, station.props.name, origin)
+    return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
+
+
+def _collection(features: list[dict[str, Any]], catalog: Catalog, query: dict[str, Any]) -> dict[
+    str, Any
+]:
+    out: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberReturned": len(features),
+        "query": query,
+    }
+    if catalog.loop is not None:
+        out["loop_calibration"] = catalog.loop.calibration()
+    return out
+
+
+def _check_k(k: object, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InvalidInput(f"k must be a whole number from 1 to {max_k}; got {k!r}")
+    if not 1 <= k <= max_k:
+        raise InvalidInput(f"k must be from 1 to {max_k}; got {k}")
+    return k
+
+
+def _check_distance(value: float | None, name: str, maximum: float) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+        raise InvalidInput(f"{name} must be a number of metres; got {value!r}")
+    if not 0 <= value <= maximum:
+        raise InvalidInput(f"{name} must be from 0 to {maximum:g} metres; got {value:g}")
+    return float(value)
+
+
+def nearest(
+    catalog: Catalog,
+    lon: object,
+    lat: object,
+    *,
+    k: int = 3,
+    by: str | By = By.STRAIGHT,
+    crs: str | CRS = CRS.WGS84,
+    filters: Filters | None = None,
+    max_distance_m: float | None = None,
+    max_k: int = 100,
+    max_radius_m: float = 20_000_000.0,
+    ctx: QueryContext | None = None,
+) -> dict[str, Any]:
+    """The ``k`` nearest stations to a point, as a GeoJSON FeatureCollection, nearest first.
+
+    Parameters
+    ----------
+    catalog
+        The loaded data.
+    lon, lat
+        The rider's position in ``crs`` (degrees, GeoJSON order).
+    k
+        How many stations, 1..``max_k``.
+    by
+        ``straight``: ellipsoidal geodesic distance. ``loop``: the rider's off-route distance,
+        plus the shorter way along the loop, plus the station's off-route distance.
+    crs
+        ``wgs84``, ``gcj02`` (Amap/Tencent/WeChat) or ``bd09`` (Baidu); for input and output.
+    filters
+        Kinds, amenities, statuses, open now.
+    max_distance_m
+        Leave out stations farther than this (straight: geodesic; loop: the route distance).
+    """
+    k = _check_k(k, max_k)
+    by = _parse_by(by)
+    max_distance_m = _check_distance(max_distance_m, "max_distance_m", max_radius_m)
+    wlon, wlat, crs = query_point(lon, lat, crs)
+    filters = filters or Filters()
+    ctx = ctx or QueryContext()
+    mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
+    located = catalog.located
+
+    def predicate(i: int) -> bool:
+        return ctx.open_now(located[i]) is not False
+
+    pred = predicate if filters.open_now else None
+    query = {"lon": lon, "lat": lat, "crs": crs.value, "k": k, "by": by.value}
+    origin = (wlon, wlat)
+    if by is By.STRAIGHT:
+        hits = catalog.index.nearest(
+            wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
+        )
+        feats = [
+            station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin)
+            for h in hits
+        ]
+        return _collection(feats, catalog, query)
+    return _collection(
+        _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m, crs, ctx),
+        catalog, query,
+    )
+
+
+def _straight(hit: Hit) -> dict[str, Any]:
+    return {"distance_m": round(hit.distance_m, 2), "bearing_deg": round(hit.bearing_deg, 1)}
+
+
+def _nearest_by_loop(
+    catalog: Catalog, lon: float, lat: float, k: int, mask: Any, pred: Any,
+    max_distance_m: float | None, crs: CRS, ctx: QueryContext,
+) -> list[dict[str, Any]]:
+    loop = catalog.loop
+    if loop is None:
+        raise InvalidInput("by=loop needs a loop; none is configured")
+    here = loop.snap(lon, lat)
+    ranked = []
+    for i, station in enumerate(catalog.located):
+        place = catalog.loop_places.get(station.id)
+        if place is None or (mask is not None and not mask[i]) or (pred and not pred(i)):
+            continue
+        along = loop.along(here.chainage_m, place.snap.chainage_m)
+        loop_m = along.distance_m * loop.scale
+        total = here.offroute_m + loop_m + place.snap.offroute_m
+        if max_distance_m is None or total <= max_distance_m:
+            ranked.append((total, i, along.direction, loop_m, place.snap.offroute_m))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    feats = []
+    for total, i, direction, loop_m, station_off in ranked[:k]:
+        station = catalog.located[i]
+        d, b = inverse(lon, lat, catalog.index.lons[i], catalog.index.lats[i])
+        extra = {
+            "distance_m": round(float(d[0]), 2),
+            "bearing_deg": round(float(b[0]), 1),
+            "route_distance_m": round(total, 1),
+            "loop_distance_m": round(loop_m, 1),
+            "direction": direction,
+            "offroute_m": round(here.offroute_m, 1),
+            "station_offroute_m": round(station_off, 1),
+        }
+        feats.append(station_feature(catalog, station, crs, ctx, extra, (lon, lat)))
+    return feats
+
+
+def within(
+    catalog: Catalog,
+    lon: object,
+    lat: object,
+    radius_m: float,
+    *,
+    crs: str | CRS = CRS.WGS84,
+    filters: Filters | None = None,
+    max_radius_m: float = 200_000.0,
+    limit: int | None = None,
+    ctx: QueryContext | None = None,
+) -> dict[str, Any]:
+    """Every station within ``radius_m`` metres (ellipsoidal) of a point, nearest first."""
+    radius = _check_distance(radius_m, "radius_m", max_radius_m)
+    assert radius is not None
+    wlon, wlat, crs = query_point(lon, lat, crs)
+    filters = filters or Filters()
+    ctx = ctx or QueryContext()
+    mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
+    located = catalog.located
+
+    def predicate(i: int) -> bool:
+        return ctx.open_now(located[i]) is not False
+
+    hits = catalog.index.within(
+        wlon, wlat, radius, mask=mask, predicate=predicate if filters.open_now else None,
+        limit=limit,
+    )
+    feats = [
+        station_feature(catalog, located[h.index], crs, ctx, _straight(h), (wlon, wlat))
+        for h in hits
+    ]
+    query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
+    return _collection(feats, catalog, query)
