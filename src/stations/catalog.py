@@ -50,7 +50,8 @@ class Catalog:
         self.by_id = {s.id: s for s in self.all}
         self.located: tuple[Station, ...] = tuple(s for s in self.all if s.located)
         self.index = GeoIndex(
-            [s.lon for s in self.located], [s.lat for s in self.located]  # type: ignore[misc]
+            np.array([s.lon for s in self.located], dtype=float),
+            np.array([s.lat for s in self.located], dtype=float),
         )
         self.loop = loop
         self.warnings = warnings or []
@@ -83,34 +84,36 @@ class Catalog:
         parsed = load_stations(settings.stations_path)
         loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
         return cls(
-            parsed.stations, loop,
-            loop_max_offroute_m=settings.loop_max_offroute_m, warnings=parsed.warnings,
+            parsed.stations,
+            loop,
+            loop_max_offroute_m=settings.loop_max_offroute_m,
+            warnings=parsed.warnings,
         )
 
     @classmethod
     def from_paths(cls, stations_path: Path, loop_path: Path | None = None) -> Catalog:
         """Load from explicit paths with default settings otherwise."""
-        settings = Settings(_env_file=None, stations_path=stations_path)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, stations_path=stations_path)
         if loop_path is not None:
             settings.loop_path = loop_path
         return cls.from_settings(settings)
 
     def mask(
         self,
-        kinds: Iterable[Kind] = (),
-        amenities: Iterable[Amenity] = (),
-        statuses: Iterable[Status] = (),
+        kinds: Iterable[Kind | str] = (),
+        amenities: Iterable[Amenity | str] = (),
+        statuses: Iterable[Status | str] = (),
     ) -> BoolArray | None:
         """Boolean mask over located stations: any of ``kinds``, all of ``amenities``, statuses."""
         out: BoolArray | None = None
-        kinds = [k.value for k in kinds]
-        if kinds:
-            out = np.isin(self._kind, kinds)
-        statuses = [s.value for s in statuses]
-        if statuses:
-            m = np.isin(self._status, statuses)
+        kind_values = [Kind(k).value for k in kinds]
+        if kind_values:
+            out = np.isin(self._kind, kind_values)
+        status_values = [Status(s).value for s in statuses]
+        if status_values:
+            m = np.isin(self._status, status_values)
             out = m if out is None else out & m
-        bits = sum(self._amenity_bit[a] for a in set(amenities))
+        bits = sum(self._amenity_bit[Amenity(a)] for a in set(amenities))
         if bits:
             m = (self._amenities & bits) == bits
             out = m if out is None else out & m

@@ -72,20 +72,30 @@ def in_china(lon: ArrayOrFloat, lat: ArrayOrFloat) -> npt.NDArray[np.bool_]:
     return (lon_a >= 72.004) & (lon_a <= 137.8347) & (lat_a >= 0.8293) & (lat_a <= 55.8271)
 
 
-def _offset(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64]
-]:
+def _offset(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     x = lon - 105.0
     y = lat - 35.0
     common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + common
         + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + common
         + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
@@ -99,9 +109,9 @@ def _offset(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> tuple
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def _as_arrays(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], bool
-]:
+def _as_arrays(
+    lon: ArrayOrFloat, lat: ArrayOrFloat
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     return np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float)), scalar
 
@@ -132,9 +142,9 @@ def gcj02_to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, 
     return _out(wx, wy, scalar)
 
 
-def _gcj_to_bd(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64]
-]:
+def _gcj_to_bd(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
@@ -159,9 +169,9 @@ def bd09_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, A
     return _out(gx, gy, scalar)
 
 
-def to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str) -> tuple[
-    ArrayOrFloat, ArrayOrFloat
-]:
+def to_wgs84(
+    lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str
+) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Convert positions given in ``crs`` to WGS84."""
     crs = CRS(crs)
     if crs is CRS.WGS84:
@@ -171,9 +181,9 @@ def to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str) -> tuple[
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-def from_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str) -> tuple[
-    ArrayOrFloat, ArrayOrFloat
-]:
+def from_wgs84(
+    lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str
+) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Convert WGS84 positions to ``crs``."""
     crs = CRS(crs)
     if crs is CRS.WGS84:

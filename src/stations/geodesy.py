@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 from pyproj import Geod
@@ -29,6 +31,13 @@ def unit_vectors(lons: npt.ArrayLike, lats: npt.ArrayLike) -> FloatArray:
     return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
 
 
+def unit_vector(lon: float, lat: float) -> FloatArray:
+    """The unit vector of one geodetic position (degrees); the scalar fast path."""
+    lam, phi = math.radians(lon), math.radians(lat)
+    cos_phi = math.cos(phi)
+    return np.array((cos_phi * math.cos(lam), cos_phi * math.sin(lam), math.sin(phi)))
+
+
 def chord_for_distance(distance_m: float) -> float:
     """Chord length on the unit sphere that surely contains every point within ``distance_m``.
 
@@ -42,6 +51,22 @@ def distance_lower_bound(chord: npt.ArrayLike) -> FloatArray:
     """The smallest ellipsoidal distance a point at this unit-sphere chord can have."""
     theta = 2.0 * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
     return theta * SPHERE_R * SPHERE_LOWER_BOUND
+
+
+def distance_lower_bound_scalar(chord: float) -> float:
+    """`distance_lower_bound` for one chord, without numpy overhead."""
+    return 2.0 * math.asin(min(max(chord / 2.0, 0.0), 1.0)) * SPHERE_R * SPHERE_LOWER_BOUND
+
+
+def inverse_from(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> tuple[
+    FloatArray, FloatArray
+]:
+    """`inverse` from one point to arrays of points (the hot path of every query)."""
+    n = lons.shape[0]
+    az, _, dist = GEOD.inv(np.full(n, lon), np.full(n, lat), lons, lats)
+    az = np.asarray(az)
+    az[az < 0] += 360.0
+    return np.asarray(dist), az
 
 
 def inverse(

@@ -18,7 +18,10 @@ def parse(expression: str, tz: str = DEFAULT_TZ) -> OpeningHours:
         raise ValueError("opening_hours is empty; omit it (null) when the hours are unknown")
     try:
         return OpeningHours(
-            expression, timezone=ZoneInfo(tz), country="CN", auto_country=False,
+            expression,
+            timezone=ZoneInfo(tz),
+            country="CN",
+            auto_country=False,
             auto_timezone=False,
         )
     except Exception as exc:  # the binding raises its own SyntaxError subclass
@@ -29,9 +32,9 @@ def parse(expression: str, tz: str = DEFAULT_TZ) -> OpeningHours:
         ) from None
 
 
-def is_open(expression: str | None, when: datetime | None = None, tz: str = DEFAULT_TZ) -> (
-    bool | None
-):
+def is_open(
+    expression: str | None, when: datetime | None = None, tz: str = DEFAULT_TZ
+) -> bool | None:
     """Whether a place with these hours is open at ``when`` (default now); None if unknown."""
     if expression is None:
         return None

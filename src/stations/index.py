@@ -18,8 +18,10 @@ from scipy.spatial import cKDTree
 from stations.geodesy import (
     FloatArray,
     chord_for_distance,
-    distance_lower_bound,
+    distance_lower_bound_scalar,
     inverse,
+    inverse_from,
+    unit_vector,
     unit_vectors,
 )
 
@@ -61,7 +63,7 @@ class GeoIndex:
     ) -> tuple[list[Hit], float]:
         if idx.size == 0:
             return [], float("inf")
-        dist, bearing = inverse(lon, lat, self.lons[idx], self.lats[idx])
+        dist, bearing = inverse_from(lon, lat, self.lons[idx], self.lats[idx])
         order = np.lexsort((idx, dist))  # by distance, ties by index: deterministic
         if limit is not None:
             order = order[:limit]
@@ -105,9 +107,15 @@ class GeoIndex:
             raise ValueError(f"k must be >= 1, got {k}")
         if self._tree is None:
             return []
-        q = unit_vectors([lon], [lat])[0]
+        q = unit_vector(lon, lat)
+        if mask is None and predicate is None and max_distance_m is None:
+            fast = self._nearest_unfiltered(lon, lat, q, k)
+            if fast is not None:
+                return fast
         upper = chord_for_distance(max_distance_m) if max_distance_m is not None else np.inf
-        m = min(self.size, 2 * k + 8)
+        # Unfiltered, k + 3 candidates almost always prove themselves (the sphere is within 1%).
+        filtered = mask is not None or predicate is not None
+        m = min(self.size, 2 * k + 8 if filtered else k + 3)
         while True:
             chord, idx = self._tree.query(q, k=m, distance_upper_bound=upper)
             chord, idx = np.atleast_1d(chord), np.atleast_1d(idx)
@@ -121,13 +129,29 @@ class GeoIndex:
                 return self._nearest_scan(lon, lat, q, k, mask, predicate, max_distance_m)
             m = min(self.size, m * 4)
         hits, kth = self._hits(lon, lat, accepted, k)
-        if not exhausted and distance_lower_bound(seen_chord) < kth:
+        if not exhausted and distance_lower_bound_scalar(seen_chord) < kth:
             # An unseen point might still beat the k-th: take every point in the proven ball.
             ball = np.asarray(self._tree.query_ball_point(q, chord_for_distance(kth)), np.intp)
             hits, _ = self._hits(lon, lat, self._accept(ball, mask, predicate), k)
         if max_distance_m is not None:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
         return hits
+
+    def _nearest_unfiltered(self, lon: float, lat: float, q: FloatArray, k: int) -> (
+        list[Hit] | None
+    ):
+        """The common case in one tree query and one geodesic call; None if not provable."""
+        assert self._tree is not None
+        m = min(self.size, k + 3)
+        chord, idx = self._tree.query(q, k=m)
+        idx = np.atleast_1d(idx)
+        dist, bearing = inverse_from(lon, lat, self.lons[idx], self.lats[idx])
+        order = np.argsort(dist, kind="stable")[:k]
+        if m < self.size:
+            last_chord = float(np.atleast_1d(chord)[-1])
+            if distance_lower_bound_scalar(last_chord) < dist[order[-1]]:
+                return None  # an unseen point might be nearer: take the general path
+        return [Hit(int(idx[o]), float(dist[o]), float(bearing[o])) for o in order]
 
     def _nearest_scan(
         self,
@@ -169,7 +193,7 @@ class GeoIndex:
             raise ValueError(f"radius_m must be >= 0, got {radius_m}")
         if self._tree is None:
             return []
-        q = unit_vectors([lon], [lat])[0]
+        q = unit_vector(lon, lat)
         ball = np.asarray(self._tree.query_ball_point(q, chord_for_distance(radius_m)), np.intp)
         hits, _ = self._hits(lon, lat, self._accept(ball, mask, predicate), None)
         hits = [h for h in hits if h.distance_m <= radius_m]
@@ -177,7 +201,10 @@ class GeoIndex:
 
 
 def brute_force_nearest(
-    lons: Sequence[float] | FloatArray, lats: Sequence[float] | FloatArray, lon: float, lat: float,
+    lons: Sequence[float] | FloatArray,
+    lats: Sequence[float] | FloatArray,
+    lon: float,
+    lat: float,
     k: int,
 ) -> list[Hit]:
     """Ground truth: ellipsoidal distance to every point, sorted. For tests and benchmarks."""

@@ -68,9 +68,7 @@ class Loop:
         self.calibrated = bool(calibrate and self.official_length_m)
         self.scale = self.official_length_m / self.length_m if self.calibrated else 1.0  # type: ignore[operator]
         self.orientation = COUNTERCLOCKWISE if self._signed_area() > 0 else CLOCKWISE
-        self.bbox = (
-            float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())
-        )
+        self.bbox = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
 
     @staticmethod
     def _densify(stored: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -94,7 +92,7 @@ class Loop:
         return float(np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]) / 2.0)
 
     def snap(self, lon: float, lat: float) -> Snap:
-        """Project a point onto the ring: the closest point, its chainage and the off-route distance.
+        """Project a point onto the ring: closest point, chainage and off-route distance.
 
         The closest segment is found in a local equirectangular frame around the point (accurate
         to well under a metre at the densified 100 m spacing near the loop); the reported
@@ -116,7 +114,9 @@ class Loop:
         slat = float(self.lats[i] + t[i] * (self.lats[i + 1] - self.lats[i]))
         dist, _ = inverse(lon, lat, slon, slat)
         chainage = float(self.cum_m[i] + t[i] * self.seg_m[i])
-        return Snap(chainage_m=chainage % self.length_m, offroute_m=float(dist[0]), lon=slon, lat=slat)
+        return Snap(
+            chainage_m=chainage % self.length_m, offroute_m=float(dist[0]), lon=slon, lat=slat
+        )
 
     def along(self, from_m: float, to_m: float) -> Along:
         """Shortest distance along the ring (geometric metres) and its direction of travel."""
@@ -169,9 +169,7 @@ def _loop_problems(doc: object) -> tuple[list[list[float]] | None, dict[str, Any
         if problem:
             problems.append(f"geometry position {i}: {problem}")
     if not problems and list(coords[0][:2]) != list(coords[-1][:2]):
-        problems.append(
-            f"the loop is not closed: first position {coords[0]} != last {coords[-1]}"
-        )
+        problems.append(f"the loop is not closed: first position {coords[0]} != last {coords[-1]}")
     official = props.get("official_length_m")
     if official is not None and (
         isinstance(official, bool) or not isinstance(official, int | float) or official <= 0

@@ -108,9 +108,9 @@ class StationProperties(BaseModel):
     awards: list[Text] = Field(default_factory=list)
     status: Status = Status.OPEN
     position_accuracy: PositionAccuracy
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
-        description="Where the station and its position come from."
-    )
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    ] = Field(description="Where the station and its position come from.")
     notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
     @field_validator("id")

@@ -39,10 +39,28 @@ class Filters:
     hours are unknown stay in, marked ``open_now: null``.
     """
 
-    kinds: Sequence[Kind] = ()
-    amenities: Sequence[Amenity] = ()
-    statuses: Sequence[Status] = (Status.OPEN,)
+    kinds: Sequence[Kind | str] = ()
+    amenities: Sequence[Amenity | str] = ()
+    statuses: Sequence[Status | str] = (Status.OPEN,)
     open_now: bool = False
+
+    def __post_init__(self) -> None:
+        fields = (
+            ("kinds", "kind", Kind),
+            ("amenities", "amenity", Amenity),
+            ("statuses", "status", Status),
+        )
+        for name, singular, enum in fields:
+            values = []
+            for value in getattr(self, name):
+                try:
+                    values.append(enum(value))
+                except ValueError:
+                    allowed = ", ".join(e.value for e in enum)
+                    raise InvalidInput(
+                        f"{singular} {value!r} is unknown; allowed: {allowed}"
+                    ) from None
+            object.__setattr__(self, name, tuple(values))
 
 
 @dataclass(slots=True)
@@ -110,9 +128,9 @@ def station_feature(
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
 
-def _collection(features: list[dict[str, Any]], catalog: Catalog, query: dict[str, Any]) -> dict[
-    str, Any
-]:
+def _collection(
+    features: list[dict[str, Any]], catalog: Catalog, query: dict[str, Any]
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": features,
@@ -196,13 +214,13 @@ def nearest(
             wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
         )
         feats = [
-            station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin)
-            for h in hits
+            station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin) for h in hits
         ]
         return _collection(feats, catalog, query)
     return _collection(
         _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m, crs, ctx),
-        catalog, query,
+        catalog,
+        query,
     )
 
 
@@ -211,8 +229,15 @@ def _straight(hit: Hit) -> dict[str, Any]:
 
 
 def _nearest_by_loop(
-    catalog: Catalog, lon: float, lat: float, k: int, mask: Any, pred: Any,
-    max_distance_m: float | None, crs: CRS, ctx: QueryContext,
+    catalog: Catalog,
+    lon: float,
+    lat: float,
+    k: int,
+    mask: Any,
+    pred: Any,
+    max_distance_m: float | None,
+    crs: CRS,
+    ctx: QueryContext,
 ) -> list[dict[str, Any]]:
     loop = catalog.loop
     if loop is None:
@@ -271,7 +296,11 @@ def within(
         return ctx.open_now(located[i]) is not False
 
     hits = catalog.index.within(
-        wlon, wlat, radius, mask=mask, predicate=predicate if filters.open_now else None,
+        wlon,
+        wlat,
+        radius,
+        mask=mask,
+        predicate=predicate if filters.open_now else None,
         limit=limit,
     )
     feats = [

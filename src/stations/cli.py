@@ -1,0 +1,306 @@
+"""The ``stations`` command line: thin commands over the same functions the API uses."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stations import query
+from stations.catalog import Catalog
+from stations.coords import CRS
+from stations.errors import DataError, StationsError
+from stations.loading import load_stations, read_json
+from stations.loop import parse_loop
+from stations.models import KIND_LABELS, Amenity, Kind
+from stations.settings import Settings
+
+app = typer.Typer(
+    help="Trade-union rest stations (工会驿站) on Nanchuan's 178 loop: query, check, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+StationsPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--stations", help="Stations GeoJSON (default: bundled geodata/stations.geojson)."
+    ),
+]
+LoopPath = Annotated[
+    Path | None,
+    typer.Option("--loop", help="Loop GeoJSON (default: bundled geodata/loop178.geojson)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+COMPASS = [
+    ("N", "北"),
+    ("NE", "东北"),
+    ("E", "东"),
+    ("SE", "东南"),
+    ("S", "南"),
+    ("SW", "西南"),
+    ("W", "西"),
+    ("NW", "西北"),
+]
+
+
+def _settings(stations: Path | None, loop: Path | None) -> Settings:
+    settings = Settings()
+    if stations is not None:
+        settings.stations_path = stations
+    if loop is not None:
+        settings.loop_path = loop
+    return settings
+
+
+def _fail(exc: StationsError) -> typer.Exit:
+    if isinstance(exc, DataError):
+        err.print(f"[red]error:[/red] {exc.path}:", highlight=False, markup=True)
+        for problem in exc.problems:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+    else:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def format_distance(metres: float) -> str:
+    """Metres as '850 m' or '8.3 km'."""
+    return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+
+
+def compass(bearing: float) -> str:
+    """Bearing as an 8-point compass direction, English and Chinese."""
+    en, zh = COMPASS[int(((bearing % 360) + 22.5) // 45) % 8]
+    return f"{en} {zh}"
+
+
+@app.command("nearest")
+def nearest_command(
+    lon: Annotated[float, typer.Option(help="Longitude in degrees (east positive).")],
+    lat: Annotated[float, typer.Option(help="Latitude in degrees (north positive).")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many stations.")] = 3,
+    by: Annotated[
+        query.By, typer.Option(help="straight: geodesic; loop: along the 178 loop.")
+    ] = query.By.STRAIGHT,
+    crs: Annotated[
+        CRS, typer.Option(help="Coordinates given (and printed) in wgs84, gcj02 (Amap) or bd09.")
+    ] = CRS.WGS84,
+    kind: Annotated[list[Kind] | None, typer.Option(help="Only these kinds (repeatable).")] = None,
+    amenity: Annotated[
+        list[Amenity] | None, typer.Option(help="Only stations with all of these (repeatable).")
+    ] = None,
+    open_now: Annotated[
+        bool, typer.Option("--open-now", help="Drop stations known to be closed now.")
+    ] = False,
+    max_distance_m: Annotated[
+        float | None, typer.Option(help="Leave out stations farther than this (metres).")
+    ] = None,
+    as_json: AsJson = False,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Which stations are nearest to a point: distance, direction, km mark, open now."""
+    settings = _settings(stations, loop)
+    try:
+        catalog = Catalog.from_settings(settings)
+        result = query.nearest(
+            catalog,
+            lon,
+            lat,
+            k=k,
+            by=by,
+            crs=crs,
+            filters=query.Filters(kinds=kind or (), amenities=amenity or (), open_now=open_now),
+            max_distance_m=max_distance_m,
+            max_k=settings.max_k,
+            max_radius_m=settings.max_radius_m if by is query.By.STRAIGHT else 20_000_000.0,
+            ctx=query.QueryContext(tz=settings.timezone),
+        )
+    except StationsError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(result)
+        return
+    _print_nearest_table(result, by)
+
+
+def _print_nearest_table(result: dict[str, Any], by: query.By) -> None:
+    if not result["features"]:
+        out.print("No station matches. / 没有符合条件的站点。")
+        return
+    table = Table(title="Nearest stations / 最近的站点")
+    for col in ("#", "station / 站点", "distance", "direction", "km", "open now"):
+        table.add_column(col)
+    if by is query.By.LOOP:
+        table.add_column("along loop")
+    for i, feat in enumerate(result["features"], 1):
+        p = feat["properties"]
+        open_text = {True: "yes 开放", False: "no 关闭", None: "unknown 未知"}[p["open_now"]]
+        row = [
+            str(i),
+            f"{p['name']}\n{p.get('name_en') or ''}",
+            format_distance(p["distance_m"]),
+            compass(p["bearing_deg"]),
+            "" if p["loop_km"] is None else f"{p['loop_km']:.1f}",
+            open_text,
+        ]
+        if by is query.By.LOOP:
+            row.append(f"{format_distance(p['loop_distance_m'])} {p['direction']}")
+        table.add_row(*row)
+    out.print(table)
+    cal = result.get("loop_calibration")
+    if cal:
+        basis = (
+            f"calibrated to the official {cal['official_length_m'] / 1000:.0f} km "
+            f"(x{cal['scale']:.3f} of the {cal['accuracy']} line)"
+            if cal["basis"] == "official_length"
+            else "measured on the stored line"
+        )
+        out.print(f"km marks and along-loop distances: {basis}.", highlight=False)
+
+
+def _validate_one(path: Path) -> tuple[str, list[str]]:
+    doc = read_json(path)
+    is_loop = isinstance(doc, dict) and (
+        (doc.get("type") == "Feature")
+        or any(
+            isinstance(f, dict)
+            and isinstance(f.get("geometry"), dict)
+            and f["geometry"].get("type") == "LineString"
+            for f in (doc.get("features") or [])
+        )
+    )
+    if is_loop:
+        loop = parse_loop(doc, str(path))
+        official = loop.official_length_m
+        return (
+            f"{path}: loop OK, {loop.length_m / 1000:.1f} km as drawn"
+            + (f", official {official / 1000:.0f} km" if official else ""),
+            [],
+        )
+    parsed = load_stations(path)
+    kinds: dict[str, int] = {}
+    for s in parsed.stations:
+        kinds[s.props.kind.value] = kinds.get(s.props.kind.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    unlocated = sum(not s.located for s in parsed.stations)
+    return (
+        f"{path}: {len(parsed.stations)} stations OK ({summary}; {unlocated} without position)",
+        parsed.warnings,
+    )
+
+
+@app.command("validate")
+def validate_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="GeoJSON files to check (default: the bundled stations and loop)."),
+    ] = None,
+) -> None:
+    """Check station and loop files: exit 0 with a summary, or 1 listing every problem."""
+    settings = Settings()
+    targets = paths or [settings.stations_path, settings.loop_path]
+    failed = False
+    for path in targets:
+        try:
+            summary, warnings = _validate_one(path)
+        except DataError as exc:
+            failed = True
+            _fail(exc)
+            continue
+        out.print(summary, highlight=False)
+        for warning in warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def info_data(catalog: Catalog) -> dict[str, Any]:
+    """Counts by kind, loop lengths and every station's km mark (shared with the API)."""
+    loop = catalog.loop
+    rows = []
+    for s in catalog.all:
+        place = catalog.loop_places.get(s.id)
+        rows.append(
+            {
+                "id": s.id,
+                "name": s.props.name,
+                "kind": s.props.kind.value,
+                "status": s.props.status.value,
+                "position_accuracy": s.props.position_accuracy.value,
+                "loop_km": round(place.loop_km, 3) if place else None,
+                "offroute_m": round(place.snap.offroute_m, 1) if place else None,
+            }
+        )
+    rows.sort(key=lambda r: (r["loop_km"] is None, r["loop_km"] or 0.0, r["id"]))
+    return {
+        "stations": len(catalog.all),
+        "by_kind": catalog.counts_by_kind(),
+        "loop": None
+        if loop is None
+        else {
+            "name": loop.properties.get("name"),
+            "geometric_length_m": round(loop.length_m, 1),
+            "official_length_m": loop.official_length_m,
+            "calibration": loop.calibration(),
+        },
+        "station_marks": rows,
+        "warnings": catalog.warnings,
+    }
+
+
+@app.command("info")
+def info_command(
+    as_json: AsJson = False, stations: StationsPath = None, loop: LoopPath = None
+) -> None:
+    """Counts by kind, loop length (as drawn and official), each station's km mark."""
+    try:
+        data = info_data(Catalog.from_settings(_settings(stations, loop)))
+    except StationsError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"{data['stations']} stations:", highlight=False)
+    for kind, n in sorted(data["by_kind"].items()):
+        zh, en = KIND_LABELS[Kind(kind)]
+        out.print(f"  {n:>4}  {zh} {en} ({kind})", highlight=False)
+    if data["loop"]:
+        lp = data["loop"]
+        out.print(
+            f"Loop {lp['name']}: {lp['geometric_length_m']:.0f} m as drawn "
+            f"({lp['calibration']['accuracy']}), official {lp['official_length_m']:.0f} m; "
+            f"km marks {lp['calibration']['basis'].replace('_', ' ')} "
+            f"(scale {lp['calibration']['scale']:.3f})",
+            highlight=False,
+        )
+    table = Table(title="Stations along the loop / 环线站点")
+    for col in ("km", "off route", "id", "name", "position"):
+        table.add_column(col)
+    for r in data["station_marks"]:
+        table.add_row(
+            "—" if r["loop_km"] is None else f"{r['loop_km']:.1f}",
+            "—" if r["offroute_m"] is None else format_distance(r["offroute_m"]),
+            r["id"],
+            r["name"],
+            r["position_accuracy"],
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``stations`` console script."""
+    app()

@@ -1,0 +1,58 @@
+"""Shared fixtures: the bundled data, and tiny GeoJSON files written per test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stations.catalog import Catalog
+from stations.settings import DEFAULT_GEODATA, Settings
+
+BUNDLED_STATIONS = DEFAULT_GEODATA / "stations.geojson"
+BUNDLED_LOOP = DEFAULT_GEODATA / "loop178.geojson"
+
+
+def station(sid: str, lon: float | None, lat: float | None, **props: Any) -> dict[str, Any]:
+    """A valid station Feature; keyword arguments override properties."""
+    base: dict[str, Any] = {
+        "id": sid,
+        "name": f"站点 {sid}",
+        "name_en": f"Station {sid}",
+        "kind": "union_station",
+        "amenities": [],
+        "status": "open",
+        "position_accuracy": "approximate",
+        "source": "test fixture",
+    }
+    base.update(props)
+    geometry = None if lon is None else {"type": "Point", "coordinates": [lon, lat]}
+    return {"type": "Feature", "id": sid, "geometry": geometry, "properties": base}
+
+
+def collection(*features: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Catalog:
+    return Catalog.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def write_json(tmp_path: Path) -> Callable[[str, Any], Path]:
+    def _write(name: str, data: Any) -> Path:
+        path = tmp_path / name
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

@@ -1,0 +1,121 @@
+import json
+import shutil
+
+from typer.testing import CliRunner
+
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
+from stations.cli import app
+from stations.coords import wgs84_to_gcj02
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_nearest_table_names_delong_first():
+    result = run("nearest", "--lon", 107.2618, "--lat", 28.912)
+    assert result.exit_code == 0, result.output
+    assert result.output.index("德隆银杏村工会驿站") < result.output.index("头渡镇")
+    assert "56 m" in result.output and "calibrated to the official 178 km" in result.output
+
+
+def test_nearest_json_matches_gcj02():
+    wgs = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--json", "--k", 1)
+    assert wgs.exit_code == 0, wgs.output
+    a = json.loads(wgs.output)
+    glon, glat = wgs84_to_gcj02(107.2618, 28.912)
+    gcj = run("nearest", "--lon", glon, "--lat", glat, "--crs", "gcj02", "--json", "--k", 1)
+    b = json.loads(gcj.output)
+    assert a["type"] == "FeatureCollection"
+    assert a["features"][0]["id"] == b["features"][0]["id"] == "delong-yinxing-union-station"
+    da, db = (
+        a["features"][0]["properties"]["distance_m"],
+        b["features"][0]["properties"]["distance_m"],
+    )
+    assert abs(da - db) < 2.0
+
+
+def test_nearest_by_loop_json():
+    result = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--by", "loop", "--json")
+    data = json.loads(result.output)
+    props = data["features"][0]["properties"]
+    for key in ("loop_distance_m", "direction", "offroute_m", "loop_km"):
+        assert key in props
+    assert data["loop_calibration"]["basis"] == "official_length"
+
+
+def test_nearest_errors_are_one_line():
+    for args, message in [
+        (("--lon", 200, "--lat", 29), "lon must be within [-180, 180], got 200"),
+        (("--lon", "nan", "--lat", 29), "lon must be finite"),
+        (("--lon", 107, "--lat", 29, "--k", 0), "k must be from 1 to 100"),
+    ]:
+        result = run("nearest", *args)
+        assert result.exit_code == 1
+        assert message in result.output and "Traceback" not in result.output
+    bad = run("nearest", "--lon", "abc", "--lat", 29)
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_filters_on_cli():
+    result = run("nearest", "--lon", 107.1, "--lat", 29.15, "--kind", "warm_station", "--json")
+    ids = [f["id"] for f in json.loads(result.output)["features"]]
+    assert ids == ["nanchuan-warm-station"]
+    result = run("nearest", "--lon", 107.1, "--lat", 29.15, "--amenity", "cold_drinks", "--json")
+    assert [f["id"] for f in json.loads(result.output)["features"]] == [
+        "nanchuan-cold-drink-fridge"
+    ]
+
+
+def test_validate_bundled_ok():
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "10 stations OK" in result.output and "loop OK" in result.output
+
+
+def test_validate_broken_copies(tmp_path):
+    data = json.loads(BUNDLED_STATIONS.read_text(encoding="utf-8"))
+    data["features"][1]["properties"]["id"] = data["features"][0]["properties"]["id"]
+    data["features"][1]["id"] = data["features"][0]["id"]
+    data["features"][2]["geometry"]["coordinates"] = [28.91, 107.26]
+    data["features"][3]["properties"]["amenities"] = ["jacuzzi"]
+    broken = tmp_path / "stations.geojson"
+    broken.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = run("validate", broken)
+    assert result.exit_code == 1
+    assert "duplicate id" in result.output
+    assert "lat/lon swapped" in result.output
+    assert "'jacuzzi' is not allowed" in result.output
+
+    loop = json.loads(BUNDLED_LOOP.read_text(encoding="utf-8"))
+    loop["features"][0]["geometry"]["coordinates"].pop()
+    broken_loop = tmp_path / "loop.geojson"
+    broken_loop.write_text(json.dumps(loop), encoding="utf-8")
+    result = run("validate", broken_loop)
+    assert result.exit_code == 1 and "not closed" in result.output
+
+    truncated = tmp_path / "t.geojson"
+    shutil.copy(BUNDLED_STATIONS, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    result = run("validate", truncated)
+    assert result.exit_code == 1 and "not valid JSON" in result.output
+
+
+def test_info():
+    result = run("info", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["by_kind"]["union_station"] == 8
+    assert data["loop"]["official_length_m"] == 178000
+    marks = [r["loop_km"] for r in data["station_marks"] if r["loop_km"] is not None]
+    assert marks == sorted(marks) and marks[0] == 0.0 and max(marks) < 178
+    table = run("info")
+    assert table.exit_code == 0 and "178000 m" in table.output
+
+
+def test_other_data_files_via_options(tmp_path):
+    missing = tmp_path / "nope.geojson"
+    result = run("nearest", "--lon", 107, "--lat", 29, "--stations", missing)
+    assert result.exit_code == 1 and "file not found" in result.output
