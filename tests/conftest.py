@@ -56,3 +56,14 @@ def write_json(tmp_path: Path) -> Callable[[str, Any], Path]:
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def client():
+    from fastapi.testclient import TestClient
+
+    from stations.api import create_app
+
+    app = create_app(Settings(_env_file=None, cors_origins=["https://example.org"]))
+    with TestClient(app) as test_client:
+        yield test_client

@@ -49,6 +49,8 @@ class Catalog:
         self.all: tuple[Station, ...] = tuple(stations)
         self.by_id = {s.id: s for s in self.all}
         self.located: tuple[Station, ...] = tuple(s for s in self.all if s.located)
+        self._located_pos = np.array([i for i, s in enumerate(self.all) if s.located], np.intp)
+        self._unlocated_pos = [i for i, s in enumerate(self.all) if not s.located]
         self.index = GeoIndex(
             np.array([s.lon for s in self.located], dtype=float),
             np.array([s.lat for s in self.located], dtype=float),
@@ -118,6 +120,40 @@ class Catalog:
             m = (self._amenities & bits) == bits
             out = m if out is None else out & m
         return out
+
+    def select(
+        self,
+        kinds: Iterable[Kind | str] = (),
+        amenities: Iterable[Amenity | str] = (),
+        statuses: Iterable[Status | str] = (),
+        bbox: tuple[float, float, float, float] | None = None,
+    ) -> list[Station]:
+        """Stations matching the filters (and inside ``bbox``, which unlocated ones never are).
+
+        Order is the file's order, so paging with offsets is stable.
+        """
+        kinds, amenities, statuses = list(kinds), list(amenities), list(statuses)
+        mask = self.mask(kinds, amenities, statuses)
+        keep = np.ones(len(self.located), bool) if mask is None else mask
+        if bbox is not None:
+            x0, y0, x1, y1 = bbox
+            lons, lats = self.index.lons, self.index.lats
+            keep = keep & (lons >= x0) & (lons <= x1) & (lats >= y0) & (lats <= y1)
+        positions = self._located_pos[keep].tolist()
+        if bbox is None:
+            kind_set = {Kind(k) for k in kinds}
+            status_set = {Status(s) for s in statuses}
+            need = {Amenity(a) for a in amenities}
+            for i in self._unlocated_pos:
+                p = self.all[i].props
+                if (
+                    (not kind_set or p.kind in kind_set)
+                    and (not status_set or p.status in status_set)
+                    and need <= set(p.amenities)
+                ):
+                    positions.append(i)
+            positions.sort()
+        return [self.all[i] for i in positions]
 
     def counts_by_kind(self) -> dict[str, int]:
         """How many stations of each kind (located or not)."""

@@ -301,6 +301,38 @@ def info_command(
     out.print(table)
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the bundled data or the given files."""
+    import os
+
+    import uvicorn
+
+    # Workers are separate processes that build their own app: hand them the paths by env.
+    for name, path in (("STATIONS_STATIONS_PATH", stations), ("STATIONS_LOOP_PATH", loop)):
+        if path is not None:
+            os.environ[name] = str(path.resolve())
+    try:  # fail here, in one line, rather than in every worker
+        Catalog.from_settings(Settings())
+    except StationsError as exc:
+        raise _fail(exc) from None
+    uvicorn.run(
+        "stations.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
 def main() -> None:
     """Entry point of the ``stations`` console script."""
     app()

@@ -58,9 +58,9 @@ def distance_lower_bound_scalar(chord: float) -> float:
     return 2.0 * math.asin(min(max(chord / 2.0, 0.0), 1.0)) * SPHERE_R * SPHERE_LOWER_BOUND
 
 
-def inverse_from(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> tuple[
-    FloatArray, FloatArray
-]:
+def inverse_from(
+    lon: float, lat: float, lons: FloatArray, lats: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """`inverse` from one point to arrays of points (the hot path of every query)."""
     n = lons.shape[0]
     az, _, dist = GEOD.inv(np.full(n, lon), np.full(n, lat), lons, lats)

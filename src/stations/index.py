@@ -137,9 +137,9 @@ class GeoIndex:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
         return hits
 
-    def _nearest_unfiltered(self, lon: float, lat: float, q: FloatArray, k: int) -> (
-        list[Hit] | None
-    ):
+    def _nearest_unfiltered(
+        self, lon: float, lat: float, q: FloatArray, k: int
+    ) -> list[Hit] | None:
         """The common case in one tree query and one geodesic call; None if not provable."""
         assert self._tree is not None
         m = min(self.size, k + 3)

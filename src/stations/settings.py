@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The folder of the bundled data: ``geodata/`` at the top of the repository.
 DEFAULT_GEODATA = Path(__file__).resolve().parents[2] / "geodata"
@@ -34,3 +35,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Stations farther than this from the loop get no km mark.",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated).",
+    )
+    embed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to frame /embed (comma-separated; empty: same origin).",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    ogc_max_limit: int = Field(default=10_000, ge=1, description="Largest OGC items page.")
+    cache_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of reads.")
+
+    @field_validator("cors_origins", "embed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -1,0 +1,75 @@
+"""Domain errors mapped to HTTP in one place; every error body is ``{"detail": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from stations.errors import DataError, InvalidInput, StationNotFound, StationsError
+
+log = logging.getLogger("stations.api")
+
+STATUS: dict[type[StationsError], int] = {
+    InvalidInput: 400,
+    StationNotFound: 404,
+    DataError: 500,
+}
+
+
+class UnknownParameter(InvalidInput):
+    """A query parameter the route does not take."""
+
+
+class BodyTooLarge(StationsError):
+    """A request body over the configured limit."""
+
+
+STATUS[BodyTooLarge] = 413
+
+
+def status_for(exc: StationsError) -> int:
+    """The HTTP status for a domain error (most specific class wins)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def _describe(err: dict) -> str:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+    where = ".".join(loc) or "request"
+    got = err.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"parameter {where!r}: {err.get('msg', 'invalid')}{shown}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn domain and validation errors into clean 4xx answers."""
+
+    @app.exception_handler(StationsError)
+    async def _domain(request: Request, exc: StationsError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.exception("server error on %s", request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error; see the server log"}, status)
+        return JSONResponse({"detail": str(exc)}, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": "; ".join(_describe(e) for e in exc.errors())}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such path: {request.url.path}; see /docs"
+        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the server log"}, 500)

@@ -1,0 +1,284 @@
+"""OGC API - Features, Part 1 (Core, GeoJSON) under /ogc: what QGIS, GDAL and OWSLib read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from stations import query
+from stations.api.deps import BBoxDep, CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.responses import GEOJSON, ORJSONResponse, cached
+from stations.catalog import Catalog
+from stations.errors import InvalidInput, StationNotFound
+
+router = APIRouter(
+    prefix="/ogc", tags=["OGC API - Features"], dependencies=[Depends(reject_unknown_parameters)]
+)
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+COLLECTIONS = {
+    "stations": (
+        "Rest stations 工会驿站",
+        "Union rest stations, warm stations and cold-drink fridges.",
+    ),
+    "loop": ("178 loop 178环线", "The 178 scenic loop road around Jinfo Mountain (schematic)."),
+}
+FormatParam = Annotated[str | None, Query(alias="f", description="Output format: json.")]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _check_format(f: str | None) -> None:
+    if f not in (None, "json", "geojson", "application/geo+json", "application/json"):
+        raise InvalidInput(f"f must be json; got {f!r}")
+
+
+def _collection(request: Request, catalog: Catalog, cid: str) -> dict[str, Any]:
+    title, description = COLLECTIONS[cid]
+    if cid == "stations":
+        idx = catalog.index
+        bbox = (
+            [
+                float(idx.lons.min()),
+                float(idx.lats.min()),
+                float(idx.lons.max()),
+                float(idx.lats.max()),
+            ]
+            if idx.size
+            else [-180.0, -90.0, 180.0, 90.0]
+        )
+    else:
+        assert catalog.loop is not None
+        bbox = list(catalog.loop.bbox)
+    base = _base(request)
+    return {
+        "id": cid,
+        "title": title,
+        "description": description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": {"spatial": {"bbox": [bbox], "crs": CRS84}},
+        "links": [
+            {"href": f"{base}/collections/{cid}", "rel": "self", "type": "application/json"},
+            {
+                "href": f"{base}/collections/{cid}/items",
+                "rel": "items",
+                "type": GEOJSON,
+                "title": title,
+            },
+        ],
+    }
+
+
+def _ids(catalog: Catalog) -> list[str]:
+    return [c for c in COLLECTIONS if c != "loop" or catalog.loop is not None]
+
+
+def _require(catalog: Catalog, cid: str) -> None:
+    if cid not in _ids(catalog):
+        raise StationNotFound(f"no collection {cid!r}; collections: {', '.join(_ids(catalog))}")
+
+
+@router.get("", response_class=ORJSONResponse)
+async def read_landing_page(request: Request, f: FormatParam = None) -> ORJSONResponse:
+    """Landing page with links to the API definition, conformance and collections."""
+    _check_format(f)
+    base = _base(request)
+    root = str(request.base_url).rstrip("/")
+    return ORJSONResponse(
+        {
+            "title": "stations: rest stations on Nanchuan's 178 loop",
+            "description": "OGC API - Features over the union rest stations and the 178 loop.",
+            "links": [
+                {"href": base, "rel": "self", "type": "application/json", "title": "this document"},
+                {
+                    "href": f"{root}/openapi.json",
+                    "rel": "service-desc",
+                    "type": "application/vnd.oai.openapi+json;version=3.1",
+                    "title": "API definition",
+                },
+                {
+                    "href": f"{root}/docs",
+                    "rel": "service-doc",
+                    "type": "text/html",
+                    "title": "API documentation",
+                },
+                {
+                    "href": f"{base}/conformance",
+                    "rel": "conformance",
+                    "type": "application/json",
+                    "title": "conformance classes",
+                },
+                {
+                    "href": f"{base}/collections",
+                    "rel": "data",
+                    "type": "application/json",
+                    "title": "collections",
+                },
+            ],
+        }
+    )
+
+
+@router.get("/conformance", response_class=ORJSONResponse)
+async def read_conformance(f: FormatParam = None) -> ORJSONResponse:
+    """The conformance classes this server implements."""
+    _check_format(f)
+    return ORJSONResponse({"conformsTo": CONFORMANCE})
+
+
+@router.get("/collections", response_class=ORJSONResponse)
+async def read_collections(
+    request: Request, catalog: CatalogDep, f: FormatParam = None
+) -> ORJSONResponse:
+    """The feature collections: stations and loop."""
+    _check_format(f)
+    return ORJSONResponse(
+        {
+            "links": [
+                {"href": f"{_base(request)}/collections", "rel": "self", "type": "application/json"}
+            ],
+            "collections": [_collection(request, catalog, c) for c in _ids(catalog)],
+        }
+    )
+
+
+@router.get("/collections/{collection_id}", response_class=ORJSONResponse)
+async def read_collection(
+    request: Request, collection_id: str, catalog: CatalogDep, f: FormatParam = None
+) -> ORJSONResponse:
+    """One collection's description, extent and links."""
+    _check_format(f)
+    _require(catalog, collection_id)
+    return ORJSONResponse(_collection(request, catalog, collection_id))
+
+
+def _features(catalog: Catalog, cid: str, bbox: Any, ctx: query.QueryContext) -> list[dict]:
+    if cid == "loop":
+        loop = catalog.loop
+        assert loop is not None
+        x0, y0, x1, y1 = loop.bbox
+        if bbox is not None and (bbox[2] < x0 or bbox[0] > x1 or bbox[3] < y0 or bbox[1] > y1):
+            return []
+        props = {k: v for k, v in loop.properties.items() if not isinstance(v, list | dict)}
+        props["geometric_length_m"] = round(loop.length_m, 1)
+        return [
+            {
+                "type": "Feature",
+                "id": props.get("id", "loop"),
+                "properties": props,
+                "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
+            }
+        ]
+    feats = []
+    for s in catalog.select(bbox=bbox):
+        feat = query.station_feature(catalog, s, ctx=ctx)
+        feat["properties"].pop("navigation", None)
+        feats.append(feat)
+    return feats
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    response_class=ORJSONResponse,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+async def read_items(
+    request: Request,
+    collection_id: str,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    limit: Annotated[int, Query(ge=1, description="Page size (max 10000).")] = 10,
+    offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
+    f: FormatParam = None,
+) -> Response:
+    """Features of a collection, filtered by bbox, paged with limit/offset and next/prev links."""
+    _check_format(f)
+    _require(catalog, collection_id)
+    if limit > settings.ogc_max_limit:
+        raise InvalidInput(f"limit must be from 1 to {settings.ogc_max_limit}; got {limit}")
+    feats = _features(catalog, collection_id, bbox, query.QueryContext(tz=settings.timezone))
+    page = feats[offset : offset + limit]
+    url = f"{_base(request)}/collections/{collection_id}/items"
+    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+
+    def link(rel: str, off: int) -> dict[str, str]:
+        from urllib.parse import urlencode
+
+        params = urlencode([*keep, ("limit", str(limit)), ("offset", str(off))])
+        return {"href": f"{url}?{params}", "rel": rel, "type": GEOJSON}
+
+    links = [
+        link("self", offset),
+        {
+            "href": f"{_base(request)}/collections/{collection_id}",
+            "rel": "collection",
+            "type": "application/json",
+        },
+    ]
+    if offset + limit < len(feats):
+        links.append(link("next", offset + limit))
+    if offset > 0:
+        links.append(link("prev", max(0, offset - limit)))
+    body = {
+        "type": "FeatureCollection",
+        "features": page,
+        "numberMatched": len(feats),
+        "numberReturned": len(page),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    return cached(request, body, request.app.state.data_version, settings.cache_max_age_s)
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    response_class=ORJSONResponse,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+async def read_item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    f: FormatParam = None,
+) -> Response:
+    """One feature of a collection."""
+    _check_format(f)
+    _require(catalog, collection_id)
+    ctx = query.QueryContext(tz=settings.timezone)
+    found = (
+        [x for x in _features(catalog, collection_id, None, ctx) if x["id"] == feature_id]
+        if collection_id == "loop"
+        else []
+    )
+    if collection_id == "stations" and feature_id in catalog.by_id:
+        found = [query.station_feature(catalog, catalog.by_id[feature_id], ctx=ctx)]
+        found[0]["properties"].pop("navigation", None)
+    if not found:
+        raise StationNotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+    feature = found[0]
+    feature["links"] = [
+        {
+            "href": f"{_base(request)}/collections/{collection_id}/items/{feature_id}",
+            "rel": "self",
+            "type": GEOJSON,
+        },
+        {
+            "href": f"{_base(request)}/collections/{collection_id}",
+            "rel": "collection",
+            "type": "application/json",
+        },
+    ]
+    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)

@@ -1,0 +1,178 @@
+"""Rider and planner routes: health, stations, nearest, within, the loop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from stations import query
+from stations.api.deps import (
+    BBoxDep,
+    CatalogDep,
+    CrsParam,
+    FiltersDep,
+    Lat,
+    Lon,
+    SettingsDep,
+    reject_unknown_parameters,
+)
+from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
+from stations.cli import info_data
+from stations.coords import CRS
+from stations.errors import StationNotFound
+
+router = APIRouter(dependencies=[Depends(reject_unknown_parameters)])
+
+GEOJSON_200: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/geo+json": {}}, "description": "GeoJSON (RFC 7946)."}
+}
+
+
+@router.get("/healthz", tags=["meta"], response_class=ORJSONResponse)
+async def read_health(catalog: CatalogDep) -> ORJSONResponse:
+    """Liveness and how many stations are loaded."""
+    return ORJSONResponse({"status": "ok", "stations": len(catalog.all)})
+
+
+@router.get(
+    "/api/stations", tags=["stations"], responses=GEOJSON_200, response_class=GeoJSONResponse
+)
+async def read_stations(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    bbox: BBoxDep,
+    kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
+    amenity: Annotated[
+        list[str] | None, Query(description="Only stations with all of these (repeatable).")
+    ] = None,
+    status: Annotated[
+        list[str] | None, Query(description="Only these statuses (repeatable); default all.")
+    ] = None,
+    open_now: Annotated[bool, Query(description="Drop stations known to be closed now.")] = False,
+    crs: CrsParam = CRS.WGS84,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Stations to skip.")] = 0,
+) -> Response:
+    """All stations as a FeatureCollection, filtered and paged (unlocated: null geometry)."""
+    flt = query.Filters(kinds=kind or (), amenities=amenity or (), statuses=status or ())
+    ctx = query.QueryContext(tz=settings.timezone)
+    matched = catalog.select(flt.kinds, flt.amenities, flt.statuses, bbox)
+    if open_now:
+        matched = [s for s in matched if ctx.open_now(s) is not False]
+    page = matched[offset : offset + limit]
+    body = {
+        "type": "FeatureCollection",
+        "features": [query.station_feature(catalog, s, crs, ctx) for s in page],
+        "numberMatched": len(matched),
+        "numberReturned": len(page),
+    }
+    return cached(request, body, request.app.state.data_version, settings.cache_max_age_s)
+
+
+@router.get(
+    "/api/stations/{station_id}",
+    tags=["stations"],
+    responses=GEOJSON_200,
+    response_class=GeoJSONResponse,
+)
+async def read_station(
+    request: Request,
+    station_id: str,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    crs: CrsParam = CRS.WGS84,
+) -> Response:
+    """One station as a GeoJSON Feature, or 404."""
+    station = catalog.by_id.get(station_id)
+    if station is None:
+        raise StationNotFound(f"no station with id {station_id!r}")
+    feature = query.station_feature(catalog, station, crs, query.QueryContext(tz=settings.timezone))
+    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
+
+
+@router.get("/api/nearest", tags=["queries"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+async def read_nearest_stations(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    lon: Lon,
+    lat: Lat,
+    flt: FiltersDep,
+    k: Annotated[
+        int, Query(description="How many stations (1 to the configured maximum, 100).")
+    ] = 3,
+    by: Annotated[
+        query.By,
+        Query(description="straight: ellipsoidal geodesic; loop: off-route + along the 178 loop."),
+    ] = query.By.STRAIGHT,
+    crs: CrsParam = CRS.WGS84,
+    max_distance_m: Annotated[
+        float | None, Query(description="Leave out stations farther than this, in metres.")
+    ] = None,
+) -> GeoJSONResponse:
+    """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
+    result = query.nearest(
+        catalog,
+        lon,
+        lat,
+        k=k,
+        by=by,
+        crs=crs,
+        filters=flt,
+        max_distance_m=max_distance_m,
+        max_k=settings.max_k,
+        max_radius_m=20_000_000.0,
+        ctx=query.QueryContext(tz=settings.timezone),
+    )
+    return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/within", tags=["queries"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+async def read_stations_within(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    lon: Lon,
+    lat: Lat,
+    radius_m: Annotated[float, Query(description="Radius in metres (ellipsoidal geodesic).")],
+    flt: FiltersDep,
+    crs: CrsParam = CRS.WGS84,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many.")] = 1000,
+) -> GeoJSONResponse:
+    """Every station within radius_m metres of a point, nearest first."""
+    result = query.within(
+        catalog,
+        lon,
+        lat,
+        radius_m,
+        crs=crs,
+        filters=flt,
+        max_radius_m=settings.max_radius_m,
+        limit=limit,
+        ctx=query.QueryContext(tz=settings.timezone),
+    )
+    return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/loop", tags=["loop"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+async def read_loop(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    """The loop as a GeoJSON Feature, with its lengths and the stations' km marks."""
+    loop = catalog.loop
+    if loop is None:
+        raise StationNotFound("no loop is configured")
+    info = info_data(catalog)
+    props = dict(loop.properties)
+    props.update(
+        geometric_length_m=round(loop.length_m, 1),
+        official_length_m=loop.official_length_m,
+        loop_calibration=loop.calibration(),
+        station_marks=[m for m in info["station_marks"] if m["loop_km"] is not None],
+    )
+    feature = {
+        "type": "Feature",
+        "id": props.get("id", "loop"),
+        "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
+        "properties": props,
+    }
+    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
