@@ -47,8 +47,11 @@ def test_within(client):
         ({"lon": 107, "lat": 29, "k": 0}, "k must be from 1 to 100"),
         ({"lon": 107, "lat": 29, "k": 101}, "k must be from 1 to 100"),
         ({"lon": 107, "lat": 29, "crs": "utm"}, "parameter 'crs'"),
-        ({"lon": 107, "lat": 29, "kind": "spa"}, "kind 'spa' is unknown"),
-        ({"lon": 107, "lat": 29, "amenity": "sauna"}, "amenity 'sauna' is unknown"),
+        (
+            {"lon": 107, "lat": 29, "kind": "spa"},
+            "parameter 'kind.0': Input should be 'union_station'",
+        ),
+        ({"lon": 107, "lat": 29, "amenity": "sauna"}, "parameter 'amenity.0'"),
         ({"lon": 107, "lat": 29, "by": "air"}, "parameter 'by'"),
         ({"lon": 107, "lat": 29, "radius": 5}, "unknown query parameter(s) radius"),
     ],

@@ -12,6 +12,7 @@ from stations.api.errors import UnknownParameter
 from stations.catalog import Catalog
 from stations.coords import CRS
 from stations.errors import InvalidInput
+from stations.models import Amenity, Kind, Status
 from stations.query import Filters
 from stations.settings import Settings
 
@@ -74,18 +75,18 @@ CrsParam = Annotated[
 
 def filters(
     kind: Annotated[
-        list[str] | None,
+        list[Kind] | None,
         Query(
             description="Only these kinds (repeatable): union_station, warm_station, "
             "cold_drink_fridge, worker_service_point."
         ),
     ] = None,
     amenity: Annotated[
-        list[str] | None,
+        list[Amenity] | None,
         Query(description="Only stations offering all of these (repeatable), e.g. drinking_water."),
     ] = None,
     status: Annotated[
-        list[str] | None,
+        list[Status] | None,
         Query(
             description="Only these statuses (repeatable): open, closed, planned. Default: open."
         ),
@@ -102,7 +103,7 @@ def filters(
     return Filters(
         kinds=kind or (),
         amenities=amenity or (),
-        statuses=status if status else ("open",),
+        statuses=status if status else (Status.OPEN,),
         open_now=open_now,
     )
 

@@ -11,11 +11,15 @@ from starlette.responses import Response
 from stations import query
 from stations.api.deps import BBoxDep, CatalogDep, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GEOJSON, ORJSONResponse, cached
+from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.catalog import Catalog
 from stations.errors import InvalidInput, StationNotFound
 
 router = APIRouter(
-    prefix="/ogc", tags=["OGC API - Features"], dependencies=[Depends(reject_unknown_parameters)]
+    prefix="/ogc",
+    tags=["OGC API - Features"],
+    dependencies=[Depends(reject_unknown_parameters)],
+    responses=ERRORS,
 )
 
 CONFORMANCE = [
@@ -88,7 +92,9 @@ def _require(catalog: Catalog, cid: str) -> None:
         raise StationNotFound(f"no collection {cid!r}; collections: {', '.join(_ids(catalog))}")
 
 
-@router.get("", response_class=ORJSONResponse)
+@router.get(
+    "", response_class=ORJSONResponse, response_model=None, responses=json_responses(["links"])
+)
 async def read_landing_page(request: Request, f: FormatParam = None) -> ORJSONResponse:
     """Landing page with links to the API definition, conformance and collections."""
     _check_format(f)
@@ -129,14 +135,24 @@ async def read_landing_page(request: Request, f: FormatParam = None) -> ORJSONRe
     )
 
 
-@router.get("/conformance", response_class=ORJSONResponse)
+@router.get(
+    "/conformance",
+    response_class=ORJSONResponse,
+    response_model=None,
+    responses=json_responses(["conformsTo"]),
+)
 async def read_conformance(f: FormatParam = None) -> ORJSONResponse:
     """The conformance classes this server implements."""
     _check_format(f)
     return ORJSONResponse({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", response_class=ORJSONResponse)
+@router.get(
+    "/collections",
+    response_class=ORJSONResponse,
+    response_model=None,
+    responses=json_responses(["collections", "links"]),
+)
 async def read_collections(
     request: Request, catalog: CatalogDep, f: FormatParam = None
 ) -> ORJSONResponse:
@@ -152,7 +168,12 @@ async def read_collections(
     )
 
 
-@router.get("/collections/{collection_id}", response_class=ORJSONResponse)
+@router.get(
+    "/collections/{collection_id}",
+    response_class=ORJSONResponse,
+    response_model=None,
+    responses=json_responses(["id", "links"]),
+)
 async def read_collection(
     request: Request, collection_id: str, catalog: CatalogDep, f: FormatParam = None
 ) -> ORJSONResponse:
@@ -190,7 +211,8 @@ def _features(catalog: Catalog, cid: str, bbox: Any, ctx: query.QueryContext) ->
 @router.get(
     "/collections/{collection_id}/items",
     response_class=ORJSONResponse,
-    responses={200: {"content": {GEOJSON: {}}}},
+    response_model=None,
+    responses=geojson_responses("FeatureCollection", GEOJSON),
 )
 async def read_items(
     request: Request,
@@ -244,7 +266,8 @@ async def read_items(
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=ORJSONResponse,
-    responses={200: {"content": {GEOJSON: {}}}},
+    response_model=None,
+    responses=geojson_responses("Feature", GEOJSON),
 )
 async def read_item(
     request: Request,

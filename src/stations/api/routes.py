@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -19,37 +19,41 @@ from stations.api.deps import (
     reject_unknown_parameters,
 )
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
+from stations.api.schemas import ERRORS, HealthOut, geojson_responses
 from stations.cli import info_data
 from stations.coords import CRS
 from stations.errors import StationNotFound
+from stations.models import Amenity, Kind, Status
 
-router = APIRouter(dependencies=[Depends(reject_unknown_parameters)])
-
-GEOJSON_200: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/geo+json": {}}, "description": "GeoJSON (RFC 7946)."}
-}
+router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS)
+FC = geojson_responses("FeatureCollection")
+FEATURE = geojson_responses("Feature")
 
 
-@router.get("/healthz", tags=["meta"], response_class=ORJSONResponse)
+@router.get("/healthz", tags=["meta"], response_class=ORJSONResponse, response_model=HealthOut)
 async def read_health(catalog: CatalogDep) -> ORJSONResponse:
     """Liveness and how many stations are loaded."""
     return ORJSONResponse({"status": "ok", "stations": len(catalog.all)})
 
 
 @router.get(
-    "/api/stations", tags=["stations"], responses=GEOJSON_200, response_class=GeoJSONResponse
+    "/api/stations",
+    tags=["stations"],
+    responses=FC,
+    response_class=GeoJSONResponse,
+    response_model=None,
 )
 async def read_stations(
     request: Request,
     catalog: CatalogDep,
     settings: SettingsDep,
     bbox: BBoxDep,
-    kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
+    kind: Annotated[list[Kind] | None, Query(description="Only these kinds (repeatable).")] = None,
     amenity: Annotated[
-        list[str] | None, Query(description="Only stations with all of these (repeatable).")
+        list[Amenity] | None, Query(description="Only stations with all of these (repeatable).")
     ] = None,
     status: Annotated[
-        list[str] | None, Query(description="Only these statuses (repeatable); default all.")
+        list[Status] | None, Query(description="Only these statuses (repeatable); default all.")
     ] = None,
     open_now: Annotated[bool, Query(description="Drop stations known to be closed now.")] = False,
     crs: CrsParam = CRS.WGS84,
@@ -75,8 +79,9 @@ async def read_stations(
 @router.get(
     "/api/stations/{station_id}",
     tags=["stations"],
-    responses=GEOJSON_200,
+    responses=FEATURE,
     response_class=GeoJSONResponse,
+    response_model=None,
 )
 async def read_station(
     request: Request,
@@ -93,7 +98,13 @@ async def read_station(
     return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
 
 
-@router.get("/api/nearest", tags=["queries"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+@router.get(
+    "/api/nearest",
+    tags=["queries"],
+    responses=FC,
+    response_class=GeoJSONResponse,
+    response_model=None,
+)
 async def read_nearest_stations(
     catalog: CatalogDep,
     settings: SettingsDep,
@@ -129,7 +140,13 @@ async def read_nearest_stations(
     return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/api/within", tags=["queries"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+@router.get(
+    "/api/within",
+    tags=["queries"],
+    responses=FC,
+    response_class=GeoJSONResponse,
+    response_model=None,
+)
 async def read_stations_within(
     catalog: CatalogDep,
     settings: SettingsDep,
@@ -155,7 +172,13 @@ async def read_stations_within(
     return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/api/loop", tags=["loop"], responses=GEOJSON_200, response_class=GeoJSONResponse)
+@router.get(
+    "/api/loop",
+    tags=["loop"],
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+)
 async def read_loop(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """The loop as a GeoJSON Feature, with its lengths and the stations' km marks."""
     loop = catalog.loop
