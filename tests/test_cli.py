@@ -119,3 +119,16 @@ def test_other_data_files_via_options(tmp_path):
     missing = tmp_path / "nope.geojson"
     result = run("nearest", "--lon", 107, "--lat", 29, "--stations", missing)
     assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_max_distance_is_a_filter_not_a_search_radius():
+    # Same limit as the API: anything up to the Earth's longest geodesic is allowed.
+    ok = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--max-distance-m", 500_000, "--json")
+    assert ok.exit_code == 0, ok.output
+    assert len(json.loads(ok.output)["features"]) == 3
+    near = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--max-distance-m", 100, "--json")
+    assert [f["id"] for f in json.loads(near.output)["features"]] == [
+        "delong-yinxing-union-station"
+    ]
+    bad = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--max-distance-m", 3e7)
+    assert bad.exit_code == 1 and "max_distance_m must be from 0" in bad.output

@@ -126,7 +126,6 @@ def nearest_command(
             filters=query.Filters(kinds=kind or (), amenities=amenity or (), open_now=open_now),
             max_distance_m=max_distance_m,
             max_k=settings.max_k,
-            max_radius_m=settings.max_radius_m if by is query.By.STRAIGHT else 20_000_000.0,
             ctx=query.QueryContext(tz=settings.timezone),
         )
     except StationsError as exc:

@@ -23,6 +23,9 @@ from stations.loading import Station
 from stations.models import Amenity, Kind, Status
 from stations.navigation import navigation_links
 
+#: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
+MAX_EARTH_DISTANCE_M = 20_040_000.0
+
 
 class By(StrEnum):
     """How "nearest" is measured."""
@@ -171,7 +174,6 @@ def nearest(
     filters: Filters | None = None,
     max_distance_m: float | None = None,
     max_k: int = 100,
-    max_radius_m: float = 20_000_000.0,
     ctx: QueryContext | None = None,
 ) -> dict[str, Any]:
     """The ``k`` nearest stations to a point, as a GeoJSON FeatureCollection, nearest first.
@@ -196,7 +198,7 @@ def nearest(
     """
     k = _check_k(k, max_k)
     by = _parse_by(by)
-    max_distance_m = _check_distance(max_distance_m, "max_distance_m", max_radius_m)
+    max_distance_m = _check_distance(max_distance_m, "max_distance_m", MAX_EARTH_DISTANCE_M)
     wlon, wlat, crs = query_point(lon, lat, crs)
     filters = filters or Filters()
     ctx = ctx or QueryContext()

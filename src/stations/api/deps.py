@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -73,42 +74,51 @@ CrsParam = Annotated[
 ]
 
 
-def filters(
-    kind: Annotated[
-        list[Kind] | None,
-        Query(
-            description="Only these kinds (repeatable): union_station, warm_station, "
-            "cold_drink_fridge, worker_service_point."
-        ),
-    ] = None,
-    amenity: Annotated[
-        list[Amenity] | None,
-        Query(description="Only stations offering all of these (repeatable), e.g. drinking_water."),
-    ] = None,
-    status: Annotated[
-        list[Status] | None,
-        Query(
-            description="Only these statuses (repeatable): open, closed, planned. Default: open."
-        ),
-    ] = None,
-    open_now: Annotated[
-        bool,
-        Query(
-            description="Drop stations known to be closed now (Asia/Shanghai); stations with "
-            "unknown hours stay, marked open_now=null."
-        ),
-    ] = False,
-) -> Filters:
-    """Station filters shared by the query routes."""
-    return Filters(
-        kinds=kind or (),
-        amenities=amenity or (),
-        statuses=status if status else (Status.OPEN,),
-        open_now=open_now,
-    )
+def _filters_dependency(default_statuses: tuple[Status, ...]) -> Callable[..., Filters]:
+    """Build the filters dependency; only the default of ``status`` differs between routes."""
+
+    def filters(
+        kind: Annotated[
+            list[Kind] | None,
+            Query(
+                description="Only these kinds (repeatable): union_station, warm_station, "
+                "cold_drink_fridge, worker_service_point."
+            ),
+        ] = None,
+        amenity: Annotated[
+            list[Amenity] | None,
+            Query(description="Only stations offering all of these (repeatable), e.g. toilet."),
+        ] = None,
+        status: Annotated[
+            list[Status] | None,
+            Query(
+                description="Only these statuses (repeatable): open, closed, planned. "
+                "Default: open for nearest/within, all for /api/stations."
+            ),
+        ] = None,
+        open_now: Annotated[
+            bool,
+            Query(
+                description="Drop stations known to be closed now (Asia/Shanghai); stations "
+                "with unknown hours stay, marked open_now=null."
+            ),
+        ] = False,
+    ) -> Filters:
+        """Station filters shared by the query and listing routes."""
+        return Filters(
+            kinds=kind or (),
+            amenities=amenity or (),
+            statuses=status or default_statuses,
+            open_now=open_now,
+        )
+
+    return filters
 
 
-FiltersDep = Annotated[Filters, Depends(filters)]
+#: Queries for riders: open stations unless asked otherwise.
+FiltersDep = Annotated[Filters, Depends(_filters_dependency((Status.OPEN,)))]
+#: Listings for planners: every status unless asked otherwise.
+ListFiltersDep = Annotated[Filters, Depends(_filters_dependency(()))]
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:

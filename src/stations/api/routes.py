@@ -14,6 +14,7 @@ from stations.api.deps import (
     CrsParam,
     FiltersDep,
     Lat,
+    ListFiltersDep,
     Lon,
     SettingsDep,
     reject_unknown_parameters,
@@ -23,7 +24,6 @@ from stations.api.schemas import ERRORS, HealthOut, geojson_responses
 from stations.cli import info_data
 from stations.coords import CRS
 from stations.errors import StationNotFound
-from stations.models import Amenity, Kind, Status
 
 router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS)
 FC = geojson_responses("FeatureCollection")
@@ -48,23 +48,15 @@ async def read_stations(
     catalog: CatalogDep,
     settings: SettingsDep,
     bbox: BBoxDep,
-    kind: Annotated[list[Kind] | None, Query(description="Only these kinds (repeatable).")] = None,
-    amenity: Annotated[
-        list[Amenity] | None, Query(description="Only stations with all of these (repeatable).")
-    ] = None,
-    status: Annotated[
-        list[Status] | None, Query(description="Only these statuses (repeatable); default all.")
-    ] = None,
-    open_now: Annotated[bool, Query(description="Drop stations known to be closed now.")] = False,
+    flt: ListFiltersDep,
     crs: CrsParam = CRS.WGS84,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, description="Stations to skip.")] = 0,
 ) -> Response:
     """All stations as a FeatureCollection, filtered and paged (unlocated: null geometry)."""
-    flt = query.Filters(kinds=kind or (), amenities=amenity or (), statuses=status or ())
     ctx = query.QueryContext(tz=settings.timezone)
     matched = catalog.select(flt.kinds, flt.amenities, flt.statuses, bbox)
-    if open_now:
+    if flt.open_now:
         matched = [s for s in matched if ctx.open_now(s) is not False]
     page = matched[offset : offset + limit]
     body = {
@@ -134,7 +126,6 @@ async def read_nearest_stations(
         filters=flt,
         max_distance_m=max_distance_m,
         max_k=settings.max_k,
-        max_radius_m=20_000_000.0,
         ctx=query.QueryContext(tz=settings.timezone),
     )
     return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
