@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from stations.index import BoolArray, GeoIndex
 from stations.loading import Station, load_stations
 from stations.loop import Loop, Snap, load_loop
 from stations.models import Amenity, Kind, Status
+from stations.navigation import Place
 from stations.settings import Settings
 
 
@@ -66,6 +68,8 @@ class Catalog:
             dtype=np.int64,
         )
         self.loop_places: dict[str, LoopPlace] = {}
+        self._places: dict[str, Place] = {}
+        self._masks: dict[tuple[frozenset[Any], ...], BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
 
@@ -106,20 +110,34 @@ class Catalog:
         amenities: Iterable[Amenity | str] = (),
         statuses: Iterable[Status | str] = (),
     ) -> BoolArray | None:
-        """Boolean mask over located stations: any of ``kinds``, all of ``amenities``, statuses."""
-        out: BoolArray | None = None
-        kind_values = [Kind(k).value for k in kinds]
-        if kind_values:
-            out = np.isin(self._kind, kind_values)
-        status_values = [Status(s).value for s in statuses]
-        if status_values:
-            m = np.isin(self._status, status_values)
-            out = m if out is None else out & m
-        bits = sum(self._amenity_bit[Amenity(a)] for a in set(amenities))
+        """Boolean mask over located stations: any of ``kinds``, all of ``amenities``, statuses.
+
+        None means "every located station". Masks are cached per filter combination (the
+        catalog never changes), so a query pays O(n) only the first time it is asked.
+        """
+        key = (
+            frozenset(Kind(k) for k in kinds),
+            frozenset(Amenity(a) for a in amenities),
+            frozenset(Status(s) for s in statuses),
+        )
+        if key not in self._masks:
+            if len(self._masks) >= 256:  # filters are few in practice; stay bounded anyway
+                self._masks.clear()
+            self._masks[key] = self._build_mask(*key)
+        return self._masks[key]
+
+    def _build_mask(
+        self, kinds: frozenset[Kind], amenities: frozenset[Amenity], statuses: frozenset[Status]
+    ) -> BoolArray | None:
+        out = np.ones(len(self.located), dtype=bool)
+        if kinds:
+            out &= np.isin(self._kind, [k.value for k in kinds])
+        if statuses:
+            out &= np.isin(self._status, [s.value for s in statuses])
+        bits = sum(self._amenity_bit[a] for a in amenities)
         if bits:
-            m = (self._amenities & bits) == bits
-            out = m if out is None else out & m
-        return out
+            out &= (self._amenities & bits) == bits
+        return None if out.all() else out
 
     def select(
         self,
@@ -154,6 +172,15 @@ class Catalog:
                     positions.append(i)
             positions.sort()
         return [self.all[i] for i in positions]
+
+    def place(self, station: Station) -> Place:
+        """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""
+        place = self._places.get(station.id)
+        if place is None:
+            assert station.lon is not None and station.lat is not None
+            place = Place.from_wgs84(station.lon, station.lat, station.props.name)
+            self._places[station.id] = place
+        return place
 
     def counts_by_kind(self) -> dict[str, int]:
         """How many stations of each kind (located or not)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ from stations.errors import InvalidCoordinates
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = math.pi * 3000.0 / 180.0
+
+#: Where the providers apply the GCJ-02 offset: mainland China's rough extent (lon/lat).
+CHINA_EXTENT = (72.004, 0.8293, 137.8347, 55.8271)
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
 
@@ -69,25 +72,26 @@ def in_china(lon: ArrayOrFloat, lat: ArrayOrFloat) -> npt.NDArray[np.bool_]:
     """Whether the GCJ-02 offset applies: the rough mainland bounding box the providers use."""
     lon_a = np.asarray(lon, dtype=float)
     lat_a = np.asarray(lat, dtype=float)
-    return (lon_a >= 72.004) & (lon_a <= 137.8347) & (lat_a >= 0.8293) & (lat_a <= 55.8271)
+    x0, y0, x1, y1 = CHINA_EXTENT
+    return (lon_a >= x0) & (lon_a <= x1) & (lat_a >= y0) & (lat_a <= y1)
 
 
-def _offset(
-    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def _raw_offset(lon: Any, lat: Any, m: Any) -> tuple[Any, Any]:
+    """The GCJ-02 offset in degrees, written once for ``m`` = `math` (scalars) or `numpy`."""
     x = lon - 105.0
     y = lat - 35.0
-    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    pi = m.pi
+    common = (20.0 * m.sin(6.0 * x * pi) + 20.0 * m.sin(2.0 * x * pi)) * 2.0 / 3.0
     dlat = (
         -100.0
         + 2.0 * x
         + 3.0 * y
         + 0.2 * y * y
         + 0.1 * x * y
-        + 0.2 * np.sqrt(np.abs(x))
+        + 0.2 * m.sqrt(abs(x))
         + common
-        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-        + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+        + (20.0 * m.sin(y * pi) + 40.0 * m.sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * m.sin(y / 12.0 * pi) + 320.0 * m.sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
         300.0
@@ -95,78 +99,90 @@ def _offset(
         + 2.0 * y
         + 0.1 * x * x
         + 0.1 * x * y
-        + 0.1 * np.sqrt(np.abs(x))
+        + 0.1 * m.sqrt(abs(x))
         + common
-        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+        + (20.0 * m.sin(x * pi) + 40.0 * m.sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * m.sin(x / 12.0 * pi) + 300.0 * m.sin(x / 30.0 * pi)) * 2.0 / 3.0
     )
-    rad = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(rad) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad) * np.pi)
+    rad = lat / 180.0 * pi
+    magic = 1.0 - _EE * m.sin(rad) ** 2
+    sqrt_magic = m.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * m.cos(rad) * pi)
+    return dlon, dlat
+
+
+def _offset(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """GCJ-02 offset for floats (plain `math`: ~50x faster than numpy on one value) or arrays."""
+    if isinstance(lon, float):
+        x0, y0, x1, y1 = CHINA_EXTENT
+        if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+            return 0.0, 0.0
+        return _raw_offset(lon, lat, math)
+    dlon, dlat = _raw_offset(lon, lat, np)
     inside = in_china(lon, lat)
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def _as_arrays(
-    lon: ArrayOrFloat, lat: ArrayOrFloat
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
-    scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
-    return np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float)), scalar
-
-
-def _out(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], scalar: bool) -> tuple:
-    if scalar:
-        return float(lon[0]), float(lat[0])
-    return lon, lat
-
-
-def wgs84_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
-    """Shift WGS84 to GCJ-02 (closed form)."""
-    x, y, scalar = _as_arrays(lon, lat)
-    dlon, dlat = _offset(x, y)
-    return _out(x + dlon, y + dlat, scalar)
-
-
-def gcj02_to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
-    """Invert the GCJ-02 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
-    gx, gy, scalar = _as_arrays(lon, lat)
-    wx, wy = gx.copy(), gy.copy()
-    for _ in range(30):
-        dlon, dlat = _offset(wx, wy)
-        ex, ey = wx + dlon - gx, wy + dlat - gy
-        wx, wy = wx - ex, wy - ey
-        if np.all(np.abs(ex) < 1e-10) and np.all(np.abs(ey) < 1e-10):
-            break
-    return _out(wx, wy, scalar)
-
-
-def _gcj_to_bd(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def _gcj_to_bd(x: Any, y: Any) -> tuple[Any, Any]:
+    if isinstance(x, float):
+        z = math.sqrt(x * x + y * y) + 0.00002 * math.sin(y * _X_PI)
+        theta = math.atan2(y, x) + 0.000003 * math.cos(x * _X_PI)
+        return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
+def _prepare(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[Any, Any]:
+    """Floats stay floats (fast scalar path); anything else becomes float arrays."""
+    if np.ndim(lon) == 0 and np.ndim(lat) == 0:
+        return float(lon), float(lat)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _converged(ex: Any, ey: Any) -> bool:
+    if isinstance(ex, float):
+        return abs(ex) < 1e-10 and abs(ey) < 1e-10
+    return bool(np.all(np.abs(ex) < 1e-10) and np.all(np.abs(ey) < 1e-10))
+
+
+def wgs84_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Shift WGS84 to GCJ-02 (closed form)."""
+    x, y = _prepare(lon, lat)
+    dlon, dlat = _offset(x, y)
+    return x + dlon, y + dlat
+
+
+def gcj02_to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """Invert the GCJ-02 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
+    gx, gy = _prepare(lon, lat)
+    wx, wy = gx, gy
+    for _ in range(30):
+        dlon, dlat = _offset(wx, wy)
+        ex, ey = wx + dlon - gx, wy + dlat - gy
+        wx, wy = wx - ex, wy - ey
+        if _converged(ex, ey):
+            break
+    return wx, wy
+
+
 def gcj02_to_bd09(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Shift GCJ-02 to BD-09 (closed form, as Baidu publishes it)."""
-    x, y, scalar = _as_arrays(lon, lat)
-    return _out(*_gcj_to_bd(x, y), scalar)
+    return _gcj_to_bd(*_prepare(lon, lat))
 
 
 def bd09_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Invert the BD-09 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
-    bx, by, scalar = _as_arrays(lon, lat)
+    bx, by = _prepare(lon, lat)
     gx, gy = bx - 0.0065, by - 0.006
     for _ in range(30):
         fx, fy = _gcj_to_bd(gx, gy)
         ex, ey = fx - bx, fy - by
         gx, gy = gx - ex, gy - ey
-        if np.all(np.abs(ex) < 1e-10) and np.all(np.abs(ey) < 1e-10):
+        if _converged(ex, ey):
             break
-    return _out(gx, gy, scalar)
+    return gx, gy
 
 
 def to_wgs84(

@@ -21,7 +21,7 @@ from stations.geodesy import inverse
 from stations.index import Hit
 from stations.loading import Station
 from stations.models import Amenity, Kind, Status
-from stations.navigation import navigation_links
+from stations.navigation import MY_LOCATION, Place, navigation_links
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0
@@ -113,7 +113,7 @@ def station_feature(
     crs: CRS = CRS.WGS84,
     ctx: QueryContext | None = None,
     extra: dict[str, Any] | None = None,
-    origin: tuple[float, float] | None = None,
+    origin: Place | None = None,
 ) -> dict[str, Any]:
     """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
     props: dict[str, Any] = station.props.model_dump(mode="json")
@@ -127,7 +127,7 @@ def station_feature(
     if station.lon is not None and station.lat is not None:
         x, y = from_wgs84(station.lon, station.lat, crs)
         geometry = {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
-        props["navigation"] = navigation_links(station.lon, station.lat, station.props.name, origin)
+        props["navigation"] = navigation_links(catalog.place(station), origin)
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
 
@@ -210,7 +210,7 @@ def nearest(
 
     pred = predicate if filters.open_now else None
     query = {"lon": lon, "lat": lat, "crs": crs.value, "k": k, "by": by.value}
-    origin = (wlon, wlat)
+    origin = Place.from_wgs84(wlon, wlat, MY_LOCATION)
     if by is By.STRAIGHT:
         hits = catalog.index.nearest(
             wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
@@ -220,7 +220,7 @@ def nearest(
         ]
         return _collection(feats, catalog, query)
     return _collection(
-        _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m, crs, ctx),
+        _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m, crs, ctx, origin),
         catalog,
         query,
     )
@@ -240,6 +240,7 @@ def _nearest_by_loop(
     max_distance_m: float | None,
     crs: CRS,
     ctx: QueryContext,
+    origin: Place,
 ) -> list[dict[str, Any]]:
     loop = catalog.loop
     if loop is None:
@@ -269,7 +270,7 @@ def _nearest_by_loop(
             "offroute_m": round(here.offroute_m, 1),
             "station_offroute_m": round(station_off, 1),
         }
-        feats.append(station_feature(catalog, station, crs, ctx, extra, (lon, lat)))
+        feats.append(station_feature(catalog, station, crs, ctx, extra, origin))
     return feats
 
 
@@ -289,6 +290,7 @@ def within(
     radius = _check_distance(radius_m, "radius_m", max_radius_m)
     assert radius is not None
     wlon, wlat, crs = query_point(lon, lat, crs)
+    origin = Place.from_wgs84(wlon, wlat, MY_LOCATION)
     filters = filters or Filters()
     ctx = ctx or QueryContext()
     mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
@@ -306,8 +308,7 @@ def within(
         limit=limit,
     )
     feats = [
-        station_feature(catalog, located[h.index], crs, ctx, _straight(h), (wlon, wlat))
-        for h in hits
+        station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin) for h in hits
     ]
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return _collection(feats, catalog, query)

@@ -1,0 +1,216 @@
+"""HTTP throughput of /api/nearest (k=5) against a bare FastAPI endpoint, measured with wrk.
+
+Run:  .venv/bin/python benchmarks/bench_api.py [--sizes 0 1000000] [--seconds 15]
+(size 0 means the bundled data). Needs Debian's `wrk` (apt-get install wrk).
+
+Every server runs as a user would run it (`stations serve --workers 2`, uvicorn with uvloop and
+httptools), on 127.0.0.1, one after another. wrk (1 thread, 32 connections) sends requests with
+query points drawn at random near the stations, so the index is really exercised. The machine has 2
+cores shared by the server and wrk: quote the ratio to the bare endpoint, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from bench_nearest import synthetic  # noqa: E402
+
+LUA = """
+math.randomseed(%(seed)d)
+local pts = {%(points)s}
+request = function()
+  local i = math.random(1, #pts)
+  return wrk.format("GET", "%(path)s?k=5&lon=" .. pts[i][1] .. "&lat=" .. pts[i][2])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_stations(n: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = synthetic(n)
+    feats = [
+        {
+            "type": "Feature",
+            "id": f"s{i}",
+            "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
+            "properties": {
+                "id": f"s{i}",
+                "name": f"驿站 {i}",
+                "kind": "union_station",
+                "position_accuracy": "approximate",
+                "source": "synthetic benchmark data",
+            },
+        }
+        for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True))
+    ]
+    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
+    return lon, lat
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {timeout} s")
+
+
+def run_wrk(url: str, lua: str | None, seconds: int) -> dict[str, float]:
+    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        if lua:
+            f.write(lua)
+            cmd += ["-s", f.name]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def serve(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def lua_for(lon: np.ndarray, lat: np.ndarray, path: str) -> str:
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, lon.size, 2000)
+    qx = lon[idx] + rng.normal(0, 0.02, idx.size)
+    qy = lat[idx] + rng.normal(0, 0.02, idx.size)
+    points = ",".join(f"{{{x:.5f},{y:.5f}}}" for x, y in zip(qx, qy, strict=True))
+    return LUA % {"seed": 7, "points": points, "path": path}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1_000_000])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "api.md")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            cmd = [
+                sys.executable,
+                "-m",
+                "stations",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ]
+            if n:
+                path = Path(tmp) / f"stations-{n}.geojson"
+                t = time.perf_counter()
+                lon, lat = write_stations(n, path)
+                print(f"wrote {n:,} stations in {time.perf_counter() - t:.0f} s", flush=True)
+                cmd += ["--stations", str(path)]
+                label = f"/api/nearest k=5, {n:,} synthetic stations"
+            else:
+                lon, lat = np.array([107.2618, 107.18, 107.31]), np.array([28.912, 28.94, 29.14])
+                label = "/api/nearest k=5, bundled data (10 stations)"
+            t = time.perf_counter()
+            proc = serve(cmd, env)
+            try:
+                wait_ready(f"{base}/healthz", proc, timeout=900)
+                print(f"{label}: ready in {time.perf_counter() - t:.0f} s", flush=True)
+                run_wrk(f"{base}/api/nearest", lua_for(lon, lat, "/api/nearest"), 3)  # warm-up
+                real = run_wrk(
+                    f"{base}/api/nearest", lua_for(lon, lat, "/api/nearest"), args.seconds
+                )
+            finally:
+                stop(proc)
+            port = free_port()
+            bare_proc = serve(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bare_app:app",
+                    "--app-dir",
+                    str(HERE),
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                    "--log-level",
+                    "warning",
+                ],
+                env,
+            )
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/bare", bare_proc, timeout=60)
+                run_wrk(f"http://127.0.0.1:{port}/bare", None, 3)
+                bare = run_wrk(f"http://127.0.0.1:{port}/bare", None, args.seconds)
+            finally:
+                stop(bare_proc)
+            rows.append((label, real, bare))
+            print(label, real, "bare", bare, flush=True)
+    lines = [
+        f"wrk 1 thread, 32 connections, {args.seconds} s per run, servers with "
+        f"--workers {args.workers}, on the same 2-core machine; {time.strftime('%Y-%m-%d')}",
+        "",
+        "| target | req/s | p50 ms | p99 ms | non-2xx | bare req/s (same run) | ratio to bare |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, real, bare in rows:
+        lines.append(
+            f"| {label} | {real['rps']:,.0f} | {real['p50']:.2f} | {real['p99']:.2f} "
+            f"| {real['errors']} | {bare['rps']:,.0f} | {real['rps'] / bare['rps']:.2f} |"
+        )
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
