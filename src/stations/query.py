@@ -114,6 +114,7 @@ def station_feature(
     ctx: QueryContext | None = None,
     extra: dict[str, Any] | None = None,
     origin: Place | None = None,
+    links: bool = True,
 ) -> dict[str, Any]:
     """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
     props: dict[str, Any] = station.props.model_dump(mode="json")
@@ -127,7 +128,8 @@ def station_feature(
     if station.lon is not None and station.lat is not None:
         x, y = from_wgs84(station.lon, station.lat, crs)
         geometry = {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
-        props["navigation"] = navigation_links(catalog.place(station), origin)
+        if links:
+            props["navigation"] = navigation_links(catalog.place(station), origin)
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from stations.api.responses import GEOJSON, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.catalog import Catalog
 from stations.errors import InvalidInput, StationNotFound
+from stations.loading import Station
 
 router = APIRouter(
     prefix="/ogc",
@@ -183,29 +185,42 @@ async def read_collection(
     return ORJSONResponse(_collection(request, catalog, collection_id))
 
 
-def _features(catalog: Catalog, cid: str, bbox: Any, ctx: query.QueryContext) -> list[dict]:
-    if cid == "loop":
-        loop = catalog.loop
-        assert loop is not None
-        x0, y0, x1, y1 = loop.bbox
-        if bbox is not None and (bbox[2] < x0 or bbox[0] > x1 or bbox[3] < y0 or bbox[1] > y1):
-            return []
-        props = {k: v for k, v in loop.properties.items() if not isinstance(v, list | dict)}
-        props["geometric_length_m"] = round(loop.length_m, 1)
-        return [
-            {
-                "type": "Feature",
-                "id": props.get("id", "loop"),
-                "properties": props,
-                "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
-            }
-        ]
-    feats = []
-    for s in catalog.select(bbox=bbox):
-        feat = query.station_feature(catalog, s, ctx=ctx)
-        feat["properties"].pop("navigation", None)
-        feats.append(feat)
-    return feats
+def _loop_feature(catalog: Catalog) -> dict[str, Any]:
+    loop = catalog.loop
+    assert loop is not None
+    props = {k: v for k, v in loop.properties.items() if not isinstance(v, list | dict)}
+    props["geometric_length_m"] = round(loop.length_m, 1)
+    return {
+        "type": "Feature",
+        "id": props.get("id", "loop"),
+        "properties": props,
+        "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
+    }
+
+
+def _matches(catalog: Catalog, cid: str, bbox: Any) -> list[Station | None]:
+    """What a collection holds inside ``bbox``: stations, or [None] standing for the loop."""
+    if cid == "stations":
+        return list(catalog.select(bbox=bbox))
+    assert catalog.loop is not None
+    x0, y0, x1, y1 = catalog.loop.bbox
+    if bbox is not None and (bbox[2] < x0 or bbox[0] > x1 or bbox[3] < y0 or bbox[1] > y1):
+        return []
+    return [None]
+
+
+def _render(catalog: Catalog, item: Station | None, ctx: query.QueryContext) -> dict[str, Any]:
+    if item is None:
+        return _loop_feature(catalog)
+    return query.station_feature(catalog, item, ctx=ctx, links=False)
+
+
+def _collection_link(request: Request, cid: str) -> dict[str, str]:
+    return {
+        "href": f"{_base(request)}/collections/{cid}",
+        "rel": "collection",
+        "type": "application/json",
+    }
 
 
 @router.get(
@@ -229,33 +244,25 @@ async def read_items(
     _require(catalog, collection_id)
     if limit > settings.ogc_max_limit:
         raise InvalidInput(f"limit must be from 1 to {settings.ogc_max_limit}; got {limit}")
-    feats = _features(catalog, collection_id, bbox, query.QueryContext(tz=settings.timezone))
-    page = feats[offset : offset + limit]
+    matched = _matches(catalog, collection_id, bbox)
+    ctx = query.QueryContext(tz=settings.timezone)
+    page = [_render(catalog, item, ctx) for item in matched[offset : offset + limit]]
     url = f"{_base(request)}/collections/{collection_id}/items"
     keep = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
 
     def link(rel: str, off: int) -> dict[str, str]:
-        from urllib.parse import urlencode
-
         params = urlencode([*keep, ("limit", str(limit)), ("offset", str(off))])
         return {"href": f"{url}?{params}", "rel": rel, "type": GEOJSON}
 
-    links = [
-        link("self", offset),
-        {
-            "href": f"{_base(request)}/collections/{collection_id}",
-            "rel": "collection",
-            "type": "application/json",
-        },
-    ]
-    if offset + limit < len(feats):
+    links = [link("self", offset), _collection_link(request, collection_id)]
+    if offset + limit < len(matched):
         links.append(link("next", offset + limit))
     if offset > 0:
         links.append(link("prev", max(0, offset - limit)))
     body = {
         "type": "FeatureCollection",
         "features": page,
-        "numberMatched": len(feats),
+        "numberMatched": len(matched),
         "numberReturned": len(page),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
@@ -281,27 +288,18 @@ async def read_item(
     _check_format(f)
     _require(catalog, collection_id)
     ctx = query.QueryContext(tz=settings.timezone)
-    found = (
-        [x for x in _features(catalog, collection_id, None, ctx) if x["id"] == feature_id]
-        if collection_id == "loop"
-        else []
-    )
     if collection_id == "stations" and feature_id in catalog.by_id:
-        found = [query.station_feature(catalog, catalog.by_id[feature_id], ctx=ctx)]
-        found[0]["properties"].pop("navigation", None)
-    if not found:
+        feature = _render(catalog, catalog.by_id[feature_id], ctx)
+    elif collection_id == "loop" and feature_id == _loop_feature(catalog)["id"]:
+        feature = _loop_feature(catalog)
+    else:
         raise StationNotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
-    feature = found[0]
     feature["links"] = [
         {
             "href": f"{_base(request)}/collections/{collection_id}/items/{feature_id}",
             "rel": "self",
             "type": GEOJSON,
         },
-        {
-            "href": f"{_base(request)}/collections/{collection_id}",
-            "rel": "collection",
-            "type": "application/json",
-        },
+        _collection_link(request, collection_id),
     ]
     return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
