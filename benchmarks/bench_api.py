@@ -70,7 +70,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -105,7 +105,9 @@ def run_wrk(url: str, lua: str | None, seconds: int) -> dict[str, float]:
 
 
 def serve(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output goes to a file: an unread pipe fills up and blocks the server.
+    log = tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False)  # noqa: SIM115
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -69,6 +69,7 @@ class Catalog:
         )
         self.loop_places: dict[str, LoopPlace] = {}
         self._places: dict[str, Place] = {}
+        self._static: dict[str, dict[str, Any]] = {}
         self._masks: dict[tuple[frozenset[Any], ...], BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
@@ -172,6 +173,20 @@ class Catalog:
                     positions.append(i)
             positions.sort()
         return [self.all[i] for i in positions]
+
+    def static_properties(self, station: Station) -> dict[str, Any]:
+        """The station's properties as JSON-ready values plus its ``loop_km`` (a fresh copy).
+
+        Both never change for a loaded catalog, so they are serialised once and cached: the
+        pydantic dump was the largest cost of building a feature on the query path.
+        """
+        cached = self._static.get(station.id)
+        if cached is None:
+            cached = station.props.model_dump(mode="json")
+            place = self.loop_places.get(station.id)
+            cached["loop_km"] = round(place.loop_km, 3) if place else None
+            self._static[station.id] = cached
+        return dict(cached)
 
     def place(self, station: Station) -> Place:
         """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""

@@ -305,6 +305,10 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     stations: StationsPath = None,
     loop: LoopPath = None,
 ) -> None:
@@ -328,7 +332,8 @@ def serve_command(
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        access_log=access_log,
+        log_level=log_level,
     )
 
 

@@ -117,11 +117,9 @@ def station_feature(
     links: bool = True,
 ) -> dict[str, Any]:
     """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
-    props: dict[str, Any] = station.props.model_dump(mode="json")
+    props = catalog.static_properties(station)  # a fresh copy: ours to extend
     ctx = ctx or QueryContext()
     props["open_now"] = ctx.open_now(station)
-    place = catalog.loop_places.get(station.id)
-    props["loop_km"] = round(place.loop_km, 3) if place else None
     if extra:
         props.update(extra)
     geometry = None

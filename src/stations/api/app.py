@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stations import __version__
-from stations.api import ogc, routes
+from stations.api import ogc, queries, routes
 from stations.api.errors import install_error_handlers
 from stations.catalog import Catalog
 from stations.settings import Settings
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(queries.router)
     app.include_router(ogc.router)
     _mount_docs(app)
     if settings.cors_origins:

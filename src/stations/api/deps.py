@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -18,13 +17,13 @@ from stations.query import Filters
 from stations.settings import Settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     """The catalog loaded at start-up."""
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
@@ -44,7 +43,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_parameters(request: Request) -> None:
+async def reject_unknown_parameters(request: Request) -> None:
     """Refuse query parameters the route does not declare (a typo should not pass silently)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -60,11 +59,6 @@ def reject_unknown_parameters(request: Request) -> None:
         )
 
 
-Lon = Annotated[
-    float,
-    Query(description="Longitude in degrees, east positive, -180..180 (GeoJSON order: lon first)."),
-]
-Lat = Annotated[float, Query(description="Latitude in degrees, north positive, -90..90.")]
 CrsParam = Annotated[
     CRS,
     Query(
@@ -74,51 +68,31 @@ CrsParam = Annotated[
 ]
 
 
-def _filters_dependency(default_statuses: tuple[Status, ...]) -> Callable[..., Filters]:
-    """Build the filters dependency; only the default of ``status`` differs between routes."""
-
-    def filters(
-        kind: Annotated[
-            list[Kind] | None,
-            Query(
-                description="Only these kinds (repeatable): union_station, warm_station, "
-                "cold_drink_fridge, worker_service_point."
-            ),
-        ] = None,
-        amenity: Annotated[
-            list[Amenity] | None,
-            Query(description="Only stations offering all of these (repeatable), e.g. toilet."),
-        ] = None,
-        status: Annotated[
-            list[Status] | None,
-            Query(
-                description="Only these statuses (repeatable): open, closed, planned. "
-                "Default: open for nearest/within, all for /api/stations."
-            ),
-        ] = None,
-        open_now: Annotated[
-            bool,
-            Query(
-                description="Drop stations known to be closed now (Asia/Shanghai); stations "
-                "with unknown hours stay, marked open_now=null."
-            ),
-        ] = False,
-    ) -> Filters:
-        """Station filters shared by the query and listing routes."""
-        return Filters(
-            kinds=kind or (),
-            amenities=amenity or (),
-            statuses=status or default_statuses,
-            open_now=open_now,
-        )
-
-    return filters
+async def list_filters(
+    kind: Annotated[list[Kind] | None, Query(description="Only these kinds (repeatable).")] = None,
+    amenity: Annotated[
+        list[Amenity] | None,
+        Query(description="Only stations offering all of these (repeatable), e.g. toilet."),
+    ] = None,
+    status: Annotated[
+        list[Status] | None,
+        Query(description="Only these statuses (repeatable): open, closed, planned. Default: all."),
+    ] = None,
+    open_now: Annotated[
+        bool,
+        Query(
+            description="Drop stations known to be closed now (Asia/Shanghai); stations with "
+            "unknown hours stay, marked open_now=null."
+        ),
+    ] = False,
+) -> Filters:
+    """Filters of the planners' listing: every status unless asked otherwise."""
+    return Filters(
+        kinds=kind or (), amenities=amenity or (), statuses=status or (), open_now=open_now
+    )
 
 
-#: Queries for riders: open stations unless asked otherwise.
-FiltersDep = Annotated[Filters, Depends(_filters_dependency((Status.OPEN,)))]
-#: Listings for planners: every status unless asked otherwise.
-ListFiltersDep = Annotated[Filters, Depends(_filters_dependency(()))]
+ListFiltersDep = Annotated[Filters, Depends(list_filters)]
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -145,7 +119,7 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return x0, y0, x1, y1
 
 
-def bbox_query(
+async def bbox_query(
     bbox: Annotated[
         str | None,
         Query(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,7 +40,8 @@ def status_for(exc: StationsError) -> int:
     return 500
 
 
-def _describe(err: dict) -> str:
+def describe_validation_error(err: Any) -> str:
+    """One pydantic/FastAPI validation error as "parameter 'x': what is wrong (got ...)"."""
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
     where = ".".join(loc) or "request"
     got = err.get("input")
@@ -60,7 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": "; ".join(_describe(e) for e in exc.errors())}, 400)
+        return JSONResponse(
+            {"detail": "; ".join(describe_validation_error(e) for e in exc.errors())}, 400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -12,10 +12,7 @@ from stations.api.deps import (
     BBoxDep,
     CatalogDep,
     CrsParam,
-    FiltersDep,
-    Lat,
     ListFiltersDep,
-    Lon,
     SettingsDep,
     reject_unknown_parameters,
 )
@@ -88,79 +85,6 @@ async def read_station(
         raise StationNotFound(f"no station with id {station_id!r}")
     feature = query.station_feature(catalog, station, crs, query.QueryContext(tz=settings.timezone))
     return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
-
-
-@router.get(
-    "/api/nearest",
-    tags=["queries"],
-    responses=FC,
-    response_class=GeoJSONResponse,
-    response_model=None,
-)
-async def read_nearest_stations(
-    catalog: CatalogDep,
-    settings: SettingsDep,
-    lon: Lon,
-    lat: Lat,
-    flt: FiltersDep,
-    k: Annotated[
-        int, Query(description="How many stations (1 to the configured maximum, 100).")
-    ] = 3,
-    by: Annotated[
-        query.By,
-        Query(description="straight: ellipsoidal geodesic; loop: off-route + along the 178 loop."),
-    ] = query.By.STRAIGHT,
-    crs: CrsParam = CRS.WGS84,
-    max_distance_m: Annotated[
-        float | None, Query(description="Leave out stations farther than this, in metres.")
-    ] = None,
-) -> GeoJSONResponse:
-    """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
-    result = query.nearest(
-        catalog,
-        lon,
-        lat,
-        k=k,
-        by=by,
-        crs=crs,
-        filters=flt,
-        max_distance_m=max_distance_m,
-        max_k=settings.max_k,
-        ctx=query.QueryContext(tz=settings.timezone),
-    )
-    return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
-
-
-@router.get(
-    "/api/within",
-    tags=["queries"],
-    responses=FC,
-    response_class=GeoJSONResponse,
-    response_model=None,
-)
-async def read_stations_within(
-    catalog: CatalogDep,
-    settings: SettingsDep,
-    lon: Lon,
-    lat: Lat,
-    radius_m: Annotated[float, Query(description="Radius in metres (ellipsoidal geodesic).")],
-    flt: FiltersDep,
-    crs: CrsParam = CRS.WGS84,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many.")] = 1000,
-) -> GeoJSONResponse:
-    """Every station within radius_m metres of a point, nearest first."""
-    result = query.within(
-        catalog,
-        lon,
-        lat,
-        radius_m,
-        crs=crs,
-        filters=flt,
-        max_radius_m=settings.max_radius_m,
-        limit=limit,
-        ctx=query.QueryContext(tz=settings.timezone),
-    )
-    return GeoJSONResponse(result, headers={"Cache-Control": "no-cache"})
 
 
 @router.get(
