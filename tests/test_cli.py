@@ -132,3 +132,21 @@ def test_max_distance_is_a_filter_not_a_search_radius():
     ]
     bad = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--max-distance-m", 3e7)
     assert bad.exit_code == 1 and "max_distance_m must be from 0" in bad.output
+
+
+def test_data_error_survives_pickling():
+    import pickle
+
+    from stations.errors import DataError
+
+    err = pickle.loads(pickle.dumps(DataError("f.geojson", ["a", "b"])))
+    assert err.path == "f.geojson" and err.problems == ["a", "b"]
+
+
+def test_serve_refuses_bad_data_in_one_line(tmp_path):
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [1]}', encoding="utf-8")
+    for workers in ("1", "2"):
+        result = run("serve", "--stations", bad, "--workers", workers, "--port", "1")
+        assert result.exit_code == 1, result.output
+        assert "not a GeoJSON Feature" in result.output and "Traceback" not in result.output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -321,20 +323,39 @@ def serve_command(
     for name, path in (("STATIONS_STATIONS_PATH", stations), ("STATIONS_LOOP_PATH", loop)):
         if path is not None:
             os.environ[name] = str(path.resolve())
-    try:  # fail here, in one line, rather than in every worker
-        Catalog.from_settings(Settings())
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "access_log": access_log,
+        "log_level": log_level,
+    }
+    settings = Settings()
+    if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
+        from stations.api import create_app
+
+        try:
+            catalog = Catalog.from_settings(settings)
+        except StationsError as exc:
+            raise _fail(exc) from None
+        uvicorn.run(create_app(settings, catalog), **options)
+        return
+    # Each worker loads its own copy; check the files first in a short-lived process so that
+    # the parent, which only supervises, does not keep a copy of a national file in memory.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        problem = pool.submit(check_data, settings).result()
+    if problem is not None:
+        raise _fail(problem)
+    uvicorn.run("stations.api.app:create_app", factory=True, workers=workers, **options)
+
+
+def check_data(settings: Settings) -> StationsError | None:
+    """Load the data the settings name; return the error instead of raising (for a subprocess)."""
+    try:
+        Catalog.from_settings(settings)
     except StationsError as exc:
-        raise _fail(exc) from None
-    uvicorn.run(
-        "stations.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=access_log,
-        log_level=log_level,
-    )
+        return exc
+    return None
 
 
 def main() -> None:

@@ -28,3 +28,7 @@ class DataError(StationsError):
         head = problems[0] if problems else "invalid data"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{path}: {head}{more}")
+
+    def __reduce__(self) -> tuple[type[DataError], tuple[str, list[str]]]:
+        """Pickle by constructor arguments (errors cross process boundaries in ``serve``)."""
+        return DataError, (self.path, self.problems)

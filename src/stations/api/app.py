@@ -95,19 +95,22 @@ def data_version(*paths: Path) -> str:
     return digest.hexdigest()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
     """Build the service.
 
     Parameters
     ----------
     settings
         Configuration; by default read from ``STATIONS_*`` environment variables / ``.env``.
+    catalog
+        Data already loaded (``stations serve`` with one worker); by default the lifespan loads
+        the files the settings name.
     """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.catalog = Catalog.from_settings(settings)
+        app.state.catalog = catalog if catalog is not None else Catalog.from_settings(settings)
         app.state.data_version = data_version(settings.stations_path, settings.loop_path)
         yield
 
