@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -15,6 +15,20 @@ from stations.loop import Loop, Snap, load_loop
 from stations.models import Amenity, Kind, Status
 from stations.navigation import Place
 from stations.settings import Settings
+
+#: Per-station caches hold at most this many entries: riders ask about the same nearby stations
+#: again and again, while a national file (1M stations) must not end up copied into every worker.
+CACHE_LIMIT = 20_000
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Store in a bounded cache; when full, start afresh (O(1), and hot entries return fast)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +136,7 @@ class Catalog:
             frozenset(Status(s) for s in statuses),
         )
         if key not in self._masks:
-            if len(self._masks) >= 256:  # filters are few in practice; stay bounded anyway
-                self._masks.clear()
-            self._masks[key] = self._build_mask(*key)
+            _remember(self._masks, key, self._build_mask(*key), limit=256)
         return self._masks[key]
 
     def _build_mask(
@@ -185,7 +197,7 @@ class Catalog:
             cached = station.props.model_dump(mode="json")
             place = self.loop_places.get(station.id)
             cached["loop_km"] = round(place.loop_km, 3) if place else None
-            self._static[station.id] = cached
+            _remember(self._static, station.id, cached, CACHE_LIMIT)
         return dict(cached)
 
     def place(self, station: Station) -> Place:
@@ -194,7 +206,7 @@ class Catalog:
         if place is None:
             assert station.lon is not None and station.lat is not None
             place = Place.from_wgs84(station.lon, station.lat, station.props.name)
-            self._places[station.id] = place
+            _remember(self._places, station.id, place, CACHE_LIMIT)
         return place
 
     def counts_by_kind(self) -> dict[str, int]:

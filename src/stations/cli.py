@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -315,14 +316,8 @@ def serve_command(
     loop: LoopPath = None,
 ) -> None:
     """Run the HTTP API (uvicorn) on the bundled data or the given files."""
-    import os
-
     import uvicorn
 
-    # Workers are separate processes that build their own app: hand them the paths by env.
-    for name, path in (("STATIONS_STATIONS_PATH", stations), ("STATIONS_LOOP_PATH", loop)):
-        if path is not None:
-            os.environ[name] = str(path.resolve())
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -330,7 +325,7 @@ def serve_command(
         "access_log": access_log,
         "log_level": log_level,
     }
-    settings = Settings()
+    settings = _settings(stations, loop)
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 
@@ -346,7 +341,22 @@ def serve_command(
         problem = pool.submit(check_data, settings).result()
     if problem is not None:
         raise _fail(problem)
-    uvicorn.run("stations.api.app:create_app", factory=True, workers=workers, **options)
+    # Workers are separate processes that build their own app: hand them the paths by env,
+    # for as long as they run.
+    env = {
+        "STATIONS_STATIONS_PATH": settings.stations_path,
+        "STATIONS_LOOP_PATH": settings.loop_path,
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update({name: str(path.resolve()) for name, path in env.items()})
+    try:
+        uvicorn.run("stations.api.app:create_app", factory=True, workers=workers, **options)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_data(settings: Settings) -> StationsError | None:
