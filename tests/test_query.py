@@ -183,3 +183,17 @@ def test_unknown_filter_values_are_rejected(ring_catalog):
         query.Filters(amenities=["sauna"])
     with pytest.raises(InvalidInput, match="status 'gone' is unknown"):
         query.Filters(statuses=["gone"])
+
+
+def test_loop_membership_margin_holds_at_high_latitude():
+    # A loop near 53°N (Mohe): a station 4.95 km east of it is within the default 5 km and must
+    # get a km mark, though 5 km is only ~0.075° of longitude there (a fixed 0.0725° misses it).
+    from pyproj import Geod
+
+    ring = [(122.0, 53.0), (122.2, 53.0), (122.2, 53.2), (122.0, 53.2), (122.0, 53.0)]
+    lon, lat, _ = Geod(ellps="WGS84").fwd(122.2, 53.1, 90, 4950)
+    parsed = parse_stations(collection(station("east", lon, lat)), "north")
+    catalog = Catalog(parsed.stations, Loop(ring, {}))
+    place = catalog.loop_places["east"]
+    assert place.snap.offroute_m == pytest.approx(4950, abs=5)
+    assert catalog.loop_members[0][0] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,8 @@ class Catalog:
             dtype=np.int64,
         )
         self.loop_places: dict[str, LoopPlace] = {}
+        #: (position among located stations, place) of every station on the loop.
+        self.loop_members: list[tuple[int, LoopPlace]] = []
         self._places: dict[str, Place] = {}
         self._static: dict[str, dict[str, Any]] = {}
         self._masks: dict[tuple[frozenset[Any], ...], BoolArray | None] = {}
@@ -89,15 +92,21 @@ class Catalog:
             self._place_on_loop(loop, loop_max_offroute_m)
 
     def _place_on_loop(self, loop: Loop, max_offroute_m: float) -> None:
-        # Only stations near the loop's bounding box are snapped (a national file has many).
-        margin = max_offroute_m / 80_000.0 + 0.01  # degrees, generous at any latitude in China
+        # Only stations inside the loop's bounding box grown by max_offroute_m are snapped (a
+        # national file has many). A degree of latitude is >= 110.5 km everywhere; a degree of
+        # longitude shrinks with cos(latitude), so the margin uses the loop's highest latitude.
         x0, y0, x1, y1 = loop.bbox
-        for s in self.located:
-            assert s.lon is not None and s.lat is not None
-            if x0 - margin <= s.lon <= x1 + margin and y0 - margin <= s.lat <= y1 + margin:
-                snap = loop.snap(s.lon, s.lat)
-                if snap.offroute_m <= max_offroute_m:
-                    self.loop_places[s.id] = LoopPlace(snap, loop.km_mark(snap.chainage_m))
+        dlat = max_offroute_m / 110_500.0
+        cos_max = math.cos(math.radians(min(89.0, max(abs(y0), abs(y1)) + dlat)))
+        dlon = max_offroute_m / (111_320.0 * cos_max)
+        lons, lats = self.index.lons, self.index.lats
+        near = (lons >= x0 - dlon) & (lons <= x1 + dlon) & (lats >= y0 - dlat) & (lats <= y1 + dlat)
+        for i in np.flatnonzero(near).tolist():
+            snap = loop.snap(float(lons[i]), float(lats[i]))
+            if snap.offroute_m <= max_offroute_m:
+                place = LoopPlace(snap, loop.km_mark(snap.chainage_m))
+                self.loop_places[self.located[i].id] = place
+                self.loop_members.append((i, place))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalog:

@@ -247,9 +247,8 @@ def _nearest_by_loop(
         raise InvalidInput("by=loop needs a loop; none is configured")
     here = loop.snap(lon, lat)
     ranked = []
-    for i, station in enumerate(catalog.located):
-        place = catalog.loop_places.get(station.id)
-        if place is None or (mask is not None and not mask[i]) or (pred and not pred(i)):
+    for i, place in catalog.loop_members:  # only stations on the loop, not the whole file
+        if (mask is not None and not mask[i]) or (pred and not pred(i)):
             continue
         along = loop.along(here.chainage_m, place.snap.chainage_m)
         loop_m = along.distance_m * loop.scale
