@@ -303,6 +303,65 @@ def info_command(
     out.print(table)
 
 
+@app.command("map")
+def map_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="HTML file to write (assets inlined).")
+    ] = Path("maps/loop178.html"),
+    tiles: Annotated[
+        str | None,
+        typer.Option(
+            help="Base map: osm, amap (GCJ-02: overlays shifted to match), tianditu (needs "
+            "STATIONS_TIANDITU_KEY), none, or a URL template with {z}/{x}/{y}. "
+            "Default: STATIONS_TILES or osm."
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the map's texts: zh or en.")] = "zh",
+    coverage_km: Annotated[
+        float | None,
+        typer.Option(help="Service distance of the coverage layer (km along the loop).", min=0.1),
+    ] = None,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Write a standalone map (loop, km marks, coverage, stations) that works with no CDN."""
+    from stations.maps import MapOptions, write_map
+    from stations.tiles import tile_source
+    from stations.web.i18n import LANGS
+
+    settings = _settings(stations, loop)
+    if lang not in LANGS:
+        raise _fail(StationsError(f"--lang must be one of {', '.join(LANGS)}; got {lang!r}"))
+    try:
+        source = tile_source(
+            tiles or settings.tiles,
+            tianditu_key=settings.tianditu_key,
+            attribution=settings.tiles_attribution,
+            crs=settings.tiles_crs,
+        )
+        catalog = Catalog.from_settings(settings)
+        options = MapOptions(
+            lang=lang, tiles=source, coverage_km=coverage_km or settings.coverage_km
+        )
+        written = write_map(
+            catalog,
+            output,
+            options,
+            [settings.stations_path, settings.loop_path],
+            query.QueryContext(tz=settings.timezone),
+        )
+    except StationsError as exc:
+        raise _fail(exc) from None
+    except OSError as exc:
+        raise _fail(StationsError(f"cannot write {output}: {exc.strerror or exc}")) from None
+    size = written.stat().st_size
+    out.print(
+        f"wrote {written} ({size / 1024:.0f} kB, {len(catalog.located)} stations, "
+        f"tiles {source.name}, {lang})",
+        highlight=False,
+    )
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -132,6 +132,43 @@ class Loop:
         """Chainage as a km mark, calibrated to the official length when enabled."""
         return chainage_m * self.scale / 1000.0
 
+    def chainage_at_km(self, km: float) -> float:
+        """The geometric chainage (m) of a km mark: the inverse of `km_mark`."""
+        return (km * 1000.0 / self.scale) % self.length_m
+
+    def point_at(self, chainage_m: float) -> tuple[float, float]:
+        """The (lon, lat) at a chainage, wrapping around the ring.
+
+        Linear between densified vertices (at most 100 m apart), which is within centimetres of
+        the geodesic at that spacing.
+        """
+        c = chainage_m % self.length_m
+        i = int(np.searchsorted(self.cum_m, c, side="right")) - 1
+        i = min(max(i, 0), len(self.seg_m) - 1)
+        t = (c - self.cum_m[i]) / self.seg_m[i] if self.seg_m[i] > 0 else 0.0
+        lon = self.lons[i] + t * (self.lons[i + 1] - self.lons[i])
+        lat = self.lats[i] + t * (self.lats[i + 1] - self.lats[i])
+        return float(lon), float(lat)
+
+    def slice(self, from_m: float, to_m: float) -> list[tuple[float, float]]:
+        """The ring's positions going forward from ``from_m`` to ``to_m`` (wrapping past 0).
+
+        ``to_m - from_m`` is the stretch's length; a stretch of the whole length or more is the
+        whole ring.
+        """
+        length = min(max(to_m - from_m, 0.0), self.length_m)
+        start = from_m % self.length_m
+        end = start + length
+        # Vertices strictly inside (start, end) on the ring unrolled twice.
+        cum2 = np.concatenate((self.cum_m[:-1], self.cum_m[:-1] + self.length_m))
+        lons2 = np.concatenate((self.lons[:-1], self.lons[:-1]))
+        lats2 = np.concatenate((self.lats[:-1], self.lats[:-1]))
+        inside = (cum2 > start) & (cum2 < end)
+        points = [self.point_at(start)]
+        points += list(zip(lons2[inside].tolist(), lats2[inside].tolist(), strict=True))
+        points.append(self.point_at(end))
+        return points
+
     def calibration(self) -> dict[str, Any]:
         """How along-loop figures are computed, for every answer that uses them."""
         return {

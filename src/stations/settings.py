@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stations.coords import CRS
+
 #: The folder of the bundled data: ``geodata/`` at the top of the repository.
 DEFAULT_GEODATA = Path(__file__).resolve().parents[2] / "geodata"
 
@@ -46,6 +48,27 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     ogc_max_limit: int = Field(default=10_000, ge=1, description="Largest OGC items page.")
     cache_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of reads.")
+    tiles: str = Field(
+        default="osm",
+        description="Base map: osm, amap (GCJ-02), tianditu (needs a key), none, or a URL "
+        "template with {z}/{x}/{y}.",
+    )
+    tiles_attribution: str | None = Field(
+        default=None, description="Attribution of a custom tile URL template."
+    )
+    tiles_crs: CRS = Field(
+        default=CRS.WGS84, description="Datum of a custom tile URL template: wgs84 or gcj02."
+    )
+    tianditu_key: str | None = Field(default=None, description="Tianditu API key (tk).")
+    map_max_markers: int = Field(
+        default=500,
+        ge=1,
+        le=20_000,
+        description="Above this many stations in view, the map gets clusters from the server.",
+    )
+    coverage_km: float = Field(
+        default=5.0, gt=0, le=200, description="Service distance of the map's coverage layer."
+    )
 
     @field_validator("cors_origins", "embed_origins", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stations import __version__
-from stations.api import ogc, queries, routes
+from stations.api import ogc, pages, queries, routes
 from stations.api.errors import install_error_handlers
 from stations.catalog import Catalog
 from stations.settings import Settings
@@ -131,7 +131,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(routes.router)
     app.include_router(queries.router)
     app.include_router(ogc.router)
+    app.include_router(pages.router)
     _mount_docs(app)
+    pages.mount_static(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -137,3 +137,34 @@ def openapi_parameters(model: type[BaseModel]) -> dict[str, Any]:
             }
         )
     return {"parameters": params}
+
+
+class ViewportQuery(BaseModel):
+    """Parameters of /api/map/stations: what a map shows in its current view."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bbox: str = Field(
+        description="The view: minlon,minlat,maxlon,maxlat in degrees of `crs`.",
+        examples=["107,28.8,107.5,29.2"],
+    )
+    zoom: int = Field(ge=0, le=22, description="The map's zoom level (Web Mercator, 0..22).")
+    crs: CRS = Field(
+        default=CRS.WGS84,
+        description="Datum of bbox and of the answer's geometry: wgs84, gcj02 (Amap) or bd09.",
+    )
+    kind: list[Kind] = Field(default_factory=list, description="Only these kinds (repeatable).")
+    status: list[Status] = Field(
+        default_factory=list, description="Only these statuses (repeatable). Default: open."
+    )
+
+
+class ConvertQuery(BaseModel):
+    """Parameters of /api/convert."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lon: float = Field(description="Longitude in degrees of `crs`, -180..180.")
+    lat: float = Field(description="Latitude in degrees of `crs`, -90..90.")
+    crs: CRS = Field(default=CRS.WGS84, description="Datum of lon/lat: wgs84, gcj02 or bd09.")
+    to: CRS = Field(default=CRS.WGS84, description="Datum of the answer: wgs84, gcj02 or bd09.")

@@ -1,4 +1,4 @@
-"""The riders' hot routes: nearest stations and stations within a radius.
+"""The riders' hot routes: nearest, within a radius, a map's viewport, datum conversion.
 
 Their parameters are parsed by `stations.api.params` in one validation (see there why).
 """
@@ -10,10 +10,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from stations import query
-from stations.api.deps import CatalogDep, SettingsDep
-from stations.api.params import NearestQuery, WithinQuery, openapi_parameters, query_model
-from stations.api.responses import GeoJSONResponse
-from stations.api.schemas import ERRORS, geojson_responses
+from stations.api.deps import CatalogDep, SettingsDep, parse_bbox
+from stations.api.params import (
+    ConvertQuery,
+    NearestQuery,
+    ViewportQuery,
+    WithinQuery,
+    openapi_parameters,
+    query_model,
+)
+from stations.api.responses import GeoJSONResponse, ORJSONResponse
+from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.coords import from_wgs84
+from stations.models import Status
+from stations.viewport import viewport
 
 router = APIRouter(tags=["queries"], responses=ERRORS)
 NO_CACHE = {"Cache-Control": "no-cache"}  # open_now changes with the clock
@@ -72,3 +82,56 @@ async def read_stations_within(
         ctx=query.QueryContext(tz=settings.timezone),
     )
     return GeoJSONResponse(result, headers=NO_CACHE)
+
+
+@router.get(
+    "/api/map/stations",
+    tags=["maps"],
+    responses=geojson_responses("FeatureCollection"),
+    response_class=GeoJSONResponse,
+    response_model=None,
+    openapi_extra=openapi_parameters(ViewportQuery),
+)
+async def read_map_viewport(
+    q: Annotated[ViewportQuery, Depends(query_model(ViewportQuery))],
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> GeoJSONResponse:
+    """What a map shows in its view: stations, or grid clusters when too many.
+
+    Up to STATIONS_MAP_MAX_MARKERS (500) stations in view come back as features; beyond that,
+    features with ``{"cluster": true, "count": n}`` stand for screen-sized grid cells.
+    """
+    bbox = parse_bbox(q.bbox)
+    assert bbox is not None
+    result = viewport(
+        catalog,
+        bbox,
+        q.zoom,
+        kinds=q.kind,
+        statuses=q.status or (Status.OPEN,),
+        crs=q.crs,
+        max_markers=settings.map_max_markers,
+        ctx=query.QueryContext(tz=settings.timezone),
+    )
+    return GeoJSONResponse(result, headers=NO_CACHE)
+
+
+@router.get(
+    "/api/convert",
+    tags=["maps"],
+    responses=json_responses(["lon", "lat", "crs"]),
+    response_class=ORJSONResponse,
+    response_model=None,
+    openapi_extra=openapi_parameters(ConvertQuery),
+)
+async def read_convert(
+    q: Annotated[ConvertQuery, Depends(query_model(ConvertQuery))],
+) -> ORJSONResponse:
+    """A position converted between WGS84 (GPS), GCJ-02 (Amap, Tencent) and BD-09 (Baidu)."""
+    lon, lat, _ = query.query_point(q.lon, q.lat, q.crs)
+    x, y = from_wgs84(lon, lat, q.to)
+    return ORJSONResponse(
+        {"lon": round(float(x), 7), "lat": round(float(y), 7), "crs": q.to.value},
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -1,0 +1,254 @@
+"""The pages people open: the rider page (/), the full map (/map) and the embeddable map (/embed).
+
+Every page is built once per (page, language, tiles, view) and cached; each answer gets a fresh
+CSP nonce, so only the page's own scripts run (defence in depth behind the escaping in
+stations.js). Assets come from ``/static/`` (see `stations.web.assets`); the only other origin a
+page may load from is the configured tile server.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.schemas import ERRORS
+from stations.catalog import Catalog
+from stations.coords import from_wgs84
+from stations.errors import InvalidInput, StationNotFound
+from stations.maps import VIEWPORT_API, MapOptions, build_map, render_page
+from stations.models import Kind, PositionAccuracy
+from stations.settings import Settings
+from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web import assets
+from stations.web.i18n import TEXTS, browser_config
+
+router = APIRouter(
+    tags=["pages"], responses=ERRORS, dependencies=[Depends(reject_unknown_parameters)]
+)
+NONCE = "__NONCE__"
+_SCRIPT = re.compile(r"<script(?=[\s>])(?![^>]*\bnonce=)")
+_TEMPLATES = Environment(
+    loader=PackageLoader("stations.web", "templates"), autoescape=select_autoescape()
+)
+HTML_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+
+
+class Lang(StrEnum):
+    """Languages of the pages."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+LangParam = Annotated[Lang, Query(description="Language of the page: zh (default) or en.")]
+TilesParam = Annotated[
+    str | None,
+    Query(
+        description="Base map: osm, amap (GCJ-02), none, tianditu (when a key is configured), "
+        "or custom (the configured URL template). Default: STATIONS_TILES.",
+        max_length=20,
+    ),
+]
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve Leaflet, Leaflet.markercluster and our scripts under /static/."""
+    for folder, directory in assets.MOUNTS.items():
+        app.mount(f"/static/{folder}", StaticFiles(directory=directory), name=f"static-{folder}")
+
+
+def choose_tiles(settings: Settings, name: str | None) -> TileSource:
+    """The tile source a page asks for, among those this service offers."""
+    configured = tile_source(
+        settings.tiles,
+        tianditu_key=settings.tianditu_key,
+        attribution=settings.tiles_attribution,
+        crs=settings.tiles_crs,
+    )
+    if name is None or name == configured.name:
+        return configured
+    offered = ["osm", "amap", "none"] + (["tianditu"] if settings.tianditu_key else [])
+    if name not in offered:
+        allowed = sorted({*offered, configured.name})
+        raise InvalidInput(f"tiles must be one of {', '.join(allowed)}; got {name!r}")
+    return tile_source(name, tianditu_key=settings.tianditu_key)
+
+
+def content_security_policy(tiles: TileSource, nonce: str, frame_ancestors: list[str]) -> str:
+    """Scripts: ours and the page's nonce; images: ours, data: and the tile server; no plugins."""
+    images = " ".join(["'self'", "data:", *tiles.origins()])
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+        f"style-src 'self' 'unsafe-inline'; img-src {images}; connect-src 'self'; "
+        f"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    return HTMLResponse(
+        page.replace(NONCE, nonce),
+        headers={
+            "Content-Security-Policy": content_security_policy(tiles, nonce, frame_ancestors),
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+def _cached(request: Request, key: tuple[object, ...], build: object) -> str:
+    cache: dict[tuple[object, ...], str] = request.app.state.__dict__.setdefault("pages", {})
+    if key not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = build()  # type: ignore[operator]
+    return cache[key]
+
+
+def map_page(
+    catalog: Catalog,
+    tiles: TileSource,
+    lang: str,
+    coverage_km: float | None,
+    center: tuple[float, float] | None = None,
+    zoom: int | None = None,
+    focus: str | None = None,
+) -> str:
+    """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce."""
+    options = MapOptions(
+        lang=lang,
+        tiles=tiles,
+        coverage_km=coverage_km,
+        data="api",
+        center=center,
+        zoom=zoom,
+        focus=focus,
+    )
+    return _SCRIPT.sub(f'<script nonce="{NONCE}"', render_page(build_map(catalog, options)))
+
+
+def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
+    """The rider page: find the nearest station, list it, show it on the map."""
+    config = browser_config(lang)
+    box = catalog.loop.bbox if catalog.loop is not None else None
+    if box is None and len(catalog.located):
+        lons, lats = catalog.index.lons, catalog.index.lats
+        box = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
+    cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (107.2, 29.0)
+    mx, my = from_wgs84(cx, cy, tiles.crs)
+    config.update(
+        crs=tiles.crs.value,
+        api=VIEWPORT_API,
+        center=[float(mx), float(my)],
+        zoom=10,
+        legendKinds=[k.value for k in Kind],
+        showLoop=catalog.loop is not None,
+        coverageKm=None,
+        approximate=any(
+            s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
+        ),
+        attribution=DATA_ATTRIBUTION,
+        tiles={
+            "url": tiles.url,
+            "attribution": tiles.safe_attribution(),
+            "subdomains": tiles.subdomains,
+            "maxZoom": tiles.max_zoom,
+            "overlay": tiles.overlay_url,
+        },
+    )
+    return _TEMPLATES.get_template("rider.html").render(
+        lang=lang,
+        t=TEXTS[lang],
+        css_urls=[assets.url(a) for a in assets.CSS],
+        js_urls=[assets.url(a) for a in [*assets.JS, "stations/rider.js"]],
+        config_json=assets.script_json(config),
+    )
+
+
+@router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
+async def read_rider_page(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    lang: LangParam = Lang.ZH,
+    tiles: TilesParam = None,
+) -> HTMLResponse:
+    """The rider page: one tap finds the 3 nearest open stations (geolocation needs HTTPS)."""
+    source = choose_tiles(settings, tiles)
+    page = _cached(
+        request, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
+    )
+    return _respond(page, source, [])
+
+
+@router.get("/map", response_class=HTMLResponse, responses=HTML_RESPONSES)
+async def read_map_page(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    lang: LangParam = Lang.ZH,
+    tiles: TilesParam = None,
+    coverage_km: Annotated[
+        float | None,
+        Query(gt=0, le=200, description="Service distance of the coverage layer, km."),
+    ] = None,
+) -> HTMLResponse:
+    """The full map: loop, km marks, coverage, every station by viewport."""
+    source = choose_tiles(settings, tiles)
+    km = coverage_km or settings.coverage_km
+    page = _cached(
+        request,
+        ("map", lang, source, km),
+        lambda: map_page(catalog, source, lang.value, km),
+    )
+    return _respond(page, source, [])
+
+
+@router.get("/embed", response_class=HTMLResponse, responses=HTML_RESPONSES)
+async def read_embed_page(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    lon: Annotated[
+        float | None, Query(ge=-180, le=180, description="Centre longitude (WGS84).")
+    ] = None,
+    lat: Annotated[
+        float | None, Query(ge=-90, le=90, description="Centre latitude (WGS84).")
+    ] = None,
+    zoom: Annotated[int | None, Query(ge=0, le=19, description="Initial zoom.")] = None,
+    station: Annotated[
+        str | None, Query(max_length=64, description="Id of a station to centre on and open.")
+    ] = None,
+    lang: LangParam = Lang.ZH,
+    tiles: TilesParam = None,
+) -> HTMLResponse:
+    """The map for an ``<iframe>``: framing allowed from STATIONS_EMBED_ORIGINS."""
+    source = choose_tiles(settings, tiles)
+    if (lon is None) != (lat is None):
+        raise InvalidInput("give both lon and lat (WGS84 degrees), or neither")
+    center = (lon, lat) if lon is not None and lat is not None else None
+    if station is not None:
+        found = catalog.by_id.get(station)
+        if found is None or found.lon is None or found.lat is None:
+            raise StationNotFound(f"no located station with id {station!r}")
+        center = center or (found.lon, found.lat)
+        zoom = zoom if zoom is not None else 15
+    if center is not None and zoom is None:
+        zoom = 13
+    page = _cached(
+        request,
+        ("embed", lang, source, center, zoom, station),
+        lambda: map_page(catalog, source, lang.value, settings.coverage_km, center, zoom, station),
+    )
+    return _respond(page, source, settings.embed_origins)

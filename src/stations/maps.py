@@ -1,0 +1,327 @@
+"""Folium maps of the stations and the loop: pure functions from a catalog to a `folium.Map`.
+
+The map carries the loop with km marks, a coverage layer, one marker-cluster layer per kind, a
+legend, locate-me and fullscreen controls and a scale bar. Station markers and popups are drawn by
+``stations.js`` from GeoJSON, the same code on every page, which puts every text from data into the
+page as text, never as HTML. The data is either inlined (a standalone file) or asked of the API by
+viewport (``/map`` at any scale: the page stays a few hundred kB with 186,000 stations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import folium
+import numpy as np
+from branca.element import Element, Figure, MacroElement
+from folium.plugins import MarkerCluster
+from jinja2 import Template
+
+from stations import __version__
+from stations.catalog import Catalog
+from stations.coords import CRS, from_wgs84
+from stations.coverage import loop_coverage
+from stations.models import Kind, PositionAccuracy, Status
+from stations.query import QueryContext, station_feature
+from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web import assets
+from stations.web.i18n import browser_config, check_lang, kind_label, text
+
+#: Where the service answers viewport queries.
+VIEWPORT_API = "/api/map/stations"
+KM_MARK_EVERY = 10
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """How to draw a map.
+
+    Parameters
+    ----------
+    lang
+        ``zh`` (default) or ``en`` for the texts riders see; names show in both.
+    tiles
+        The base map; with GCJ-02 tiles (Amap) every overlay is shifted to GCJ-02.
+    coverage_km
+        Service distance of the coverage layer (km along the loop), or None for no layer.
+    data
+        ``inline``: stations written into the page; ``api``: fetched from the API by viewport.
+    center, zoom
+        Initial view (WGS84 lon, lat); default: fit the loop and stations.
+    focus
+        Id of a station to centre on and open.
+    controls, legend
+        Locate-me and fullscreen buttons; the legend (``/embed`` may drop both).
+    as_of
+        For inline data: when ``open_now`` was evaluated (shown in popups).
+    """
+
+    lang: str = "zh"
+    tiles: TileSource = field(default_factory=lambda: tile_source("osm"))
+    coverage_km: float | None = 5.0
+    data: Literal["inline", "api"] = "inline"
+    center: tuple[float, float] | None = None
+    zoom: int | None = None
+    focus: str | None = None
+    controls: bool = True
+    legend: bool = True
+    as_of: str | None = None
+    api_url: str = VIEWPORT_API
+
+
+class StationsLayer(MacroElement):
+    """Hands the per-kind layers and the configuration to ``Stations.mount`` (stations.js)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+Stations.mount({{ this._parent.get_name() }}, {{ this.config }}, {
+{%- for kind, group in this.groups %}
+  "{{ kind }}": {{ group.get_name() }},
+{%- endfor %}
+});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, config: dict[str, Any], groups: list[tuple[str, MarkerCluster]]) -> None:
+        super().__init__()
+        self._name = "StationsLayer"
+        self.config = assets.script_json(config)
+        self.groups = groups
+
+
+def _to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
+    """[[lat, lon], ...] in the map's datum, for folium."""
+    x, y = from_wgs84(np.asarray(lons, float), np.asarray(lats, float), crs)
+    return [[round(float(b), 6), round(float(a), 6)] for a, b in zip(x, y, strict=True)]
+
+
+def _bounds(catalog: Catalog) -> tuple[float, float, float, float] | None:
+    boxes = []
+    if len(catalog.located):
+        lons, lats = catalog.index.lons, catalog.index.lats
+        boxes.append((float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())))
+    if catalog.loop is not None:
+        boxes.append(catalog.loop.bbox)
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
+    loop = catalog.loop
+    assert loop is not None
+    crs, lang = options.tiles.crs, options.lang
+    line = folium.FeatureGroup(name=html.escape(text(lang, "loop")), show=True)
+    folium.PolyLine(
+        _to_map(loop.lons, loop.lats, crs),
+        color="#6a1b9a",
+        weight=4,
+        opacity=0.85,
+        tooltip=html.escape(text(lang, "loop")),
+    ).add_to(line)
+    line.add_to(m)
+    marks = folium.FeatureGroup(name=html.escape(text(lang, "km_marks")), show=True)
+    total_km = loop.km_mark(loop.length_m)
+    for km in range(0, int(total_km), KM_MARK_EVERY):
+        lon, lat = loop.point_at(loop.chainage_at_km(km))
+        ((y, x),) = _to_map([lon], [lat], crs)
+        folium.CircleMarker(
+            [y, x],
+            radius=3,
+            color="#6a1b9a",
+            fill=True,
+            fill_opacity=1,
+            tooltip=folium.Tooltip(f"{km} km", permanent=True, class_name="st-km-label"),
+        ).add_to(marks)
+    marks.add_to(m)
+    if options.coverage_km:
+        cov = loop_coverage(catalog, options.coverage_km * 1000.0)
+        name = text(lang, "coverage").replace("{km}", f"{options.coverage_km:g}")
+        layer = folium.FeatureGroup(name=html.escape(name), show=True)
+        for a, b in cov.covered:
+            lons, lats = zip(*loop.slice(a, b), strict=True)
+            folium.PolyLine(
+                _to_map(lons, lats, crs), color="#2e7d32", weight=10, opacity=0.45
+            ).add_to(layer)
+        for a, b in cov.gaps:
+            lons, lats = zip(*loop.slice(a, b), strict=True)
+            folium.PolyLine(
+                _to_map(lons, lats, crs), color="#d32f2f", weight=3, opacity=0.9, dash_array="6 6"
+            ).add_to(layer)
+        layer.add_to(m)
+
+
+def _inline_data(catalog: Catalog, crs: CRS, ctx: QueryContext) -> dict[str, Any]:
+    features = [
+        station_feature(catalog, s, crs, ctx)
+        for s in catalog.located
+        if s.props.status is Status.OPEN
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def build_map(
+    catalog: Catalog, options: MapOptions | None = None, ctx: QueryContext | None = None
+) -> folium.Map:
+    """The map of ``catalog``: a `folium.Map` ready to save or serve."""
+    options = options or MapOptions()
+    lang = check_lang(options.lang)
+    ctx = ctx or QueryContext()
+    tiles = options.tiles
+    location = [29.0, 107.2]
+    if options.center is not None:
+        ((location),) = _to_map([options.center[0]], [options.center[1]], tiles.crs)
+    m = folium.Map(
+        location=location,
+        zoom_start=options.zoom or 10,
+        tiles=None,
+        control_scale=True,
+        max_zoom=tiles.max_zoom if tiles.url else 19,
+    )
+    m.default_js = [(a, assets.url(a)) for a in assets.JS]
+    m.default_css = [(a, assets.url(a)) for a in assets.CSS]
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.title = html.escape(text(lang, "map_title"))
+    referrer = '<meta name="referrer" content="strict-origin-when-cross-origin">'
+    root.header.add_child(Element(referrer))
+    if tiles.url:
+        attribution = tiles.safe_attribution()
+        folium.TileLayer(
+            tiles=tiles.url,
+            attr=attribution,
+            name=tiles.name,
+            subdomains=tiles.subdomains or "abc",
+            max_zoom=tiles.max_zoom,
+            control=False,
+        ).add_to(m)
+        if tiles.overlay_url:
+            folium.TileLayer(
+                tiles=tiles.overlay_url,
+                attr=attribution,
+                name=f"{tiles.name} labels",
+                subdomains=tiles.subdomains,
+                overlay=True,
+                control=False,
+            ).add_to(m)
+    if catalog.loop is not None:
+        _add_loop(m, catalog, options)
+    present = {s.props.kind for s in catalog.located} if options.data == "inline" else set(Kind)
+    groups: list[tuple[str, MarkerCluster]] = []
+    for kind in Kind:
+        if kind not in present:
+            continue
+        group = MarkerCluster(
+            name=html.escape(kind_label(kind, lang)),
+            options={
+                "showCoverageOnHover": False,
+                "chunkedLoading": True,
+                "maxClusterRadius": 50,
+                "disableClusteringAtZoom": 17,
+            },
+        )
+        group.default_js, group.default_css = [], []  # the map already carries the plugin
+        group.add_to(m)
+        groups.append((kind.value, group))
+    config = browser_config(lang)
+    config.update(
+        crs=tiles.crs.value,
+        legendKinds=[k for k, _ in groups],
+        showLoop=catalog.loop is not None,
+        coverageKm=options.coverage_km if catalog.loop is not None else None,
+        approximate=any(
+            s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
+        ),
+        focus=options.focus,
+        controls=options.controls,
+        legend=options.legend,
+        attribution=DATA_ATTRIBUTION,
+    )
+    if options.data == "inline":
+        config["data"] = _inline_data(catalog, tiles.crs, ctx)
+        config["asOf"] = options.as_of
+    else:
+        config["api"] = options.api_url
+    m.add_child(StationsLayer(config, groups))
+    folium.LayerControl(collapsed=True).add_to(m)
+    if options.center is None or options.zoom is None:
+        box = _bounds(catalog)
+        if box is not None:
+            (s, w), (n, e) = _to_map([box[0], box[2]], [box[1], box[3]], tiles.crs)
+            m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
+    return m
+
+
+def render_page(m: folium.Map) -> str:
+    """HTML for the service: assets referenced under ``/static/``."""
+    return str(m.get_root().render())
+
+
+def render_standalone(m: folium.Map, fingerprint: str | None = None) -> str:
+    """HTML for a file that works anywhere: every asset inlined, nothing fetched but tiles."""
+    page = assets.inline(render_page(m))
+    if fingerprint:
+        meta = f'<meta name="stations-data" content="{html.escape(fingerprint)}">'
+        page = page.replace("<head>", "<head>\n    " + meta, 1)
+    return page
+
+
+def fingerprint(catalog_files: list[Path], options: MapOptions) -> str:
+    """What a standalone map was made from: data files, generator version, tiles, lang."""
+    digest = hashlib.blake2b(digest_size=12)
+    for path in catalog_files:
+        digest.update(path.read_bytes())
+    digest.update(
+        f"{__version__}|{options.tiles.name}|{options.lang}|{options.coverage_km}".encode()
+    )
+    return digest.hexdigest()
+
+
+def read_fingerprint(page: str) -> str | None:
+    """The fingerprint a map file was written with, if any."""
+    match = re.search(r'<meta name="stations-data" content="([0-9a-f]+)">', page)
+    return match.group(1) if match else None
+
+
+def write_map(
+    catalog: Catalog,
+    out: Path,
+    options: MapOptions,
+    sources: list[Path],
+    ctx: QueryContext | None = None,
+) -> Path:
+    """Write the standalone map file atomically (a temp file beside it, then rename)."""
+    ctx = ctx or QueryContext()
+    if options.as_of is None:
+        stamp = datetime.now(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M")
+        options = MapOptions(**{**options.__dict__, "as_of": stamp})
+    page = render_standalone(build_map(catalog, options, ctx), fingerprint(sources, options))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a map is for sharing
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,178 @@
+"""Texts riders see, in Chinese (default) and English, and how each kind of station looks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stations.models import AMENITY_LABELS, KIND_LABELS, Kind
+
+LANGS = ("zh", "en")
+
+#: Pin colour and glyph per kind (fixed here, never taken from data).
+KIND_STYLE: dict[Kind, tuple[str, str]] = {
+    Kind.UNION_STATION: ("#c62828", "工"),
+    Kind.WARM_STATION: ("#ef6c00", "暖"),
+    Kind.COLD_DRINK_FRIDGE: ("#0277bd", "冰"),
+    Kind.WORKER_SERVICE_POINT: ("#2e7d32", "服"),
+}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "工会驿站 · 找最近的驿站",
+        "map_title": "南川 178 环线工会驿站地图",
+        "find_nearest": "找最近的驿站",
+        "search": "查找",
+        "coords_label": "或输入坐标（经度, 纬度）",
+        "coords_placeholder": "107.2618, 28.912",
+        "tap_hint": "也可以在地图上点一下，查找那里附近的驿站。",
+        "needs_https": "定位需要 HTTPS 连接；当前页面无法获取位置，请在地图上点选或输入坐标。",
+        "locating": "正在定位…",
+        "searching": "正在查找…",
+        "geo_denied": "无法获取位置",
+        "geo_fallback": "请在地图上点一下，或输入坐标。",
+        "no_results": "附近没有找到开放的驿站。",
+        "results_for": "离你最近的驿站",
+        "bad_coords": "坐标格式应为：经度, 纬度（例如 107.2618, 28.912）",
+        "lang_switch": "English",
+        "kind": "类型",
+        "status": "状态",
+        "status_closed": "已关闭",
+        "status_planned": "规划中",
+        "address": "地址",
+        "hours": "开放时间",
+        "hours_not_surveyed": "未调查",
+        "open_now": "现在开放",
+        "closed_now": "现在关闭",
+        "hours_unknown": "是否开放未知",
+        "as_of": "截至",
+        "amenities": "设施",
+        "not_surveyed": "未调查",
+        "awards": "荣誉",
+        "phone": "电话",
+        "loop_km": "环线里程",
+        "position": "位置",
+        "accuracy_approximate": "位置为近似值（乡镇驻地），待实地核实",
+        "accuracy_unknown": "位置未知",
+        "nav_amap": "高德导航",
+        "nav_baidu": "百度导航",
+        "unit_m": "米",
+        "unit_km": "公里",
+        "dir_N": "北",
+        "dir_NE": "东北",
+        "dir_E": "东",
+        "dir_SE": "东南",
+        "dir_S": "南",
+        "dir_SW": "西南",
+        "dir_W": "西",
+        "dir_NW": "西北",
+        "toward": "方向",
+        "legend": "图例",
+        "loop": "178 环线（示意）",
+        "coverage": "{km} 公里内有驿站的路段",
+        "approximate_note": "驿站位置多为近似值",
+        "fullscreen": "全屏",
+        "locate": "定位我的位置",
+        "you_are_here": "你在这里",
+        "locate_failed": "无法定位",
+        "load_failed": "驿站数据加载失败",
+        "stations_layer": "驿站",
+        "km_marks": "里程标（每 10 公里）",
+    },
+    "en": {
+        "title": "Rest stations · find the nearest",
+        "map_title": "Union rest stations on Nanchuan's 178 loop",
+        "find_nearest": "Find the nearest station",
+        "search": "Search",
+        "coords_label": "or type coordinates (lon, lat)",
+        "coords_placeholder": "107.2618, 28.912",
+        "tap_hint": "Or tap the map to find stations near that spot.",
+        "needs_https": "Location needs HTTPS; tap the map or type coordinates instead.",
+        "locating": "Finding your position…",
+        "searching": "Searching…",
+        "geo_denied": "Could not get your position",
+        "geo_fallback": "Tap the map or type coordinates.",
+        "no_results": "No open station found nearby.",
+        "results_for": "Nearest stations",
+        "bad_coords": "Coordinates must be: longitude, latitude (e.g. 107.2618, 28.912)",
+        "lang_switch": "中文",
+        "kind": "Kind",
+        "status": "Status",
+        "status_closed": "closed",
+        "status_planned": "planned",
+        "address": "Address",
+        "hours": "Hours",
+        "hours_not_surveyed": "not surveyed",
+        "open_now": "open now",
+        "closed_now": "closed now",
+        "hours_unknown": "open now: unknown",
+        "as_of": "as of",
+        "amenities": "Offers",
+        "not_surveyed": "not surveyed",
+        "awards": "Awards",
+        "phone": "Phone",
+        "loop_km": "Loop km",
+        "position": "Position",
+        "accuracy_approximate": "approximate (town seat), to be checked on site",
+        "accuracy_unknown": "position unknown",
+        "nav_amap": "Navigate (Amap)",
+        "nav_baidu": "Navigate (Baidu)",
+        "unit_m": "m",
+        "unit_km": "km",
+        "dir_N": "N",
+        "dir_NE": "NE",
+        "dir_E": "E",
+        "dir_SE": "SE",
+        "dir_S": "S",
+        "dir_SW": "SW",
+        "dir_W": "W",
+        "dir_NW": "NW",
+        "toward": "toward",
+        "legend": "Legend",
+        "loop": "178 loop (schematic)",
+        "coverage": "loop within {km} km of a station",
+        "approximate_note": "Most positions are approximate",
+        "fullscreen": "Full screen",
+        "locate": "Show my position",
+        "you_are_here": "You are here",
+        "locate_failed": "Could not find your position",
+        "load_failed": "Could not load stations",
+        "stations_layer": "Stations",
+        "km_marks": "km marks (every 10 km)",
+    },
+}
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if supported (zh, en); ValueError otherwise."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}; got {lang!r}")
+    return lang
+
+
+def text(lang: str, key: str) -> str:
+    """One text in ``lang``."""
+    return TEXTS[lang][key]
+
+
+def kind_label(kind: Kind, lang: str) -> str:
+    """A kind's label in ``lang``."""
+    zh, en = KIND_LABELS[kind]
+    return zh if lang == "zh" else en
+
+
+def browser_config(lang: str) -> dict[str, Any]:
+    """Texts and vocabularies the page scripts need (serialised into the page as JSON)."""
+    return {
+        "lang": lang,
+        "i18n": TEXTS,
+        "kinds": {
+            k.value: {
+                "zh": KIND_LABELS[k][0],
+                "en": KIND_LABELS[k][1],
+                "color": KIND_STYLE[k][0],
+                "glyph": KIND_STYLE[k][1],
+            }
+            for k in Kind
+        },
+        "amenities": {a.value: {"zh": zh, "en": en} for a, (zh, en) in AMENITY_LABELS.items()},
+    }

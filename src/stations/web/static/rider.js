@@ -1,0 +1,167 @@
+/*
+ * rider.js: the rider page. One tap asks the phone for its position, the API for the 3 nearest
+ * open stations, and lists them with distance, direction, open now, amenities and navigation.
+ * Falls back to a tap on the map or typed coordinates when location is denied or unavailable.
+ */
+(function () {
+  "use strict";
+  const S = window.Stations;
+  const cfg = JSON.parse(document.getElementById("stations-config").textContent);
+  const t = (key) => S.translator(cfg)(key);
+  const $ = (id) => document.getElementById(id);
+  const status = $("status");
+  const say = (text) => (status.textContent = text || "");
+
+  /* ---- map ---- */
+  const map = L.map("map", { zoomControl: true }).setView([cfg.center[1], cfg.center[0]], cfg.zoom);
+  const tiles = cfg.tiles;
+  if (tiles.url) {
+    L.tileLayer(tiles.url, { attribution: tiles.attribution, subdomains: tiles.subdomains || "abc", maxZoom: tiles.maxZoom }).addTo(map);
+    if (tiles.overlay) L.tileLayer(tiles.overlay, { subdomains: tiles.subdomains, maxZoom: tiles.maxZoom }).addTo(map);
+  }
+  L.control.scale().addTo(map);
+  const groups = {};
+  for (const kind of cfg.legendKinds) {
+    groups[kind] = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50, disableClusteringAtZoom: 17 }).addTo(map);
+  }
+  const state = S.mount(map, cfg, groups);
+  fetch("/api/loop").then((r) => (r.ok ? r.json() : null)).then((loop) => {
+    if (!loop) return;
+    const line = loop.geometry.coordinates.map(([x, y]) => {
+      const [mx, my] = S.toMapCrs(x, y, cfg.crs);
+      return [my, mx];
+    });
+    L.polyline(line, { color: "#6a1b9a", weight: 4, opacity: 0.8, interactive: false }).addTo(map);
+  });
+
+  const highlight = L.layerGroup().addTo(map);
+  let last = null; // the last query: re-rendered when the language changes
+
+  /* ---- results ---- */
+  function render(collection, here) {
+    const list = $("results");
+    list.replaceChildren();
+    highlight.clearLayers();
+    $("results-title").hidden = false;
+    const features = collection.features.filter((f) => f.geometry);
+    if (!features.length) {
+      say(t("no_results"));
+      return;
+    }
+    say("");
+    const bounds = L.latLngBounds([L.latLng(here[1], here[0])]);
+    features.forEach((f, i) => {
+      const p = f.properties;
+      const [x, y] = f.geometry.coordinates;
+      bounds.extend([y, x]);
+      L.marker([y, x], { icon: S.icon(cfg, p.kind, true, i + 1), title: p.name, zIndexOffset: 1000 })
+        .bindPopup(() => S.popupContent(p, cfg))
+        .addTo(highlight);
+      const amenities = (p.amenities || []).map((a) => S.label(cfg.amenities[a], cfg.lang));
+      const nav = p.navigation || {};
+      const links = [];
+      for (const [key, label] of [["amap_ride", "nav_amap"], ["baidu_ride", "nav_baidu"]]) {
+        const href = S.safeUrl(nav[key]);
+        if (href) links.push(S.el("a", { href: href, class: "st-nav", target: "_blank", rel: "noopener noreferrer" }, [t(label)]));
+      }
+      list.append(
+        S.el("li", { "data-station": p.id }, [
+          S.el("h2", {}, [String(i + 1) + ". " + p.name]),
+          p.name_en ? S.el("div", { class: "st-name-en", lang: "en" }, [p.name_en]) : null,
+          S.el("div", { class: "st-meta st-distance" }, [
+            S.formatDistance(p.distance_m, t) + " · " + t("toward") + " " + S.compass(p.bearing_deg, t),
+          ]),
+          S.el("div", { class: "st-meta st-open" + (p.open_now === false ? " st-warn" : "") }, [S.openText(p.open_now, t)]),
+          amenities.length ? S.el("div", { class: "st-meta" }, [t("amenities") + ": " + amenities.join(cfg.lang === "zh" ? "、" : ", ")]) : null,
+          p.position_accuracy !== "surveyed" ? S.el("div", { class: "st-note" }, [t("accuracy_" + p.position_accuracy)]) : null,
+          S.el("div", { class: "st-links" }, links),
+        ])
+      );
+    });
+    L.circleMarker([here[1], here[0]], { radius: 7, color: "#fff", weight: 2, fillColor: "#1a73e8", fillOpacity: 1 })
+      .bindTooltip(t("you_are_here")).addTo(highlight);
+    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+  }
+
+  /** Nearest open stations to a point given in the map's datum. */
+  async function nearest(lon, lat) {
+    say(t("searching"));
+    const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7), k: "3", crs: cfg.crs, open_now: "true" });
+    try {
+      const response = await fetch("/api/nearest?" + params.toString());
+      const body = await response.json();
+      if (!response.ok) {
+        say(body.detail || String(response.status));
+        return;
+      }
+      last = { body: body, here: [lon, lat] };
+      render(body, [lon, lat]);
+      document.body.dataset.results = String(body.features.length);
+    } catch (err) {
+      say(t("load_failed"));
+    }
+  }
+
+  /* ---- one tap: the phone's position (WGS84) shifted to the map's datum ---- */
+  $("find").addEventListener("click", () => {
+    if (!navigator.geolocation || !window.isSecureContext) {
+      say(t(window.isSecureContext ? "geo_denied" : "needs_https") + " " + t("geo_fallback"));
+      $("coords").focus();
+      return;
+    }
+    say(t("locating"));
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        const [x, y] = S.toMapCrs(pos.coords.longitude, pos.coords.latitude, cfg.crs);
+        nearest(x, y);
+      },
+      (err) => {
+        say(t("geo_denied") + " (" + err.message + "). " + t("geo_fallback"));
+        $("coords").focus();
+      },
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 }
+    );
+  });
+
+  map.on("click", (e) => nearest(e.latlng.lng, e.latlng.lat));
+  map.on("stations:located", (e) => nearest(e.lon, e.lat));
+
+  /* ---- typed coordinates, in any datum: converted by the API when it differs from the map's */
+  $("manual").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const parts = $("coords").value.split(/[\s,，]+/).filter(Boolean).map(Number);
+    if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v))) {
+      say(t("bad_coords"));
+      return;
+    }
+    let [lon, lat] = parts;
+    const from = $("crs").value;
+    if (from !== cfg.crs) {
+      const params = new URLSearchParams({ lon: String(lon), lat: String(lat), crs: from, to: cfg.crs });
+      const response = await fetch("/api/convert?" + params.toString());
+      const body = await response.json();
+      if (!response.ok) {
+        say(body.detail || t("bad_coords"));
+        return;
+      }
+      [lon, lat] = [body.lon, body.lat];
+    }
+    nearest(lon, lat);
+  });
+
+  /* ---- language switch: texts swap in place; the URL keeps the choice ---- */
+  function applyLanguage() {
+    document.documentElement.lang = cfg.lang === "zh" ? "zh-CN" : "en";
+    document.title = t("title");
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    const url = new URL(window.location.href);
+    url.searchParams.set("lang", cfg.lang);
+    window.history.replaceState(null, "", url.toString());
+    if (last) render(last.body, last.here);
+  }
+  $("lang-switch").addEventListener("click", () => {
+    cfg.lang = cfg.lang === "zh" ? "en" : "zh";
+    applyLanguage();
+  });
+  window.riderPage = { map: map, state: state, nearest: nearest };
+})();

@@ -1,0 +1,411 @@
+/*
+ * stations.js: station markers, popups, legend and map controls shared by every stations page
+ * (the standalone map file, /map, /embed and the rider page).
+ *
+ * Every text that comes from data is put into the page as a DOM text node or attribute, never as
+ * HTML, so a station called "<img src=x onerror=alert(1)>" shows as those characters.
+ */
+(function (global) {
+  "use strict";
+
+  /** Build an element; children that are strings become text nodes (never parsed as HTML). */
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children || []) {
+      if (child !== null && child !== undefined && child !== "") node.append(child);
+    }
+    return node;
+  }
+
+  /** Only links that open a web page or dial a phone: nothing else reaches an href. */
+  function safeUrl(url) {
+    return typeof url === "string" && /^(https?:|tel:)/i.test(url) ? url : null;
+  }
+
+  function translator(cfg) {
+    return function (key) {
+      const table = cfg.i18n[cfg.lang] || {};
+      return key in table ? table[key] : key;
+    };
+  }
+
+  function label(entry, lang) {
+    return entry ? entry[lang] || entry.zh || "" : "";
+  }
+
+  /* ---- GCJ-02: phones report WGS84; Amap tiles are GCJ-02 (same formula as stations.coords) */
+  const GCJ_A = 6378245.0;
+  const GCJ_EE = 0.00669342162296594323;
+  const CHINA = [72.004, 0.8293, 137.8347, 55.8271];
+
+  function gcjOffset(lon, lat) {
+    const x = lon - 105.0;
+    const y = lat - 35.0;
+    const pi = Math.PI;
+    const common = ((20 * Math.sin(6 * x * pi) + 20 * Math.sin(2 * x * pi)) * 2) / 3;
+    let dlat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x)) +
+      common + ((20 * Math.sin(y * pi) + 40 * Math.sin((y / 3) * pi)) * 2) / 3 +
+      ((160 * Math.sin((y / 12) * pi) + 320 * Math.sin((y * pi) / 30)) * 2) / 3;
+    let dlon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x)) +
+      common + ((20 * Math.sin(x * pi) + 40 * Math.sin((x / 3) * pi)) * 2) / 3 +
+      ((150 * Math.sin((x / 12) * pi) + 300 * Math.sin((x / 30) * pi)) * 2) / 3;
+    const rad = (lat / 180) * pi;
+    const magic = 1 - GCJ_EE * Math.sin(rad) ** 2;
+    const sqrtMagic = Math.sqrt(magic);
+    dlat = (dlat * 180) / (((GCJ_A * (1 - GCJ_EE)) / (magic * sqrtMagic)) * pi);
+    dlon = (dlon * 180) / ((GCJ_A / sqrtMagic) * Math.cos(rad) * pi);
+    return [dlon, dlat];
+  }
+
+  /** A WGS84 position (e.g. from the phone's GPS) in the map's datum. */
+  function toMapCrs(lon, lat, crs) {
+    const inChina = lon >= CHINA[0] && lon <= CHINA[2] && lat >= CHINA[1] && lat <= CHINA[3];
+    if (crs !== "gcj02" || !inChina) return [lon, lat];
+    const [dx, dy] = gcjOffset(lon, lat);
+    return [lon + dx, lat + dy];
+  }
+
+  /* ---- icons: an inline SVG pin per kind (no icon font, nothing fetched) ---- */
+  function pinSvg(color, glyph, highlighted) {
+    const stroke = highlighted ? "#111" : "#fff";
+    const width = highlighted ? 3 : 1.5;
+    return (
+      '<svg xmlns="http://www.w3.org/2000/svg" width="30" height="40" viewBox="0 0 30 40" aria-hidden="true">' +
+      '<path d="M15 39C15 39 2 23 2 14a13 13 0 0 1 26 0c0 9-13 25-13 25z" fill="' + color +
+      '" stroke="' + stroke + '" stroke-width="' + width + '"/>' +
+      '<text x="15" y="19" text-anchor="middle" font-size="13" font-weight="700" fill="#fff">' +
+      glyph + "</text></svg>"
+    );
+  }
+
+  function kindStyle(cfg, kind) {
+    return cfg.kinds[kind] || { color: "#555", glyph: "?", zh: kind, en: kind };
+  }
+
+  function icon(cfg, kind, highlighted, rank) {
+    const style = kindStyle(cfg, kind);
+    // color and glyph come from our own configuration (checked in Python), not from data.
+    let html = pinSvg(style.color, style.glyph, highlighted);
+    if (rank) html += '<span class="st-rank">' + Number(rank) + "</span>";
+    return L.divIcon({
+      className: "st-marker st-kind-" + kind + (highlighted ? " st-highlight" : ""),
+      html: html,
+      iconSize: [30, 40],
+      iconAnchor: [15, 39],
+      popupAnchor: [0, -34],
+      tooltipAnchor: [12, -24],
+    });
+  }
+
+  /* ---- text helpers ---- */
+  function formatDistance(m, t) {
+    if (m === null || m === undefined) return "";
+    return m < 1000 ? Math.round(m) + " " + t("unit_m") : (m / 1000).toFixed(1) + " " + t("unit_km");
+  }
+
+  function compass(bearing, t) {
+    if (bearing === null || bearing === undefined) return "";
+    const names = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"];
+    return t("dir_" + names[Math.round((((bearing % 360) + 360) % 360) / 45) % 8]);
+  }
+
+  function openText(value, t) {
+    if (value === true) return t("open_now");
+    if (value === false) return t("closed_now");
+    return t("hours_unknown");
+  }
+
+  /* ---- the popup: every value from data goes in as text ---- */
+  function popupContent(p, cfg) {
+    const t = translator(cfg);
+    const lang = cfg.lang;
+    const rows = [];
+    const row = (name, value, cls) => {
+      if (value === null || value === undefined || value === "") return;
+      rows.push(el("div", { class: "st-row " + (cls || "") }, [el("b", {}, [t(name) + ": "]), value]));
+    };
+    row("kind", label(kindStyle(cfg, p.kind), lang));
+    if (p.status && p.status !== "open") row("status", t("status_" + p.status), "st-warn");
+    row("address", p.address || p.town);
+    const hours = p.opening_hours || t("hours_not_surveyed");
+    const open = openText(p.open_now, t) + (cfg.asOf ? " (" + t("as_of") + " " + cfg.asOf + ")" : "");
+    row("hours", hours + " · " + open, p.open_now === false ? "st-warn" : "");
+    const amenities = (p.amenities || []).map((a) => label(cfg.amenities[a], lang) || a);
+    row("amenities", amenities.length ? amenities.join(lang === "zh" ? "、" : ", ") : t("not_surveyed"));
+    if (p.awards && p.awards.length) row("awards", p.awards.join(lang === "zh" ? "；" : "; "));
+    if (p.phone) {
+      const tel = safeUrl("tel:" + String(p.phone).replace(/[^0-9+]/g, ""));
+      row("phone", el("a", { href: tel }, [p.phone]));
+    }
+    if (p.loop_km !== null && p.loop_km !== undefined) row("loop_km", "km " + Number(p.loop_km).toFixed(1));
+    if (p.position_accuracy && p.position_accuracy !== "surveyed") {
+      row("position", t("accuracy_" + p.position_accuracy), "st-note");
+    }
+    const nav = p.navigation || {};
+    const links = [];
+    for (const [key, name] of [["amap_ride", "nav_amap"], ["baidu_ride", "nav_baidu"]]) {
+      const href = safeUrl(nav[key]);
+      if (href) links.push(el("a", { href: href, target: "_blank", rel: "noopener noreferrer", class: "st-nav" }, [t(name)]));
+    }
+    return el("div", { class: "st-popup", "data-station": p.id }, [
+      el("h3", { class: "st-name", lang: "zh" }, [p.name]),
+      p.name_en ? el("div", { class: "st-name-en", lang: "en" }, [p.name_en]) : null,
+      ...rows,
+      links.length ? el("div", { class: "st-links" }, links) : null,
+    ]);
+  }
+
+  function latLng(feature) {
+    const c = feature.geometry.coordinates;
+    return L.latLng(c[1], c[0]);
+  }
+
+  function stationMarker(feature, cfg) {
+    const p = feature.properties;
+    const marker = L.marker(latLng(feature), {
+      icon: icon(cfg, p.kind, false),
+      title: p.name + (p.name_en ? " / " + p.name_en : ""),
+      alt: p.name,
+      riseOnHover: true,
+    });
+    marker.bindPopup(() => popupContent(p, cfg), { maxWidth: 300, minWidth: 200 });
+    marker.feature = feature;
+    return marker;
+  }
+
+  function clusterMarker(feature, map) {
+    const n = feature.properties.count;
+    const size = n < 100 ? "small" : n < 10000 ? "medium" : "large";
+    const marker = L.marker(latLng(feature), {
+      icon: L.divIcon({
+        className: "marker-cluster st-server-cluster marker-cluster-" + size,
+        html: "<div><span>" + Number(n) + "</span></div>",
+        iconSize: [40, 40],
+      }),
+      title: String(n),
+    });
+    marker.on("click", () => map.setView(marker.getLatLng(), Math.min(map.getZoom() + 2, map.getMaxZoom())));
+    return marker;
+  }
+
+  /* ---- controls ---- */
+  function notice(map) {
+    const box = el("div", { class: "st-notice", role: "status", "aria-live": "polite" }, []);
+    const control = L.control({ position: "topright" });
+    control.onAdd = () => box;
+    control.addTo(map);
+    return (text) => {
+      box.textContent = text || "";
+      box.style.display = text ? "block" : "none";
+    };
+  }
+
+  const ICON_FULLSCREEN =
+    '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5" fill="none" stroke="#333" stroke-width="2"/></svg>';
+  const ICON_LOCATE =
+    '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><circle cx="8" cy="8" r="5" fill="none" stroke="#333" stroke-width="2"/><circle cx="8" cy="8" r="2" fill="#333"/><path d="M8 0v3M8 13v3M0 8h3M13 8h3" stroke="#333" stroke-width="2"/></svg>';
+
+  /** A one-button Leaflet control; ``svg`` is one of the fixed icons above. */
+  function button(map, position, svg, title, onClick) {
+    const control = L.control({ position: position });
+    control.onAdd = () => {
+      const bar = el("div", { class: "leaflet-bar st-button" }, []);
+      const a = el("a", { href: "#", role: "button", title: title, "aria-label": title }, []);
+      a.innerHTML = svg;
+      L.DomEvent.disableClickPropagation(bar);
+      L.DomEvent.on(a, "click", (e) => {
+        L.DomEvent.preventDefault(e);
+        onClick(a);
+      });
+      bar.append(a);
+      return bar;
+    };
+    control.addTo(map);
+    return control;
+  }
+
+  function fullscreenControl(map, cfg) {
+    const t = translator(cfg);
+    const box = map.getContainer();
+    button(map, "topleft", ICON_FULLSCREEN, t("fullscreen"), () => {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (box.requestFullscreen) box.requestFullscreen().catch(() => box.classList.toggle("st-pseudo-fullscreen"));
+      else box.classList.toggle("st-pseudo-fullscreen"); // iPhone Safari: no element fullscreen
+      setTimeout(() => map.invalidateSize(), 200);
+    });
+  }
+
+  function locateControl(map, cfg, say) {
+    const t = translator(cfg);
+    const layer = L.layerGroup().addTo(map);
+    button(map, "topleft", ICON_LOCATE, t("locate"), () => {
+      say(t("locating"));
+      map.locate({ setView: false, enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+    });
+    map.on("locationfound", (e) => {
+      say("");
+      const [x, y] = toMapCrs(e.latlng.lng, e.latlng.lat, cfg.crs);
+      const here = L.latLng(y, x);
+      layer.clearLayers();
+      L.circle(here, { radius: e.accuracy, weight: 1, color: "#1a73e8", fillOpacity: 0.1 }).addTo(layer);
+      L.circleMarker(here, { radius: 7, color: "#fff", weight: 2, fillColor: "#1a73e8", fillOpacity: 1 })
+        .bindTooltip(t("you_are_here")).addTo(layer);
+      map.setView(here, Math.max(map.getZoom(), 14));
+      map.fire("stations:located", { lon: x, lat: y });
+    });
+    map.on("locationerror", (e) => say(t("locate_failed") + " (" + e.message + ")"));
+  }
+
+  function legend(map, cfg) {
+    const t = translator(cfg);
+    const control = L.control({ position: "bottomright" });
+    control.onAdd = () => {
+      const title = el("button", { type: "button", class: "st-legend-title", "aria-expanded": "true" }, [t("legend")]);
+      const box = el("div", { class: "st-legend" }, [title]);
+      const toggle = (open) => {
+        box.classList.toggle("st-collapsed", !open);
+        title.setAttribute("aria-expanded", String(open));
+      };
+      title.addEventListener("click", () => toggle(box.classList.contains("st-collapsed")));
+      if (map.getSize().x < 500) toggle(false); // phones: folded until asked
+      for (const kind of cfg.legendKinds || Object.keys(cfg.kinds)) {
+        const swatch = el("span", { class: "st-legend-icon" }, []);
+        swatch.innerHTML = pinSvg(kindStyle(cfg, kind).color, kindStyle(cfg, kind).glyph, false);
+        box.append(el("div", {}, [swatch, label(kindStyle(cfg, kind), cfg.lang)]));
+      }
+      if (cfg.showLoop) {
+        box.append(el("div", {}, [el("span", { class: "st-legend-line st-loop-line" }, []), t("loop")]));
+      }
+      if (cfg.coverageKm) {
+        box.append(el("div", {}, [el("span", { class: "st-legend-line st-coverage-line" }, []),
+          t("coverage").replace("{km}", String(cfg.coverageKm))]));
+      }
+      if (cfg.approximate) box.append(el("div", { class: "st-note" }, [t("approximate_note")]));
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(map);
+  }
+
+  /* ---- data: inline (standalone file) or from the API by viewport ---- */
+  function mount(map, cfg, groups) {
+    const say = notice(map);
+    const byId = {};
+    const clusters = L.layerGroup().addTo(map);
+    const fallback = L.layerGroup().addTo(map);
+    const groupFor = (kind) => groups[kind] || fallback;
+    let resolveReady;
+    const ready = new Promise((resolve) => (resolveReady = resolve));
+    const state = { map: map, byId: byId, ready: ready, config: cfg, shown: 0 };
+
+    function show(collection) {
+      for (const group of Object.values(groups)) group.clearLayers();
+      fallback.clearLayers();
+      clusters.clearLayers();
+      for (const key of Object.keys(byId)) delete byId[key];
+      let count = 0;
+      for (const feature of collection.features || []) {
+        if (!feature.geometry) continue;
+        if (feature.properties.cluster) {
+          clusters.addLayer(clusterMarker(feature, map));
+          count += feature.properties.count;
+        } else {
+          const marker = stationMarker(feature, cfg);
+          groupFor(feature.properties.kind).addLayer(marker);
+          byId[feature.properties.id] = marker;
+          count += 1;
+        }
+      }
+      state.shown = count;
+      map.getContainer().dataset.stationsShown = String(count);
+    }
+
+    function focus() {
+      const marker = cfg.focus && byId[cfg.focus];
+      if (!marker) return;
+      const group = groupFor(marker.feature.properties.kind);
+      if (group.zoomToShowLayer) group.zoomToShowLayer(marker, () => marker.openPopup());
+      else marker.openPopup();
+    }
+
+    function visibleKinds() {
+      return Object.keys(groups).filter((kind) => map.hasLayer(groups[kind]));
+    }
+
+    let sequence = 0;
+    async function refresh() {
+      const mine = ++sequence;
+      const b = map.getBounds();
+      const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+      const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+        clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)].map((v) => v.toFixed(6));
+      const params = new URLSearchParams({ bbox: bbox.join(","), zoom: String(map.getZoom()), crs: cfg.crs });
+      const kinds = visibleKinds();
+      if (kinds.length === 0) {
+        show({ features: [] });
+        return;
+      }
+      if (kinds.length < Object.keys(groups).length) for (const k of kinds) params.append("kind", k);
+      try {
+        const response = await fetch(cfg.api + "?" + params.toString(), { headers: { Accept: "application/geo+json" } });
+        const body = await response.json();
+        if (mine !== sequence) return;
+        if (!response.ok) {
+          say(translator(cfg)("load_failed") + ": " + (body.detail || response.status));
+          return;
+        }
+        say("");
+        show(body);
+      } catch (err) {
+        if (mine === sequence) say(translator(cfg)("load_failed"));
+      }
+    }
+
+    if (cfg.data) {
+      show(cfg.data);
+      focus();
+      resolveReady(state);
+    } else {
+      let timer = null;
+      const later = () => {
+        clearTimeout(timer);
+        timer = setTimeout(refresh, 120);
+      };
+      map.on("moveend", later);
+      map.on("overlayadd overlayremove", later);
+      refresh().then(() => {
+        focus();
+        resolveReady(state);
+      });
+    }
+    if (cfg.controls !== false) {
+      fullscreenControl(map, cfg);
+      locateControl(map, cfg, say);
+    }
+    if (cfg.legend !== false) legend(map, cfg);
+    if (cfg.attribution && map.attributionControl) map.attributionControl.addAttribution(cfg.attribution);
+    ready.then(() => map.getContainer().setAttribute("data-stations-ready", "1"));
+    global.stationsMap = state;
+    return state;
+  }
+
+  global.Stations = {
+    el: el,
+    safeUrl: safeUrl,
+    translator: translator,
+    label: label,
+    toMapCrs: toMapCrs,
+    icon: icon,
+    popupContent: popupContent,
+    stationMarker: stationMarker,
+    formatDistance: formatDistance,
+    compass: compass,
+    openText: openText,
+    mount: mount,
+  };
+})(window);
