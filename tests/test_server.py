@@ -1,47 +1,17 @@
 """The real thing: `stations serve` on a free port, read over HTTP by httpx, GDAL and OWSLib."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pyogrio
 import pytest
 from owslib.ogcapi.features import Features
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import serve
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stations", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:]}")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve() as base:
+        yield base
 
 
 def test_nearest_over_http(server):

@@ -81,7 +81,7 @@ def complement_on_ring(covered: list[Interval], length: float) -> list[Interval]
     for (_, b), (a, _) in zip(ordered, ordered[1:] + [(ordered[0][0] + length, 0.0)], strict=True):
         if a > b:
             gaps.append((b % length, b % length + (a - b)))
-    return gaps
+    return sorted(gaps)
 
 
 def loop_coverage(

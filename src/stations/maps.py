@@ -167,12 +167,25 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
         layer.add_to(m)
 
 
+#: What a popup shows; a standalone file carries only these (10,000 stations: 12 MB -> see README).
+POPUP_FIELDS = (
+    "id name name_en kind status town address opening_hours open_now amenities awards phone "
+    "loop_km position_accuracy"
+).split()
+POPUP_LINKS = ("amap_ride", "baidu_ride")
+
+
 def _inline_data(catalog: Catalog, crs: CRS, ctx: QueryContext) -> dict[str, Any]:
-    features = [
-        station_feature(catalog, s, crs, ctx)
-        for s in catalog.located
-        if s.props.status is Status.OPEN
-    ]
+    features = []
+    for s in catalog.located:
+        if s.props.status is not Status.OPEN:
+            continue
+        feature = station_feature(catalog, s, crs, ctx)
+        props = feature["properties"]
+        slim = {k: props[k] for k in POPUP_FIELDS if props.get(k) not in (None, [], "")}
+        slim["open_now"] = props["open_now"]
+        slim["navigation"] = {k: props["navigation"][k] for k in POPUP_LINKS}
+        features.append({**feature, "properties": slim})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -194,6 +207,7 @@ def build_map(
         control_scale=True,
         max_zoom=tiles.max_zoom if tiles.url else 19,
     )
+    m.options["max_zoom"] = tiles.max_zoom if tiles.url else 19  # clusters need it, tiles or not
     m.default_js = [(a, assets.url(a)) for a in assets.JS]
     m.default_css = [(a, assets.url(a)) for a in assets.CSS]
     root = m.get_root()
@@ -201,6 +215,7 @@ def build_map(
     root.title = html.escape(text(lang, "map_title"))
     referrer = '<meta name="referrer" content="strict-origin-when-cross-origin">'
     root.header.add_child(Element(referrer))
+    root.header.add_child(Element('<link rel="icon" href="data:,">'))  # no /favicon.ico request
     if tiles.url:
         attribution = tiles.safe_attribution()
         folium.TileLayer(
@@ -283,9 +298,9 @@ def render_standalone(m: folium.Map, fingerprint: str | None = None) -> str:
 
 
 def fingerprint(catalog_files: list[Path], options: MapOptions) -> str:
-    """What a standalone map was made from: data files, generator version, tiles, lang."""
+    """What a standalone map was made from: data, the assets it inlines, tiles and lang."""
     digest = hashlib.blake2b(digest_size=12)
-    for path in catalog_files:
+    for path in [*catalog_files, *(assets.path(a) for a in [*assets.JS, *assets.CSS])]:
         digest.update(path.read_bytes())
     digest.update(
         f"{__version__}|{options.tiles.name}|{options.lang}|{options.coverage_km}".encode()

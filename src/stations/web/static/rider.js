@@ -13,7 +13,7 @@
   const say = (text) => (status.textContent = text || "");
 
   /* ---- map ---- */
-  const map = L.map("map", { zoomControl: true }).setView([cfg.center[1], cfg.center[0]], cfg.zoom);
+  const map = L.map("map", { zoomControl: true, maxZoom: cfg.tiles.maxZoom || 19 }).setView([cfg.center[1], cfg.center[0]], cfg.zoom);
   const tiles = cfg.tiles;
   if (tiles.url) {
     L.tileLayer(tiles.url, { attribution: tiles.attribution, subdomains: tiles.subdomains || "abc", maxZoom: tiles.maxZoom }).addTo(map);

@@ -3,7 +3,7 @@
  * (the standalone map file, /map, /embed and the rider page).
  *
  * Every text that comes from data is put into the page as a DOM text node or attribute, never as
- * HTML, so a station called "<img src=x onerror=alert(1)>" shows as those characters.
+ * HTML, so a station named with markup (say "<b>x</b>") shows as those characters.
  */
 (function (global) {
   "use strict";
@@ -378,10 +378,15 @@
       };
       map.on("moveend", later);
       map.on("overlayadd overlayremove", later);
-      refresh().then(() => {
-        focus();
-        resolveReady(state);
-      });
+      // After the page's own scripts (folium's fitBounds runs after this one): one first request
+      // for the final view, not one for the initial view and another for the fitted one.
+      setTimeout(() => {
+        clearTimeout(timer);
+        refresh().then(() => {
+          focus();
+          resolveReady(state);
+        });
+      }, 0);
     }
     if (cfg.controls !== false) {
       fullscreenControl(map, cfg);

@@ -1,0 +1,55 @@
+"""Helpers shared by the tests that run real processes: free ports and `stations serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run `stations serve` on a free port (STATIONS_* from ``env`` only); yield its base URL."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
+    clean.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stations", "serve", "--port", str(port), "--no-access-log", *args],
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:]}")
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

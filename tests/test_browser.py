@@ -1,0 +1,372 @@
+"""The pages in a real headless Chromium (Debian's), driven by Playwright, against real servers.
+
+No request may leave 127.0.0.1: tiles come from a local stub server, anything else is recorded
+and aborted, and every test asserts none was made. Screenshots land in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from conftest import collection, station
+from helpers import serve
+from stations.coords import CRS, from_wgs84
+from stations.settings import DEFAULT_GEODATA
+
+CHROMIUM = os.environ.get("STATIONS_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+DELONG = (107.2618, 28.912)  # a rider standing 56 m from 德隆银杏村工会驿站
+# A valid 1x1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
+
+
+class _Tiles(BaseHTTPRequestHandler):
+    hits = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(PNG)))
+        self.end_headers()
+        self.wfile.write(PNG)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tiles():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def tile_env(tiles: str, **extra: str) -> dict[str, str]:
+    return {
+        "STATIONS_TILES": f"{tiles}/tiles/{{z}}/{{x}}/{{y}}.png",
+        "STATIONS_TILES_ATTRIBUTION": "local test tiles",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tiles):
+    with serve(tile_env(tiles)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`.ci/run` does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+class Watch:
+    """What a page did: console errors, page errors, dialogs, requests that left 127.0.0.1."""
+
+    def __init__(self, page: Page, allow_osm: bool = False) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.external: list[str] = []
+        self.osm_tiles = 0
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+        def route(r):
+            url = r.request.url
+            host = urlsplit(url).hostname
+            if url.startswith(("file:", "data:")) or host == "127.0.0.1":
+                return r.continue_()
+            if allow_osm and host == "tile.openstreetmap.org":
+                self.osm_tiles += 1  # answered here, standing in for the tile server
+                return r.fulfill(body=PNG, content_type="image/png")
+            self.external.append(url)
+            return r.abort()
+
+        page.route("**/*", route)
+
+    def clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], self.dialogs
+        assert self.external == [], self.external
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        geolocation={"longitude": DELONG[0], "latitude": DELONG[1], "accuracy": 20},
+        permissions=["geolocation"],
+    )
+    yield ctx
+    ctx.close()
+
+
+def shown(page: Page) -> int:
+    """Stations on screen: single markers plus the counts on cluster icons."""
+    singles = page.locator(".st-marker").count()
+    clusters = page.locator(".marker-cluster span").all_inner_texts()
+    return singles + sum(int(c) for c in clusters)
+
+
+def ready(page: Page) -> None:
+    page.wait_for_selector("[data-stations-ready]", state="attached", timeout=20_000)
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/map?lang=en", "/map?tiles=none", "/?tiles=none"])
+def test_pages_load_clean_with_every_station(context, server, tiles, path):
+    page = context.new_page()
+    watch = Watch(page)
+    before = _Tiles.hits
+    page.goto(server + path)
+    ready(page)
+    assert shown(page) == 8  # the 8 located, open stations
+    assert page.locator(".leaflet-control-attribution").inner_text().count("GeoNames") == 1
+    if "tiles=none" not in path:
+        page.wait_for_function(
+            "() => document.querySelectorAll('img.leaflet-tile-loaded').length > 0"
+        )
+        assert _Tiles.hits > before  # tiles came from the configured (local) server
+    watch.clean()
+    screenshot(page, f"page{path.replace('/', '-').replace('?', '-')}.png")
+
+
+def test_embed_opens_the_asked_station(context, server):
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(f"{server}/embed?station=delong-yinxing-union-station&lang=en")
+    ready(page)
+    popup = page.locator(".leaflet-popup .st-popup")
+    popup.wait_for()
+    assert popup.locator(".st-name").inner_text() == "德隆银杏村工会驿站"
+    assert "Delong" in popup.locator(".st-name-en").inner_text()
+    links = popup.locator("a.st-nav")
+    assert links.count() == 2
+    assert links.nth(0).get_attribute("href").startswith("https://uri.amap.com/navigation?")
+    watch.clean()
+    screenshot(page, "embed-station.png")
+
+
+def test_rider_finds_the_nearest_station_from_geolocation(context, server):
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(server + "/")
+    ready(page)
+    page.click("#find")
+    page.wait_for_selector("#results li")
+    items = page.locator("#results li")
+    assert items.count() == 3
+    first = items.nth(0)
+    assert first.get_attribute("data-station") == "delong-yinxing-union-station"
+    assert "56 米" in first.inner_text() and "西南" in first.inner_text()
+    assert first.locator("a.st-nav").first.get_attribute("href").startswith("https://uri.amap")
+    assert page.locator(".st-highlight").count() == 3  # the three highlighted on the map
+    # Phone width: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "rider-360-zh.png")
+    page.click("#lang-switch")
+    assert page.locator("#find").inner_text() == "Find the nearest station"
+    assert "56 m" in items.nth(0).inner_text() and "SW" in items.nth(0).inner_text()
+    assert "lang=en" in page.url
+    watch.clean()
+    screenshot(page, "rider-360-en.png")
+
+
+def test_rider_without_location_taps_the_map_or_types(browser, server):
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, permissions=[])
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/")
+    ready(page)
+    page.click("#find")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('无法获取位置')"
+    )
+    assert page.evaluate("document.activeElement.id") == "coords"
+    # Typed in GCJ-02, as Amap shows the same spot: converted by the API, same answer.
+    gx, gy = from_wgs84(*DELONG, CRS.GCJ02)
+    page.fill("#coords", f"{gx:.6f}, {gy:.6f}")
+    page.select_option("#crs", "gcj02")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    assert page.locator("#results li").first.get_attribute("data-station") == (
+        "delong-yinxing-union-station"
+    )
+    page.fill("#coords", "north, 28")
+    page.click("#manual button[type=submit]")
+    assert "经度, 纬度" in page.locator("#status").inner_text()
+    # A tap on the map asks about that spot.
+    page.evaluate("window.riderPage.map.setView([29.16, 107.19], 12)")
+    page.locator("#map").click(position={"x": 180, "y": 100})
+    page.wait_for_function("() => document.getElementById('status').textContent === ''")
+    assert page.locator("#results li").count() == 3
+    watch.clean()
+    ctx.close()
+
+
+def test_gcj02_in_the_browser_matches_python(context, server):
+    page = context.new_page()
+    page.goto(server + "/")
+    ready(page)
+    rng = np.random.default_rng(3)
+    points = [
+        (float(x), float(y))
+        for x, y in zip(rng.uniform(74, 134, 50), rng.uniform(18, 53, 50), strict=True)
+    ]
+    got = page.evaluate(
+        "pts => pts.map(([x, y]) => Stations.toMapCrs(x, y, 'gcj02'))", [list(p) for p in points]
+    )
+    for (x, y), (gx, gy) in zip(points, got, strict=True):
+        ex, ey = from_wgs84(x, y, CRS.GCJ02)
+        assert abs(gx - ex) < 1e-9 and abs(gy - ey) < 1e-9
+    assert page.evaluate("Stations.toMapCrs(2.35, 48.85, 'gcj02')") == [2.35, 48.85]
+
+
+@pytest.fixture(scope="module")
+def evil_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evil")
+    feats = [
+        station(
+            "evil",
+            107.2618,
+            28.9125,
+            name=XSS,
+            name_en='"><svg onload=alert(2)>',
+            address="<script>alert(3)</script>",
+            awards=["<b onmouseover=alert(4)>award</b>"],
+        ),
+        station("plain", 107.30, 28.95, kind="warm_station"),
+    ]
+    path = folder / "stations.geojson"
+    path.write_text(json.dumps(collection(*feats), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def assert_popup_is_text(page: Page, watch: Watch) -> None:
+    page.locator(".st-marker[title^='<img']").first.click()
+    popup = page.locator(".leaflet-popup .st-popup")
+    popup.wait_for()
+    assert popup.locator(".st-name").inner_text() == XSS
+    assert popup.locator(".st-name-en").inner_text() == '"><svg onload=alert(2)>'
+    assert "<script>alert(3)</script>" in popup.inner_text()
+    assert popup.locator("img, svg, script, b[onmouseover]").count() == 0
+    page.mouse.move(10, 10)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert watch.dialogs == []  # alert() never ran
+    watch.clean()
+
+
+def test_markup_in_station_data_stays_text_in_the_browser(context, tiles, evil_data, tmp_path):
+    with serve(tile_env(tiles, STATIONS_STATIONS_PATH=str(evil_data))) as base:
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(base + "/map")
+        ready(page)
+        assert_popup_is_text(page, watch)
+        screenshot(page, "xss-popup.png")
+        rider = context.new_page()
+        watch = Watch(rider)
+        rider.goto(base + "/")
+        ready(rider)
+        rider.click("#find")
+        rider.wait_for_selector("#results li")
+        assert rider.locator("#results li h2").first.inner_text() == f"1. {XSS}"
+        watch.clean()
+    # The standalone file, opened from disk.
+    from typer.testing import CliRunner
+
+    from stations.cli import app
+
+    out = tmp_path / "evil.html"
+    assert (
+        CliRunner().invoke(app, ["map", "-o", str(out), "--stations", str(evil_data)]).exit_code
+        == 0
+    )
+    page = context.new_page()
+    watch = Watch(page, allow_osm=True)
+    page.goto(out.as_uri())
+    ready(page)
+    assert_popup_is_text(page, watch)
+
+
+def test_bundled_standalone_map_works_from_disk(context):
+    page = context.new_page()
+    watch = Watch(page, allow_osm=True)
+    page.goto((DEFAULT_GEODATA.parent / "maps" / "loop178.html").as_uri())
+    ready(page)
+    assert shown(page) == 8
+    assert page.locator(".st-legend").count() == 1
+    assert page.locator(".leaflet-control-layers").count() == 1
+    page.wait_for_function("() => document.querySelectorAll('img.leaflet-tile-loaded').length > 0")
+    assert watch.osm_tiles > 0  # the only thing fetched: tiles, answered by the stub
+    watch.clean()
+    screenshot(page, "standalone-loop178.png")
+
+
+def test_national_scale_map_stays_small_and_clusters(context, tiles, tmp_path):
+    rng = np.random.default_rng(11)
+    n = 20_000
+    lons, lats = rng.uniform(75, 130, n), rng.uniform(20, 48, n)
+    feats = [
+        station(f"n{i}", round(float(x), 5), round(float(y), 5))
+        for i, (x, y) in enumerate(zip(lons, lats, strict=True))
+    ]
+    path = tmp_path / "national.geojson"
+    path.write_text(json.dumps(collection(*feats)), encoding="utf-8")
+    with serve(tile_env(tiles, STATIONS_STATIONS_PATH=str(path))) as base:
+        html = httpx.get(base + "/map").text
+        assert len(html.encode()) < 200_000  # no station is inlined
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(base + "/map")
+        ready(page)
+        assert page.locator(".st-server-cluster").count() > 0
+        assert page.locator(".st-marker").count() < 600
+        in_view = page.evaluate("window.stationsMap.shown")
+        assert shown(page) == in_view and 0 < in_view <= n
+        # Zoomed into one cluster: fewer stations, now single markers.
+        page.evaluate("window.stationsMap.map.setView([30.0, 104.0], 11)")
+        page.wait_for_function("() => window.stationsMap.shown < 500", timeout=10_000)
+        watch.clean()
