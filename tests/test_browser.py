@@ -370,3 +370,23 @@ def test_national_scale_map_stays_small_and_clusters(context, tiles, tmp_path):
         page.evaluate("window.stationsMap.map.setView([30.0, 104.0], 11)")
         page.wait_for_function("() => window.stationsMap.shown < 500", timeout=10_000)
         watch.clean()
+
+
+def test_locate_and_fullscreen_buttons(context, server):
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(server + "/map")
+    ready(page)
+    page.click("a[title='定位我的位置']")
+    page.wait_for_function("() => window.stationsMap.map.getZoom() >= 14")
+    centre = page.evaluate("() => window.stationsMap.map.getCenter()")
+    assert abs(centre["lng"] - DELONG[0]) < 1e-4 and abs(centre["lat"] - DELONG[1]) < 1e-4
+    assert page.locator("path.leaflet-interactive").count() > 0
+    page.click("a[title='全屏']")
+    page.wait_for_timeout(300)
+    fullscreen = page.evaluate(
+        "() => !!document.fullscreenElement"
+        " || document.querySelector('.folium-map').classList.contains('st-pseudo-fullscreen')"
+    )
+    assert fullscreen
+    watch.clean()
