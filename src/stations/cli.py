@@ -362,6 +362,210 @@ def map_command(
     )
 
 
+def _export(collection: dict[str, Any], path: Path | None, layer: str) -> None:
+    if path is None:
+        return
+    from stations.siting import write_features
+
+    written = write_features(collection, path, layer)
+    err.print(f"wrote {written} ({len(collection['features'])} features)", highlight=False)
+
+
+@app.command("coverage")
+def coverage_command(
+    radius_km: Annotated[
+        float, typer.Option(help="Service distance along the road (km).", min=0.001)
+    ],
+    include_planned: Annotated[
+        bool, typer.Option("--include-planned", help="Count planned stations too.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the gaps to FILE.geojson or FILE.gpkg."),
+    ] = None,
+    as_json: AsJson = False,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Which stretches of the loop are farther than R (by road) from any station."""
+    from stations.siting import coverage_report
+
+    try:
+        catalog = Catalog.from_settings(_settings(stations, loop))
+        report = coverage_report(catalog, radius_km * 1000.0, include_planned)
+        _export(report["gaps"], output, "gaps")
+    except StationsError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(report)
+        return
+    out.print(
+        f"Within {radius_km:g} km by road of one of {report['stations_counted']} stations "
+        f"({', '.join(report['statuses'])}): {report['covered_fraction']:.1%} of the loop. "
+        f"Largest gap {report['max_gap_m'] / 1000:.1f} km; farthest point "
+        f"{(report['max_distance_m'] or 0) / 1000:.1f} km from a station. "
+        f"{report['min_new_stations_to_cover']} new station(s) would cover it all.",
+        highlight=False,
+    )
+    table = Table(title=f"Uncovered stretches at {radius_km:g} km / 未覆盖路段")
+    for col in ("from km", "to km", "length"):
+        table.add_column(col, justify="right")
+    for f in report["gaps"]["features"]:
+        p = f["properties"]
+        table.add_row(f"{p['from_km']:.1f}", f"{p['to_km']:.1f}", format_distance(p["length_m"]))
+    out.print(table)
+
+
+@app.command("suggest")
+def suggest_command(
+    count: Annotated[int, typer.Option(help="How many new sites.", min=0, max=1000)],
+    radius_km: Annotated[
+        float | None,
+        typer.Option(help="Service distance (km): reported as coverage; needed with --demand."),
+    ] = None,
+    demand: Annotated[
+        Path | None,
+        typer.Option(help="Demand points: CSV (lon,lat[,weight]) or GeoJSON Points."),
+    ] = None,
+    demand_crs: Annotated[
+        CRS, typer.Option(help="Datum of the demand file: wgs84, gcj02 or bd09.")
+    ] = CRS.WGS84,
+    include_planned: Annotated[
+        bool, typer.Option("--include-planned", help="Count planned stations as existing.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the sites to FILE.geojson or FILE.gpkg."),
+    ] = None,
+    as_json: AsJson = False,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Where the next N stations should go (exact p-center, or maximal covering of demand)."""
+    from stations.siting import read_demand, suggest
+
+    radius_m = radius_km * 1000.0 if radius_km is not None else None
+    try:
+        catalog = Catalog.from_settings(_settings(stations, loop))
+        points = read_demand(demand, demand_crs) if demand is not None else None
+        with err.status("solving…"):
+            result = suggest(catalog, count, radius_m, points, include_planned)
+        _export(result, output, "suggested_sites")
+    except StationsError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(result)
+        return
+    before, after = (
+        result["objective"]["before"],
+        result["objective"]["after"] if ("objective" in result) else ({}, {}),
+    )
+    out.print(f"{result['method']} — {result['solver']}", highlight=False)
+    if before:
+        line = (
+            f"farthest loop point from a station: {_km_text(before['max_distance_m'])} -> "
+            f"{_km_text(after['max_distance_m'])}"
+        )
+        if radius_m is not None:
+            line += (
+                f"; within {radius_km:g} km: {before['covered_fraction']:.1%} -> "
+                f"{after['covered_fraction']:.1%}"
+            )
+        out.print(line, highlight=False)
+    if "demand" in result:
+        d = result["demand"]
+        out.print(
+            f"demand within reach: {d['covered_before']:g} -> {d['covered_after']:g} of "
+            f"{d['total_weight']:g}",
+            highlight=False,
+        )
+    table = Table(title="Suggested sites / 建议新站点")
+    for col in ("#", "km", "lon", "lat", "nearest town"):
+        table.add_column(col)
+    for f in result["features"]:
+        p = f["properties"]
+        town = p.get("nearest_town") or {}
+        table.add_row(
+            str(p["rank"]),
+            f"{p['loop_km']:.1f}",
+            f"{p['lon']:.5f}",
+            f"{p['lat']:.5f}",
+            f"{town.get('name', '—')} ({format_distance(town['distance_m'])})" if town else "—",
+        )
+    out.print(table)
+
+
+def _km_text(metres: float | None) -> str:
+    return "∞" if metres is None else f"{metres / 1000:.2f} km"
+
+
+loop_app = typer.Typer(help="The loop itself: import a driven GPS track.", no_args_is_help=True)
+app.add_typer(loop_app, name="loop")
+
+
+@loop_app.command("import")
+def loop_import_command(
+    track: Annotated[Path, typer.Argument(help="GPX file of the loop, driven once round.")],
+    max_gap_m: Annotated[
+        float, typer.Option(help="The track must end this close to its start (m).", min=1)
+    ] = 500.0,
+    tolerance_m: Annotated[float, typer.Option(help="Simplification tolerance (m).", min=0)] = 5.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; write nothing.")
+    ] = False,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Replace the schematic loop with a recorded GPS track (validated, simplified)."""
+    from stations.files import atomic_write_bytes
+    from stations.loop import parse_loop
+    from stations.track import read_track, track_to_loop
+
+    settings = _settings(stations, loop)
+    try:
+        previous = read_json(settings.loop_path) if settings.loop_path.exists() else {}
+        if isinstance(previous, dict) and previous.get("type") == "FeatureCollection":
+            previous = (previous.get("features") or [{}])[0]
+        props = previous.get("properties", {}) if isinstance(previous, dict) else {}
+        coords = read_track(track)
+        feature = track_to_loop(
+            coords, props, track.name, max_gap_m=max_gap_m, tolerance_m=tolerance_m
+        )
+        new_loop = parse_loop(feature, str(track), calibrate=settings.calibrate_loop)
+        parsed = load_stations(settings.stations_path)
+        catalog = Catalog(
+            parsed.stations, new_loop, loop_max_offroute_m=settings.loop_max_offroute_m
+        )
+    except StationsError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"{track.name}: {len(coords)} points -> {len(feature['geometry']['coordinates'])} "
+        f"vertices, {new_loop.length_m / 1000:.1f} km (official "
+        f"{(new_loop.official_length_m or 0) / 1000:.0f} km)",
+        highlight=False,
+    )
+    table = Table(title="Stations re-snapped to the new loop / 站点重新定位到环线")
+    for col in ("km", "off route", "id"):
+        table.add_column(col)
+    for r in info_data(catalog)["station_marks"]:
+        table.add_row(
+            "—" if r["loop_km"] is None else f"{r['loop_km']:.1f}",
+            "—" if r["offroute_m"] is None else format_distance(r["offroute_m"]),
+            r["id"],
+        )
+    out.print(table)
+    if dry_run:
+        out.print("dry run: nothing written", highlight=False)
+        return
+    body = orjson.dumps(
+        {"type": "FeatureCollection", "features": [feature]}, option=orjson.OPT_INDENT_2
+    )
+    atomic_write_bytes(settings.loop_path, body + b"\n")
+    out.print(
+        f"wrote {settings.loop_path}; regenerate the map with `stations map`", highlight=False
+    )
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

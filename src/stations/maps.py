@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from stations import __version__
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
 from stations.coverage import loop_coverage
+from stations.files import atomic_write_text
 from stations.models import Kind, PositionAccuracy, Status
 from stations.query import QueryContext, station_feature
 from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
@@ -327,16 +326,4 @@ def write_map(
         stamp = datetime.now(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M")
         options = MapOptions(**{**options.__dict__, "as_of": stamp})
     page = render_standalone(build_map(catalog, options, ctx), fingerprint(sources, options))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a map is for sharing
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write_text(out, page)

@@ -65,7 +65,7 @@ class Ring:
         )
 
     def with_sites(self, extra: Iterable[Site]) -> Ring:
-        """This ring with more stations."""
+        """The same ring with more stations."""
         return Ring(self.length, (*self.sites, *extra))
 
     def dist(self, a: float, b: float) -> float:
@@ -230,8 +230,8 @@ def p_center(ring: Ring, count: int) -> list[Site]:
     """``count`` new stations minimising the largest distance from the loop to a station.
 
     Exact to `TOLERANCE_M`: the least distance D at which ``count`` stations suffice to cover
-    the loop is bracketed by bisection (feasibility only grows with D), then the stations are
-    spaced evenly in the stretches still uncovered at D.
+    the loop is bracketed by bisection (feasibility only grows with D), the stations are placed
+    by the greedy cover at D, then each is moved mid-way between its neighbours (`_balance`).
     """
     count = _check_count(count)
     if count == 0:
@@ -247,6 +247,12 @@ def p_center(ring: Ring, count: int) -> list[Site]:
             lo = mid
     out = [Site(u) for u in _cover_positions(ring, hi)]
     # Spare stations (fewer needed than allowed) go into the longest stretches between stations.
+    out = _spread(ring, out, count, hi)
+    return _balance(ring, out)
+
+
+def _spread(ring: Ring, out: list[Site], count: int, hi: float) -> list[Site]:
+    """Add the stations the cover at ``hi`` did not need, in the longest stretches left."""
     spare = count - len(out)
     while spare > 0:
         cov = coverage(ring.with_sites(out), max(hi / 2, TOLERANCE_M))
@@ -258,14 +264,51 @@ def p_center(ring: Ring, count: int) -> list[Site]:
     return out
 
 
+def _balance(ring: Ring, new: list[Site], sweeps: int = 30) -> list[Site]:
+    """Move each new station to where its two neighbours' stretches are equally far.
+
+    The bisection fixes the optimal largest distance; the greedy placement behind it is packed to
+    one side. Equalising each new station between its neighbours never raises the largest
+    distance (both stretches beside it get no worse than their maximum before), and puts the
+    stations where planners expect them: mid-way along the stretches they serve.
+    """
+    if not new:
+        return new
+    fixed = _undominated(ring)
+    target = max_distance(ring.with_sites(new))
+    sites = list(new)
+    for _ in range(sweeps):
+        moved = 0.0
+        for i in range(len(sites)):
+            others = sorted(
+                [*fixed, *(s for j, s in enumerate(sites) if j != i)], key=lambda s: s.u
+            )
+            if not others:
+                break
+            u = sites[i].u
+            after = next((s for s in others if s.u > u), others[0])
+            before = next((s for s in reversed(others) if s.u <= u), others[-1])
+            gap = (after.u - before.u) % ring.length or ring.length
+            shift = min(max((gap + after.offroute - before.offroute) / 2, 0.0), gap)
+            candidate = Site((before.u + shift) % ring.length)
+            trial = sites[:i] + [candidate] + sites[i + 1 :]
+            if max_distance(ring.with_sites(trial)) <= target + 1e-9:
+                moved = max(moved, ring.dist(u, candidate.u))
+                sites = trial
+        if moved < TOLERANCE_M:
+            break
+    return sites
+
+
 # ---------------------------------------------------------------- maximal covering
 
 
 def _arcs(
     ring: Ring, demand: Sequence[Demand], radius: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arcs (start, half-width, weight) where a new road-side station covers each demand point
-    not yet covered by the existing stations.
+    """Where a new road-side station would cover each demand point not yet served.
+
+    Returns arrays of arc start, arc width and weight.
     """
     starts, widths, weights = [], [], []
     for d in demand:
@@ -283,7 +326,7 @@ def _arcs(
 def _line_mclp(
     left: np.ndarray, right: np.ndarray, w: np.ndarray, count: int
 ) -> tuple[float, list[float]]:
-    """Best ``count`` stabbing points for weighted intervals on a line (exact DP over right ends)."""
+    """Best ``count`` stabbing points for weighted intervals on a line (DP over right ends)."""
     if count == 0 or len(w) == 0:
         return 0.0, []
     cands = np.unique(right)
