@@ -321,6 +321,15 @@ def map_command(
         float | None,
         typer.Option(help="Service distance of the coverage layer (km along the loop).", min=0.1),
     ] = None,
+    planning: Annotated[
+        bool,
+        typer.Option(
+            "--planning", help="The planning map: uncovered stretches in red, suggested sites."
+        ),
+    ] = False,
+    count: Annotated[
+        int, typer.Option(help="Suggested sites on the planning map.", min=0, max=100)
+    ] = 3,
     stations: StationsPath = None,
     loop: LoopPath = None,
 ) -> None:
@@ -341,7 +350,10 @@ def map_command(
         )
         catalog = Catalog.from_settings(settings)
         options = MapOptions(
-            lang=lang, tiles=source, coverage_km=coverage_km or settings.coverage_km
+            lang=lang,
+            tiles=source,
+            coverage_km=coverage_km or settings.coverage_km,
+            planning_count=count if planning else None,
         )
         written = write_map(
             catalog,
@@ -404,7 +416,11 @@ def coverage_command(
         f"({', '.join(report['statuses'])}): {report['covered_fraction']:.1%} of the loop. "
         f"Largest gap {report['max_gap_m'] / 1000:.1f} km; farthest point "
         f"{(report['max_distance_m'] or 0) / 1000:.1f} km from a station. "
-        f"{report['min_new_stations_to_cover']} new station(s) would cover it all.",
+        + (
+            f"{report['min_new_stations_to_cover']} new station(s) would cover it all."
+            if report["min_new_stations_to_cover"] is not None
+            else "Covering it all would take more than 10,000 new stations."
+        ),
         highlight=False,
     )
     table = Table(title=f"Uncovered stretches at {radius_km:g} km / 未覆盖路段")

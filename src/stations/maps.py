@@ -62,6 +62,8 @@ class MapOptions:
         Locate-me and fullscreen buttons; the legend (``/embed`` may drop both).
     as_of
         For inline data: when ``open_now`` was evaluated (shown in popups).
+    planning_count
+        The planning map: this many suggested sites (exact p-center), gaps in bold red.
     """
 
     lang: str = "zh"
@@ -75,6 +77,7 @@ class MapOptions:
     legend: bool = True
     as_of: str | None = None
     api_url: str = VIEWPORT_API
+    planning_count: int | None = None
 
 
 class StationsLayer(MacroElement):
@@ -158,12 +161,57 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
             folium.PolyLine(
                 _to_map(lons, lats, crs), color="#2e7d32", weight=10, opacity=0.45
             ).add_to(layer)
+        planning = options.planning_count is not None
         for a, b in cov.gaps:
             lons, lats = zip(*loop.slice(a, b), strict=True)
             folium.PolyLine(
-                _to_map(lons, lats, crs), color="#d32f2f", weight=3, opacity=0.9, dash_array="6 6"
+                _to_map(lons, lats, crs),
+                color="#d32f2f",
+                weight=6 if planning else 3,
+                opacity=0.9,
+                dash_array=None if planning else "6 6",
             ).add_to(layer)
         layer.add_to(m)
+    if options.planning_count is not None:
+        _add_suggestions(m, catalog, options)
+
+
+def _add_suggestions(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
+    from stations.siting import suggest
+
+    lang, crs = options.lang, options.tiles.crs
+    radius = (options.coverage_km or 5.0) * 1000.0
+    result = suggest(catalog, options.planning_count or 0, radius)
+    after = result["objective"]["after"]
+    name = text(lang, "suggested")
+    layer = folium.FeatureGroup(name=html.escape(name), show=True)
+    for f in result["features"]:
+        p = f["properties"]
+        ((y, x),) = _to_map([p["lon"]], [p["lat"]], crs)
+        town = p.get("nearest_town") or {}
+        label = f"{name} #{p['rank']} · km {p['loop_km']:.1f}"
+        if town:
+            label += f" · {town.get('name', '')} {town['distance_m'] / 1000:.1f} km"
+        folium.CircleMarker(
+            [y, x],
+            radius=10,
+            color="#4a148c",
+            weight=3,
+            fill=True,
+            fill_color="#ce93d8",
+            fill_opacity=0.9,
+            tooltip=folium.Tooltip(html.escape(label)),
+            class_name="st-suggested",
+        ).add_to(layer)
+    summary = text(lang, "planning_summary").format(
+        n=len(result["features"]),
+        before=(result["objective"]["before"]["max_distance_m"] or 0) / 1000,
+        after=(after["max_distance_m"] or 0) / 1000,
+    )
+    layer.add_to(m)
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.html.add_child(Element(f'<div class="st-planning-summary">{html.escape(summary)}</div>'))
 
 
 #: What a popup shows; a standalone file carries only these (10,000 stations: 12 MB -> see README).
@@ -302,7 +350,8 @@ def fingerprint(catalog_files: list[Path], options: MapOptions) -> str:
     for path in [*catalog_files, *(assets.path(a) for a in [*assets.JS, *assets.CSS])]:
         digest.update(path.read_bytes())
     digest.update(
-        f"{__version__}|{options.tiles.name}|{options.lang}|{options.coverage_km}".encode()
+        f"{__version__}|{options.tiles.name}|{options.lang}|{options.coverage_km}|"
+        f"{options.planning_count}".encode()
     )
     return digest.hexdigest()
 

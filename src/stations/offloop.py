@@ -21,7 +21,7 @@ from stations.siting import nearest_town, ring_of, statuses_for
 #: Candidate sites along the loop every this many metres (geometric).
 LOOP_CANDIDATE_STEP_M = 2000.0
 #: spopt's integer programme grows with demand x candidates; keep it solvable in seconds.
-MAX_POINTS = 400
+MAX_POINTS = 200
 
 
 def geodesic_matrix(
@@ -77,11 +77,14 @@ def suggest_off_loop(
         cost,
         weights,
         service_radius=radius_m,
-        p_facilities=len(existing) + count,
+        p_facilities=min(len(existing) + count, len(cand)),
         predefined_facilities_arr=predefined if predefined.any() else None,
         name="stations-mclp",
     )
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    try:
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    except RuntimeError as exc:  # spopt raises when CBC reports no optimal solution
+        raise InvalidInput(f"the MCLP solver found no solution: {exc}") from None
     chosen = [
         j
         for j in range(len(cand))

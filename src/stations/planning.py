@@ -31,6 +31,10 @@ from stations.errors import InvalidInput
 TOLERANCE_M = 0.01
 #: Distances this close to the radius count as within it (rounding of positions on the ring).
 EPS_M = 1e-6
+#: Answers needing more new stations than this are refused (the radius is too small to plan with).
+MAX_NEW_SITES = 10_000
+#: Largest number of distinct demand arcs the exact MCLP takes (its tables grow as the square).
+MAX_ARCS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +96,16 @@ def _check_count(count: int) -> int:
 def _undominated(ring: Ring) -> list[Site]:
     """Stations that are nearest for some loop point, sorted by position."""
     sites = sorted(ring.sites, key=lambda s: (s.u, s.offroute))
-    keep = []
-    for i, s in enumerate(sites):
-        dominated = any(
-            (t.offroute + ring.dist(t.u, s.u) < s.offroute)
-            or (t.offroute + ring.dist(t.u, s.u) == s.offroute and j < i)
-            for j, t in enumerate(sites)
-            if j != i
-        )
-        if not dominated:
-            keep.append(s)
-    return keep
+    if len(sites) < 2:
+        return sites
+    u = np.array([s.u for s in sites])
+    o = np.array([s.offroute for s in sites])
+    d = np.abs(u[:, None] - u[None, :]) % ring.length
+    reach = o[:, None] + np.minimum(d, ring.length - d)  # reach[i, j]: via station i to j's spot
+    np.fill_diagonal(reach, np.inf)
+    earlier = np.tri(len(sites), len(sites), -1, dtype=bool).T  # earlier[i, j]: i < j
+    dominated = ((reach < o[None, :]) | ((reach == o[None, :]) & earlier)).any(axis=0)
+    return [s for s, dom in zip(sites, dominated.tolist(), strict=True) if not dom]
 
 
 def max_distance(ring: Ring) -> float:
@@ -191,6 +194,15 @@ def _greedy(
     return [u % length for u in out]
 
 
+def _check_cover_size(gaps: list[tuple[float, float]], radius: float) -> None:
+    lower = sum(b - a for a, b in gaps) / (2 * radius)
+    if lower > MAX_NEW_SITES:
+        raise InvalidInput(
+            f"covering the loop at {radius:g} m would take more than {MAX_NEW_SITES} new "
+            "stations; use a larger radius"
+        )
+
+
 def _cover_positions(ring: Ring, radius: float) -> list[float]:
     """Fewest road-side positions that bring every loop point within ``radius`` of a station.
 
@@ -205,6 +217,7 @@ def _cover_positions(ring: Ring, radius: float) -> list[float]:
         gaps = [(0.0, ring.length)]
     if not gaps:
         return []
+    _check_cover_size(gaps, radius)
     best: list[float] | None = None
     for a, _ in gaps:
         found = _greedy(gaps, a, ring.length, radius)
@@ -214,6 +227,16 @@ def _cover_positions(ring: Ring, radius: float) -> list[float]:
     return best
 
 
+def _feasible(ring: Ring, radius: float, count: int) -> bool:
+    """Whether ``count`` new stations can bring the whole loop within ``radius``."""
+    if radius <= 0:
+        return False
+    gaps = coverage(ring, radius).gaps if ring.sites else [(0.0, ring.length)]
+    if sum(b - a for a, b in gaps) / (2 * radius) > count:
+        return False  # a station covers at most 2R of what is left
+    return len(_cover_positions(ring, radius)) <= count
+
+
 def min_cover(ring: Ring, radius_m: float) -> list[Site]:
     """The fewest new stations so that every loop point is within ``radius_m`` of a station.
 
@@ -221,6 +244,7 @@ def min_cover(ring: Ring, radius_m: float) -> list[Site]:
     """
     radius_m = _check_radius(radius_m)
     if not ring.sites:
+        _check_cover_size([(0.0, ring.length)], radius_m)
         n = max(1, math.ceil(ring.length / (2 * radius_m) - 1e-12))
         return _fill((0.0, ring.length), n, ring.length)
     return [Site(u) for u in _cover_positions(ring, radius_m)]
@@ -241,7 +265,7 @@ def p_center(ring: Ring, count: int) -> list[Site]:
     lo, hi = 0.0, max_distance(ring)  # at hi nothing is needed
     while hi - lo > TOLERANCE_M:
         mid = (lo + hi) / 2
-        if len(_cover_positions(ring, mid)) <= count:
+        if _feasible(ring, mid, count):
             hi = mid
         else:
             lo = mid
@@ -376,6 +400,11 @@ def mclp(
     starts, widths, weights = _arcs(ring, demand, radius_m)
     if count == 0 or len(weights) == 0:
         return [], 0.0
+    if len(np.unique(np.round((starts + widths) % ring.length, 6))) > MAX_ARCS:
+        raise InvalidInput(
+            f"too many distinct demand places for the exact ring MCLP (more than {MAX_ARCS}); "
+            "aggregate the demand (e.g. to 100 m along the loop)"
+        )
     length = ring.length
     full = widths >= length
     base = float(weights[full].sum())  # covered wherever a station goes

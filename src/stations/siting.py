@@ -135,7 +135,10 @@ def coverage_report(
         )
         for a, b in sorted(cov.gaps, key=lambda g: g[0])
     ]
-    to_cover = planning.min_cover(ring, radius_m)
+    try:
+        to_cover: list[Site] | None = planning.min_cover(ring, radius_m)
+    except InvalidInput:  # too many to list: the radius is tiny next to the loop
+        to_cover = None
     positions = np.arange(0.0, ring.length, profile_step_m)
     dists = planning.distances_at(ring, positions)
     return {
@@ -146,8 +149,10 @@ def coverage_report(
         "max_gap_m": round(cov.max_gap_m, 1),
         "max_distance_m": None if math.isinf(cov.max_distance_m) else round(cov.max_distance_m, 1),
         "gaps": {"type": "FeatureCollection", "features": gaps},
-        "min_new_stations_to_cover": len(to_cover),
-        "to_cover_sites": sorted(_km(s.u, ring.length) for s in to_cover),
+        "min_new_stations_to_cover": None if to_cover is None else len(to_cover),
+        "to_cover_sites": None
+        if to_cover is None
+        else sorted(_km(s.u, ring.length) for s in to_cover),
         "profile": [
             {"loop_km": round(p / 1000.0, 3), "distance_m": None if math.isinf(d) else round(d, 1)}
             for p, d in zip(positions.tolist(), dists.tolist(), strict=True)
@@ -346,7 +351,7 @@ def write_features(collection: dict[str, Any], path: Path, layer: str) -> Path:
         features.append({**f, "properties": props})
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.stem}.tmp{suffix}")  # GDAL picks the format by suffix
     driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
     tmp.unlink(missing_ok=True)
     try:

@@ -90,7 +90,7 @@ def track_to_loop(
         ring.append(ring[0])
     if len(ring) < 4:
         raise InvalidInput("the track is too short to be a loop after simplification")
-    rounded = [[round(x, 7), round(y, 7)] for x, y in ring]
+    rounded = [[round(float(x), 7), round(float(y), 7)] for x, y in ring]
     rounded[-1] = rounded[0]
     length = Loop([tuple(c) for c in rounded], {}, calibrate=False).length_m  # type: ignore[misc]
     if length < min_length_m:

@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stations import __version__
-from stations.api import ogc, pages, queries, routes
+from stations.api import ogc, pages, planning, queries, routes
 from stations.api.errors import install_error_handlers
 from stations.catalog import Catalog
 from stations.settings import Settings
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(routes.router)
     app.include_router(queries.router)
     app.include_router(ogc.router)
+    app.include_router(planning.router)
     app.include_router(pages.router)
     _mount_docs(app)
     pages.mount_static(app)
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET"],
+            allow_methods=["GET", "POST"],
             allow_headers=["*"],
             max_age=600,
         )

@@ -124,9 +124,11 @@ def map_page(
     center: tuple[float, float] | None = None,
     zoom: int | None = None,
     focus: str | None = None,
+    planning_count: int | None = None,
 ) -> str:
     """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce."""
     options = MapOptions(
+        planning_count=planning_count,
         lang=lang,
         tiles=tiles,
         coverage_km=coverage_km,
@@ -203,14 +205,21 @@ async def read_map_page(
         float | None,
         Query(gt=0, le=200, description="Service distance of the coverage layer, km."),
     ] = None,
+    planning: Annotated[
+        bool, Query(description="The planning map: gaps in red and suggested sites.")
+    ] = False,
+    count: Annotated[
+        int, Query(ge=0, le=100, description="Suggested sites on the planning map.")
+    ] = 3,
 ) -> HTMLResponse:
     """The full map: loop, km marks, coverage, every station by viewport."""
     source = choose_tiles(settings, tiles)
     km = coverage_km or settings.coverage_km
+    plan = count if planning else None
     page = _cached(
         request,
-        ("map", lang, source, km),
-        lambda: map_page(catalog, source, lang.value, km),
+        ("map", lang, source, km, plan),
+        lambda: map_page(catalog, source, lang.value, km, planning_count=plan),
     )
     return _respond(page, source, [])
 

@@ -77,6 +77,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "load_failed": "驿站数据加载失败",
         "stations_layer": "驿站",
         "km_marks": "里程标（每 10 公里）",
+        "suggested": "建议新站点",
+        "planning_summary": "建议新增 {n} 个站点：环线上离驿站最远的距离从 {before:.1f} 公里"
+        "降到 {after:.1f} 公里",
     },
     "en": {
         "title": "Rest stations · find the nearest",
@@ -138,6 +141,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "load_failed": "Could not load stations",
         "stations_layer": "Stations",
         "km_marks": "km marks (every 10 km)",
+        "suggested": "Suggested site",
+        "planning_summary": "{n} suggested sites: the farthest loop point from a station goes "
+        "from {before:.1f} km to {after:.1f} km",
     },
 }
 

@@ -1,0 +1,124 @@
+"""Planners' routes: coverage of the loop and suggested sites (GET, or POST with demand points)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.responses import GeoJSONResponse, ORJSONResponse
+from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.errors import InvalidInput
+from stations.siting import coverage_report, suggest
+
+router = APIRouter(
+    prefix="/api/planning",
+    tags=["planning"],
+    responses=ERRORS,
+    dependencies=[Depends(reject_unknown_parameters)],
+)
+
+RadiusParam = Annotated[float, Query(gt=0, description="Service distance along the road, metres.")]
+PlannedParam = Annotated[
+    bool, Query(description="Count planned stations as well as those in service.")
+]
+MAX_COUNT = 100
+MAX_DEMAND = 5000
+
+
+def _check_radius(radius_m: float | None, maximum: float) -> None:
+    if radius_m is not None and radius_m > maximum:
+        raise InvalidInput(f"radius_m must be at most {maximum:g} m; got {radius_m:g}")
+
+
+@router.get("/coverage", response_class=ORJSONResponse, responses=json_responses(["gaps"]))
+async def read_coverage(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    radius_m: RadiusParam,
+    include_planned: PlannedParam = False,
+) -> ORJSONResponse:
+    """Covered share, uncovered stretches (GeoJSON, from/to km), largest gap, distance profile."""
+    _check_radius(radius_m, settings.max_radius_m)
+    return ORJSONResponse(coverage_report(catalog, radius_m, include_planned))
+
+
+@router.get(
+    "/suggest",
+    response_class=GeoJSONResponse,
+    response_model=None,
+    responses=geojson_responses("FeatureCollection"),
+)
+async def read_suggestions(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    count: Annotated[int, Query(ge=0, le=MAX_COUNT, description="How many new sites.")],
+    radius_m: Annotated[
+        float | None,
+        Query(gt=0, description="Service distance (m) for the coverage figures."),
+    ] = None,
+    include_planned: PlannedParam = False,
+) -> GeoJSONResponse:
+    """Sites minimising the largest along-loop distance to a station (exact p-center)."""
+    _check_radius(radius_m, settings.max_radius_m)
+    result = await run_in_threadpool(suggest, catalog, count, radius_m, None, include_planned)
+    return GeoJSONResponse(result)
+
+
+class DemandPoint(BaseModel):
+    """One demand point (a rider's ping, a place with orders)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(strict=True, description="Longitude in degrees of `crs`.")
+    lat: float = Field(strict=True, description="Latitude in degrees of `crs`.")
+    weight: float = Field(
+        default=1.0, ge=0, strict=True, description="Demand weight (e.g. orders)."
+    )
+
+
+class SuggestBody(BaseModel):
+    """Demand-weighted suggestion request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=0, le=MAX_COUNT, strict=True, description="How many new sites.")
+    radius_m: float = Field(gt=0, strict=True, description="Service distance, metres.")
+    crs: CRS = Field(default=CRS.WGS84, description="Datum of the demand points.")
+    include_planned: bool = Field(default=False, strict=True)
+    demand: list[DemandPoint] = Field(
+        min_length=1, max_length=MAX_DEMAND, description="Demand points."
+    )
+
+
+@router.post(
+    "/suggest",
+    response_class=GeoJSONResponse,
+    response_model=None,
+    responses=geojson_responses("FeatureCollection"),
+)
+async def create_suggestions(
+    body: SuggestBody, catalog: CatalogDep, settings: SettingsDep
+) -> GeoJSONResponse:
+    """Sites maximising the demand within radius_m (exact on the loop; spopt MCLP off it)."""
+    _check_radius(body.radius_m, settings.max_radius_m)
+    points: list[tuple[float, float, float]] = []
+    for i, d in enumerate(body.demand):
+        x, y = check_lonlat(d.lon, d.lat, name=f"demand[{i}]")
+        wx, wy = to_wgs84(x, y, body.crs)
+        points.append((float(wx), float(wy), d.weight))
+    result: dict[str, Any] = await run_in_threadpool(
+        suggest, catalog, body.count, body.radius_m, points, body.include_planned
+    )
+    return GeoJSONResponse(result)
+
+
+@router.options("/suggest", include_in_schema=False)
+async def options_suggestions() -> Response:
+    """Both methods of /suggest (Starlette's 405 would name only the first route's)."""
+    return Response(status_code=204, headers={"Allow": "GET, POST, OPTIONS"})
