@@ -288,40 +288,39 @@ def _spread(ring: Ring, out: list[Site], count: int, hi: float) -> list[Site]:
     return out
 
 
-def _balance(ring: Ring, new: list[Site], sweeps: int = 30) -> list[Site]:
-    """Move each new station to where its two neighbours' stretches are equally far.
+def _balance(ring: Ring, new: list[Site]) -> list[Site]:
+    """Space the new stations evenly between the existing ones they fall between.
 
     The bisection fixes the optimal largest distance; the greedy placement behind it is packed to
-    one side. Equalising each new station between its neighbours never raises the largest
-    distance (both stretches beside it get no worse than their maximum before), and puts the
-    stations where planners expect them: mid-way along the stretches they serve.
+    one side. Between two neighbouring existing stations a and b (off the road by o_a, o_b) with
+    k new stations between them, the largest distance over that stretch is least when all k + 1
+    pieces are equally bad: pieces of length t - o_a, t, ..., t, t - o_b with
+    t = (gap + o_a + o_b) / (k + 1). That can only lower each stretch's largest distance, so the
+    optimum is kept (checked), and the stations stand where planners expect them.
     """
-    if not new:
-        return new
     fixed = _undominated(ring)
-    target = max_distance(ring.with_sites(new))
-    sites = list(new)
-    for _ in range(sweeps):
-        moved = 0.0
-        for i in range(len(sites)):
-            others = sorted(
-                [*fixed, *(s for j, s in enumerate(sites) if j != i)], key=lambda s: s.u
-            )
-            if not others:
-                break
-            u = sites[i].u
-            after = next((s for s in others if s.u > u), others[0])
-            before = next((s for s in reversed(others) if s.u <= u), others[-1])
-            gap = (after.u - before.u) % ring.length or ring.length
-            shift = min(max((gap + after.offroute - before.offroute) / 2, 0.0), gap)
-            candidate = Site((before.u + shift) % ring.length)
-            trial = sites[:i] + [candidate] + sites[i + 1 :]
-            if max_distance(ring.with_sites(trial)) <= target + 1e-9:
-                moved = max(moved, ring.dist(u, candidate.u))
-                sites = trial
-        if moved < TOLERANCE_M:
-            break
-    return sites
+    if not new or not fixed:
+        return new
+    length = ring.length
+    fixed_u = np.array([f.u for f in fixed])
+    out: list[Site] = []
+    groups: dict[int, list[Site]] = {}
+    for site in new:
+        # the existing station at or before this one, going round
+        i = int(np.searchsorted(fixed_u, site.u, side="right")) - 1
+        groups.setdefault(i % len(fixed), []).append(site)
+    for i, members in groups.items():
+        a, b = fixed[i], fixed[(i + 1) % len(fixed)]
+        gap = (b.u - a.u) % length or length
+        k = len(members)
+        t = (gap + a.offroute + b.offroute) / (k + 1)
+        if t < max(a.offroute, b.offroute):
+            out += members  # a neighbour is nearly useless here; keep the greedy places
+            continue
+        out += [Site((a.u + (t - a.offroute) + j * t) % length) for j in range(k)]
+    if max_distance(ring.with_sites(out)) <= max_distance(ring.with_sites(new)) + 1e-9:
+        return out
+    return new
 
 
 # ---------------------------------------------------------------- maximal covering
@@ -356,18 +355,21 @@ def _line_mclp(
     cands = np.unique(right)
     m = len(cands)
     # gain[p, i]: weight of intervals containing cand i whose left end lies after cand p (p < i);
-    # row m is "no previous point".
-    contains = (left[None, :] <= cands[:, None] + 1e-9) & (right[None, :] >= cands[:, None] - 1e-9)
+    # row m is "no previous point". An interval spanning cands a..b adds its weight to the
+    # rectangle p in [0, a), i in [a, b]: built with a 2-D difference array and two cumsums.
+    a = np.searchsorted(cands, left - 1e-9, side="left")
+    b = np.searchsorted(cands, right + 1e-9, side="right") - 1
+    diff = np.zeros((m + 1, m + 1))
+    np.add.at(diff, (0, a), w)
+    np.add.at(diff, (0, b + 1), -w)
+    np.add.at(diff, (a, a), -w)
+    np.add.at(diff, (a, b + 1), w)
     gain = np.zeros((m + 1, m))
-    for i in range(m):
-        inside = contains[i]
-        lefts, ws = left[inside], w[inside]
-        order = np.argsort(lefts)
-        lefts, ws = lefts[order], ws[order]
-        suffix = np.concatenate((np.cumsum(ws[::-1])[::-1], [0.0]))
-        idx = np.searchsorted(lefts, cands[:i], side="right")
-        gain[:i, i] = suffix[idx]
-        gain[m, i] = suffix[0]
+    gain[:m] = np.cumsum(np.cumsum(diff, axis=0), axis=1)[:m, :m]
+    none = np.zeros(m + 1)
+    np.add.at(none, a, w)
+    np.add.at(none, b + 1, -w)
+    gain[m] = np.cumsum(none)[:m]
     best = np.full((count + 1, m), -np.inf)
     back = np.full((count + 1, m), -1, dtype=np.int64)
     best[1] = gain[m]
