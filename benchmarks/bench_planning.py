@@ -175,7 +175,8 @@ def main() -> None:
         at_nodes = float(distances_at(ring.with_sites(p_center(ring, n)), nodes).max())
         lines.append(
             f"| p-center N = {n} (largest distance, m) | {t_sp:.2f} s | {t_ours * 1000:.2f} ms | "
-            f"{t_sp / t_ours:,.0f}x | {sp_obj:,.0f} ({sp_ring:,.0f}) | {obj:,.1f} ({at_nodes:,.1f}) |"
+            f"{t_sp / t_ours:,.0f}x | {sp_obj:,.0f} ({sp_ring:,.0f}) | "
+            f"{obj:,.1f} ({at_nodes:,.1f}) |"
         )
         print(lines[-1], flush=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
