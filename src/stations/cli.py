@@ -609,7 +609,7 @@ def serve_command(
         from stations.api import create_app
 
         try:
-            catalog = Catalog.from_settings(settings)
+            catalog = load_checked(settings)
         except StationsError as exc:
             raise _fail(exc) from None
         uvicorn.run(create_app(settings, catalog), **options)
@@ -638,10 +638,20 @@ def serve_command(
                 os.environ[name] = value
 
 
+def load_checked(settings: Settings) -> Catalog:
+    """Load the data to serve; a broken stations file is refused, naming its last backup."""
+    from stations.store import with_backup_hint
+
+    try:
+        return Catalog.from_settings(settings)
+    except DataError as exc:
+        raise with_backup_hint(exc, settings.stations_path) from None
+
+
 def check_data(settings: Settings) -> StationsError | None:
     """Load the data the settings name; return the error instead of raising (for a subprocess)."""
     try:
-        Catalog.from_settings(settings)
+        load_checked(settings)
     except StationsError as exc:
         return exc
     return None

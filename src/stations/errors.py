@@ -19,6 +19,18 @@ class StationNotFound(StationsError, LookupError):
     """No station has the requested id."""
 
 
+class Unauthorized(StationsError):
+    """No (or a malformed) credential on a write."""
+
+
+class Forbidden(StationsError):
+    """A credential that does not allow this, or writes disabled."""
+
+
+class Conflict(StationsError):
+    """The change collides with the stored data (e.g. an id already in use)."""
+
+
 class DataError(StationsError):
     """A data file is unreadable or invalid; ``problems`` lists every issue found."""
 

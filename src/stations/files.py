@@ -36,3 +36,9 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> Path:
     """Replace ``path`` with UTF-8 ``text`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def file_identity(path: Path) -> str:
+    """Inode, modification time and size: changes whenever the file is replaced or written."""
+    st = path.stat()
+    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"

@@ -360,8 +360,9 @@ def _line_mclp(
     a = np.searchsorted(cands, left - 1e-9, side="left")
     b = np.searchsorted(cands, right + 1e-9, side="right") - 1
     diff = np.zeros((m + 1, m + 1))
-    np.add.at(diff, (0, a), w)
-    np.add.at(diff, (0, b + 1), -w)
+    top = np.zeros_like(a)
+    np.add.at(diff, (top, a), w)
+    np.add.at(diff, (top, b + 1), -w)
     np.add.at(diff, (a, a), -w)
     np.add.at(diff, (a, b + 1), w)
     gain = np.zeros((m + 1, m))

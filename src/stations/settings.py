@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stations.coords import CRS
@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         le=20_000,
         description="Above this many stations in view, the map gets clusters from the server.",
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token(s) allowing writes: TOKEN, or label:TOKEN,label2:TOKEN2 "
+        "(labels go to the audit log). Unset: writes are refused.",
+    )
+    keep_backups: int = Field(default=20, ge=1, le=10_000, description="Backups kept.")
     coverage_km: float = Field(
         default=5.0, gt=0, le=200, description="Service distance of the map's coverage layer."
     )

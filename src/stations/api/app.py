@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,9 +13,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stations import __version__
-from stations.api import ogc, pages, planning, queries, routes
+from stations.api import edit, ogc, pages, planning, queries, routes
 from stations.api.errors import install_error_handlers
+from stations.api.holder import CatalogHolder, file_version
 from stations.catalog import Catalog
+from stations.files import file_identity
 from stations.settings import Settings
 
 SECURITY_HEADERS = [
@@ -87,14 +87,6 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def data_version(*paths: Path) -> str:
-    """A short hash of the data files: part of every ETag, so edits invalidate caches."""
-    digest = hashlib.blake2b(digest_size=8)
-    for path in paths:
-        digest.update(path.read_bytes() if path.exists() else b"")
-    return digest.hexdigest()
-
-
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
     """Build the service.
 
@@ -110,9 +102,17 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.catalog = catalog if catalog is not None else Catalog.from_settings(settings)
-        app.state.data_version = data_version(settings.stations_path, settings.loop_path)
+        version = probe()  # before loading: a change during the load is noticed later
+        loaded = catalog if catalog is not None else Catalog.from_settings(settings)
+        app.state.holder = CatalogHolder(
+            loaded, version, probe, lambda: Catalog.from_settings(settings)
+        )
         yield
+
+    def probe() -> str:
+        return file_version(
+            file_identity(settings.stations_path), file_identity(settings.loop_path)
+        )
 
     app = FastAPI(
         title="stations",
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(edit.router)
     app.include_router(queries.router)
     app.include_router(ogc.router)
     app.include_router(planning.router)
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["*"],
             max_age=600,
         )

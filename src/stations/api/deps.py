@@ -18,8 +18,8 @@ from stations.settings import Settings
 
 
 async def get_catalog(request: Request) -> Catalog:
-    """The catalog loaded at start-up."""
-    catalog: Catalog = request.app.state.catalog
+    """The catalog in service (reloaded when the data files change)."""
+    catalog: Catalog = await request.app.state.holder.get()
     return catalog
 
 

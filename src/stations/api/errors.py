@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,13 +11,24 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from stations.errors import DataError, InvalidInput, StationNotFound, StationsError
+from stations.errors import (
+    Conflict,
+    DataError,
+    Forbidden,
+    InvalidInput,
+    StationNotFound,
+    StationsError,
+    Unauthorized,
+)
 
 log = logging.getLogger("stations.api")
 
 STATUS: dict[type[StationsError], int] = {
     InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
     StationNotFound: 404,
+    Conflict: 409,
     DataError: 500,
 }
 
@@ -49,6 +61,22 @@ def describe_validation_error(err: Any) -> str:
     return f"parameter {where!r}: {err.get('msg', 'invalid')}{shown}"
 
 
+def _methods_for(request: Request) -> list[str]:
+    """Every method the API documents for this path (from its OpenAPI document)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), methods)
+            for path, methods in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
+    found: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            found |= {m.upper() for m in methods if m != "parameters"}
+    return sorted(found)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn domain and validation errors into clean 4xx answers."""
 
@@ -58,7 +86,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.exception("server error on %s", request.url.path, exc_info=exc)
             return JSONResponse({"detail": "internal error; see the server log"}, status)
-        return JSONResponse({"detail": str(exc)}, status)
+        headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
+        return JSONResponse({"detail": str(exc)}, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -71,7 +100,14 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such path: {request.url.path}; see /docs"
-        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; a path served by several
+            # routes (GET and POST /api/stations) must list them all.
+            allowed = _methods_for(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
+        return JSONResponse({"detail": detail}, exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

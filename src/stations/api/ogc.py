@@ -267,7 +267,7 @@ async def read_items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    return cached(request, body, request.app.state.data_version, settings.cache_max_age_s)
+    return cached(request, body, request.app.state.holder.version, settings.cache_max_age_s)
 
 
 @router.get(
@@ -302,4 +302,4 @@ async def read_item(
         },
         _collection_link(request, collection_id),
     ]
-    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
+    return cached(request, feature, request.app.state.holder.version, settings.cache_max_age_s)

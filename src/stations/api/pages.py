@@ -109,6 +109,7 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
 
 def _cached(request: Request, key: tuple[object, ...], build: object) -> str:
     cache: dict[tuple[object, ...], str] = request.app.state.__dict__.setdefault("pages", {})
+    key = (request.app.state.holder.version, *key)  # pages show the data's extent and kinds
     if key not in cache:
         if len(cache) > 256:
             cache.clear()

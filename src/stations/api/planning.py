@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
@@ -116,9 +115,3 @@ async def create_suggestions(
         suggest, catalog, body.count, body.radius_m, points, body.include_planned
     )
     return GeoJSONResponse(result)
-
-
-@router.options("/suggest", include_in_schema=False)
-async def options_suggestions() -> Response:
-    """Both methods of /suggest (Starlette's 405 would name only the first route's)."""
-    return Response(status_code=204, headers={"Allow": "GET, POST, OPTIONS"})

@@ -62,7 +62,7 @@ async def read_stations(
         "numberMatched": len(matched),
         "numberReturned": len(page),
     }
-    return cached(request, body, request.app.state.data_version, settings.cache_max_age_s)
+    return cached(request, body, request.app.state.holder.version, settings.cache_max_age_s)
 
 
 @router.get(
@@ -84,7 +84,7 @@ async def read_station(
     if station is None:
         raise StationNotFound(f"no station with id {station_id!r}")
     feature = query.station_feature(catalog, station, crs, query.QueryContext(tz=settings.timezone))
-    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
+    return cached(request, feature, request.app.state.holder.version, settings.cache_max_age_s)
 
 
 @router.get(
@@ -113,4 +113,4 @@ async def read_loop(request: Request, catalog: CatalogDep, settings: SettingsDep
         "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
         "properties": props,
     }
-    return cached(request, feature, request.app.state.data_version, settings.cache_max_age_s)
+    return cached(request, feature, request.app.state.holder.version, settings.cache_max_age_s)

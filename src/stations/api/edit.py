@@ -1,0 +1,146 @@
+"""Writes: create, replace, patch and close (or purge) stations. Bearer token required.
+
+Each write goes through `stations.store.GeoJSONStore` (validated as loading validates, atomic,
+locked across processes, backed up, audited) in a worker thread; the answer is the stored feature
+in the requested ``crs``. Every worker notices the new file on its next request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from stations.api.auth import WriterDep
+from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
+from stations.api.responses import GeoJSONResponse
+from stations.api.schemas import ERRORS, geojson_responses
+from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.errors import InvalidInput
+from stations.settings import Settings
+from stations.store import Feature, GeoJSONStore
+
+router = APIRouter(
+    prefix="/api/stations",
+    tags=["editing"],
+    responses={
+        **ERRORS,
+        401: {"description": "No bearer token."},
+        403: {"description": "Wrong token, or writes disabled."},
+        409: {"description": "The id is already in use."},
+    },
+    dependencies=[Depends(reject_unknown_parameters)],
+)
+FEATURE = geojson_responses("Feature")
+FeatureBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="A GeoJSON Feature: Point geometry in `crs` (lon, lat) and the station "
+        "properties (see the README's schema).",
+    ),
+]
+
+
+def store_for(settings: Settings) -> GeoJSONStore:
+    """The store behind the configured stations file."""
+    return GeoJSONStore(settings.stations_path, keep_backups=settings.keep_backups)
+
+
+def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
+    """A Point given in ``crs`` converted to WGS84 (range-checked first); others untouched."""
+    if not isinstance(feature, dict):
+        raise InvalidInput("expected a GeoJSON Feature object")
+    geom = feature.get("geometry")
+    if crs is CRS.WGS84 or not isinstance(geom, dict) or geom.get("type") != "Point":
+        return feature
+    coords = geom.get("coordinates")
+    if not isinstance(coords, list) or len(coords) < 2:
+        return feature  # the validator explains what is wrong
+    x, y = check_lonlat(coords[0], coords[1], name="geometry.coordinates")
+    wx, wy = to_wgs84(x, y, crs)
+    return {
+        **feature,
+        "geometry": {"type": "Point", "coordinates": [round(float(wx), 7), round(float(wy), 7)]},
+    }
+
+
+def _answer(
+    feature: Feature | None, crs: CRS, status: int = 200, **headers: str
+) -> GeoJSONResponse:
+    if feature is None:
+        return GeoJSONResponse({"deleted": True}, status_code=status)
+    geom = feature.get("geometry")
+    if crs is not CRS.WGS84 and isinstance(geom, dict):
+        lon, lat = geom["coordinates"][:2]
+        x, y = from_wgs84(lon, lat, crs)
+        feature = {
+            **feature,
+            "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]},
+        }
+    return GeoJSONResponse(feature, status_code=status, headers=headers or None)
+
+
+@router.post(
+    "", status_code=201, responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+)
+async def create_station(
+    body: FeatureBody,
+    writer: WriterDep,
+    settings: SettingsDep,
+    crs: CrsParam = CRS.WGS84,
+) -> GeoJSONResponse:
+    """Add a station (201 with its Location), or 409 if the id is in use."""
+    feature = _geometry_to_wgs84(body, crs)
+    stored = await run_in_threadpool(store_for(settings).create, feature, writer)
+    return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
+
+
+@router.put("/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None)
+async def replace_station(
+    station_id: str,
+    body: FeatureBody,
+    writer: WriterDep,
+    settings: SettingsDep,
+    crs: CrsParam = CRS.WGS84,
+) -> GeoJSONResponse:
+    """Replace a station entirely."""
+    feature = _geometry_to_wgs84(body, crs)
+    stored = await run_in_threadpool(store_for(settings).replace, station_id, feature, writer)
+    return _answer(stored, crs)
+
+
+@router.patch(
+    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+)
+async def patch_station(
+    station_id: str,
+    body: Annotated[
+        dict[str, Any],
+        Body(description="{'properties': {...changed...}} and/or {'geometry': Point in crs}."),
+    ],
+    writer: WriterDep,
+    settings: SettingsDep,
+    crs: CrsParam = CRS.WGS84,
+) -> GeoJSONResponse:
+    """Change some properties and/or the position of a station."""
+    converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
+    changes = {k: v for k, v in converted.items() if k != "type"}
+    stored = await run_in_threadpool(store_for(settings).patch, station_id, changes, writer)
+    return _answer(stored, crs)
+
+
+@router.delete(
+    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+)
+async def delete_station(
+    station_id: str,
+    writer: WriterDep,
+    settings: SettingsDep,
+    purge: Annotated[
+        bool, Query(description="Remove it for good instead of marking it closed.")
+    ] = False,
+) -> GeoJSONResponse:
+    """Mark a station closed (status: closed), or remove it with purge=true."""
+    stored = await run_in_threadpool(store_for(settings).delete, station_id, writer, purge)
+    return _answer(stored, CRS.WGS84)
