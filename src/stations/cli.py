@@ -582,6 +582,86 @@ def loop_import_command(
     )
 
 
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX, English or Chinese headers.")],
+    crs: Annotated[
+        CRS, typer.Option(help="Datum of the lon/lat columns (Amap: gcj02, Baidu: bd09).")
+    ] = CRS.WGS84,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing.")] = False,
+    update: Annotated[
+        bool, typer.Option("--update", help="Replace stations whose id exists.")
+    ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Import the good rows even if some are bad.")
+    ] = False,
+    actor: Annotated[str, typer.Option(help="Name for the audit log.")] = "cli",
+    stations: StationsPath = None,
+) -> None:
+    """Import stations from a spreadsheet: every bad row reported; nothing written if any fails."""
+    from stations.store import GeoJSONStore
+    from stations.tabular import read_rows, rows_to_features
+
+    settings = _settings(stations, None)
+    try:
+        rows = read_rows(file)
+        good, bad = rows_to_features(rows, crs)
+    except StationsError as exc:
+        raise _fail(exc) from None
+    for _, message in bad.problems:
+        err.print(f"  - {message}", highlight=False, markup=False)
+    if bad.problems and not skip_bad:
+        err.print(
+            f"[red]error:[/red] {len(bad.problems)} of {len(rows)} rows are bad; nothing was "
+            "imported (fix them, or --skip-bad to import the rest)",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    if dry_run:
+        out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
+        return
+    try:
+        store = GeoJSONStore(settings.stations_path, keep_backups=settings.keep_backups)
+        created, updated = store.import_features([f for _, f in good], actor, update)
+    except StationsError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"imported into {settings.stations_path}: {len(created)} created, {len(updated)} "
+        f"updated, {len(bad.problems)} bad rows skipped",
+        highlight=False,
+    )
+
+
+@app.command("export")
+def export_command(
+    file: Annotated[Path, typer.Argument(help="FILE.csv, .xlsx, .geojson or .gpkg")],
+    crs: Annotated[CRS, typer.Option(help="Datum of lon/lat in CSV/XLSX.")] = CRS.WGS84,
+    stations: StationsPath = None,
+) -> None:
+    """Export the stations for a spreadsheet or a GIS (the import's column layout)."""
+    from stations.files import atomic_write_bytes
+    from stations.siting import write_features
+    from stations.tabular import feature_to_row, write_rows
+
+    settings = _settings(stations, None)
+    suffix = file.suffix.lower()
+    try:
+        doc = read_json(settings.stations_path)
+        load_stations(settings.stations_path)  # only valid data leaves
+        if suffix in (".csv", ".xlsx"):
+            write_rows([feature_to_row(f, crs) for f in doc["features"]], file)
+        elif suffix == ".geojson":
+            atomic_write_bytes(file, settings.stations_path.read_bytes())
+        elif suffix == ".gpkg":
+            located = {**doc, "features": [f for f in doc["features"] if f.get("geometry")]}
+            write_features(located, file, "stations")
+        else:
+            raise StationsError(f"export to .csv, .xlsx, .geojson or .gpkg; got {file.name!r}")
+    except StationsError as exc:
+        raise _fail(exc) from None
+    out.print(f"wrote {file} ({len(doc['features'])} stations)", highlight=False)
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

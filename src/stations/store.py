@@ -217,6 +217,42 @@ class GeoJSONStore:
         result: Feature = self._change("patch", station_id, actor, merge)
         return result
 
+    def import_features(
+        self, features: list[Feature], actor: str, update: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Add many stations in one write (one lock, one backup).
+
+        With ``update``, stations whose id exists are replaced. Returns the ids created and
+        updated; without ``update`` a clash raises Conflict listing the ids.
+        """
+        checked = [check_written_feature(_with_id(f)) for f in features]
+        created: list[str] = []
+        updated: list[str] = []
+        with self._locked():
+            doc = self._read()
+            stored: list[Feature] = doc["features"]
+            where = {f["properties"]["id"]: i for i, f in enumerate(stored)}
+            clash = [f["properties"]["id"] for f in checked if f["properties"]["id"] in where]
+            if clash and not update:
+                raise Conflict(
+                    f"{len(clash)} id(s) already exist ({', '.join(clash[:10])}); use --update "
+                    "to replace them"
+                )
+            for f in checked:
+                sid = f["properties"]["id"]
+                if sid in where:
+                    stored[where[sid]] = f
+                    updated.append(sid)
+                else:
+                    where[sid] = len(stored)
+                    stored.append(f)
+                    created.append(sid)
+            self._commit(
+                doc,
+                {"actor": actor, "action": "import", "created": created, "updated": updated},
+            )
+        return created, updated
+
     def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
         """Mark a station closed (kept, with history), or remove it with ``purge``."""
 

@@ -1,0 +1,234 @@
+"""Stations as a table: the spreadsheet a union office keeps, in and out (CSV and XLSX).
+
+One row per station. Headers may be English or Chinese (either set, any order); values of ``kind``,
+``status``, ``position_accuracy`` and ``amenities`` may be the codes or the Chinese labels. Lists
+(``amenities``, ``awards``) are separated by ``;``, ``；``, ``、`` or ``,``. Coordinates are in the
+datum given on import (offices pick them from Amap: GCJ-02) and converted to WGS84.
+
+| column | 中文 | notes |
+|---|---|---|
+| id | 编号 | slug, a-z 0-9 - |
+| name | 名称 | required |
+| name_en | 英文名称 | |
+| kind | 类型 | union_station / 工会驿站, warm_station / 暖心小站, ... |
+| town | 镇街 | |
+| address | 地址 | |
+| lon | 经度 | empty with lat for an unlocated station |
+| lat | 纬度 | |
+| amenities | 设施 | e.g. 饮用水、厕所 |
+| opening_hours | 开放时间 | OpenStreetMap syntax, e.g. Mo-Su 08:00-20:00 |
+| phone | 电话 | |
+| awards | 荣誉 | |
+| status | 状态 | open / 开放, closed / 关闭, planned / 规划 |
+| position_accuracy | 位置精度 | surveyed / 实测, approximate / 近似, unknown / 未知 |
+| source | 来源 | required: where the station and its position come from |
+| notes | 备注 | |
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.errors import InvalidInput
+from stations.models import AMENITY_LABELS, KIND_LABELS
+
+COLUMNS = [
+    ("id", "编号"),
+    ("name", "名称"),
+    ("name_en", "英文名称"),
+    ("kind", "类型"),
+    ("town", "镇街"),
+    ("address", "地址"),
+    ("lon", "经度"),
+    ("lat", "纬度"),
+    ("amenities", "设施"),
+    ("opening_hours", "开放时间"),
+    ("phone", "电话"),
+    ("awards", "荣誉"),
+    ("status", "状态"),
+    ("position_accuracy", "位置精度"),
+    ("source", "来源"),
+    ("notes", "备注"),
+]
+HEADER = {zh: en for en, zh in COLUMNS} | {en: en for en, _ in COLUMNS}
+LISTS = ("amenities", "awards")
+VALUES: dict[str, dict[str, str]] = {
+    "kind": {zh: k.value for k, (zh, _) in KIND_LABELS.items()},
+    "amenities": {zh: a.value for a, (zh, _) in AMENITY_LABELS.items()},
+    "status": {"开放": "open", "关闭": "closed", "规划": "planned", "规划中": "planned"},
+    "position_accuracy": {"实测": "surveyed", "近似": "approximate", "未知": "unknown"},
+}
+SPLIT = re.compile(r"[;；、,，]")
+
+
+@dataclass
+class RowProblems:
+    """Every bad row: (row number as the spreadsheet shows it, message)."""
+
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file, keyed by canonical column."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    if suffix == ".csv":
+        text = path.read_text(encoding="utf-8-sig")
+        raw = [[_from_csv_cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
+    elif suffix == ".xlsx":
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds on a broken file
+            raise InvalidInput(f"{path}: not a readable .xlsx file ({exc})") from None
+        sheet = book.worksheets[0]
+        raw = [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+    else:
+        raise InvalidInput(f"import .csv or .xlsx files; got {path.name!r}")
+    if not raw:
+        raise InvalidInput(f"{path}: empty file")
+    header = [str(h).strip() for h in raw[0]]
+    unknown = [h for h in header if h and h not in HEADER]
+    if unknown:
+        allowed = ", ".join(f"{en}/{zh}" for en, zh in COLUMNS)
+        raise InvalidInput(f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {allowed}")
+    keys = [HEADER.get(h) for h in header]
+    rows = []
+    for values in raw[1:]:
+        if all(str(v).strip() == "" for v in values):
+            continue
+        rows.append({k: v for k, v in zip(keys, values, strict=False) if k})
+    return rows
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
+    """One row as a station Feature (WGS84); InvalidInput names the field."""
+    props: dict[str, Any] = {}
+    for key, _ in COLUMNS:
+        if key in ("lon", "lat"):
+            continue
+        value = _text(row.get(key))
+        if value is None:
+            continue
+        if key in LISTS:
+            items = [part.strip() for part in SPLIT.split(value) if part.strip()]
+            if key == "amenities":
+                items = [VALUES["amenities"].get(i, i) for i in items]
+            props[key] = items
+        elif key in VALUES:
+            props[key] = VALUES[key].get(value, value)
+        else:
+            props[key] = value
+    lon, lat = row.get("lon"), row.get("lat")
+    geometry = None
+    if _text(lon) is not None or _text(lat) is not None:
+        try:
+            x, y = check_lonlat(_text(lon), _text(lat))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{label}: lon/lat: {exc}") from None
+        wx, wy = to_wgs84(x, y, crs)
+        geometry = {"type": "Point", "coordinates": [round(float(wx), 7), round(float(wy), 7)]}
+    return {"type": "Feature", "id": props.get("id"), "geometry": geometry, "properties": props}
+
+
+def rows_to_features(
+    rows: Iterable[dict[str, Any]], crs: CRS
+) -> tuple[list[tuple[int, dict[str, Any]]], RowProblems]:
+    """Features of good rows (with their row numbers) and the problems of bad ones."""
+    from stations.store import check_written_feature
+
+    good: list[tuple[int, dict[str, Any]]] = []
+    bad = RowProblems()
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, start=2):  # row 1 is the header
+        label = f"row {n}"
+        try:
+            feature = row_to_feature(row, crs, label)
+            check_written_feature(feature, label)
+        except InvalidInput as exc:
+            bad.problems.append((n, str(exc)))
+            continue
+        sid = feature["properties"]["id"]
+        if sid in seen:
+            bad.problems.append((n, f"{label}: id {sid!r} repeats row {seen[sid]}"))
+            continue
+        seen[sid] = n
+        good.append((n, feature))
+    return good, bad
+
+
+def feature_to_row(feature: dict[str, Any], crs: CRS = CRS.WGS84) -> dict[str, Any]:
+    """A stored Feature as a row (English column names)."""
+    props = feature["properties"]
+    row: dict[str, Any] = {key: "" for key, _ in COLUMNS}
+    for key, _ in COLUMNS:
+        value = props.get(key)
+        if value is None:
+            continue
+        row[key] = "; ".join(value) if isinstance(value, list) else value
+    geom = feature.get("geometry")
+    if geom:
+        lon, lat = geom["coordinates"][:2]
+        x, y = from_wgs84(lon, lat, crs)
+        row["lon"], row["lat"] = round(float(x), 7), round(float(y), 7)
+    return row
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """CSV (UTF-8 with BOM, which Excel needs for Chinese) or XLSX, English headers."""
+    from stations.files import atomic_write_bytes
+
+    headers = [key for key, _ in COLUMNS]
+    if path.suffix.lower() == ".csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=headers, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        atomic_write_bytes(path, out.getvalue().encode("utf-8-sig"))
+        return
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "stations"
+    sheet.append(headers)
+    for r, row in enumerate(rows, start=2):
+        for c, h in enumerate(headers, start=1):
+            cell = sheet.cell(row=r, column=c, value=row[h])
+            if isinstance(row[h], str):
+                cell.data_type = "s"  # text stays text: a name starting with '=' is no formula
+    buffer = io.BytesIO()
+    book.save(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+#: Excel runs a CSV cell starting with these as a formula; such cells are written with a "'"
+#: in front (Excel's own marker for text) and read back without it.
+FORMULA = re.compile(r"^(?:[=@]|[+-](?![0-9 ]))")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and FORMULA.match(value):
+        return "'" + value
+    return value
+
+
+def _from_csv_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") and FORMULA.match(value[1:]) else value
