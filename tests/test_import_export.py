@@ -32,9 +32,7 @@ def test_chinese_spreadsheet_in_gcj02(tmp_path, data):
     gx, gy = from_wgs84(107.3, 29.0, CRS.GCJ02)
     f = office_csv(
         tmp_path,
-        [
-            f"new-1,新驿站,工会驿站,{gx:.7f},{gy:.7f},饮用水、厕所,Mo-Su 08:00-20:00,开放,实测,台账"
-        ],
+        [f"new-1,新驿站,工会驿站,{gx:.7f},{gy:.7f},饮用水、厕所,Mo-Su 08:00-20:00,开放,实测,台账"],
     )
     r = runner.invoke(app, ["import", str(f), "--crs", "gcj02", "--stations", str(data)])
     assert r.exit_code == 0, r.output

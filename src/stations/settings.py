@@ -72,6 +72,18 @@ class Settings(BaseSettings):
         "(labels go to the audit log). Unset: writes are refused.",
     )
     keep_backups: int = Field(default=20, ge=1, le=10_000, description="Backups kept.")
+    reports_path: Path | None = Field(
+        default=None,
+        description="Riders' reports (SQLite); default reports.sqlite3 beside the stations file.",
+    )
+    report_rate_per_hour: int = Field(
+        default=10, ge=1, le=10_000, description="Reports one device may send an hour."
+    )
+
+    def reports_file(self) -> Path:
+        """Where riders' reports are kept."""
+        return self.reports_path or self.stations_path.parent / "reports.sqlite3"
+
     coverage_km: float = Field(
         default=5.0, gt=0, le=200, description="Service distance of the map's coverage layer."
     )

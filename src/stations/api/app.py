@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stations import __version__
-from stations.api import edit, ogc, pages, planning, queries, routes
+from stations.api import edit, ogc, pages, planning, queries, reports, routes
 from stations.api.errors import install_error_handlers
 from stations.api.holder import CatalogHolder, file_version
 from stations.catalog import Catalog
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(edit.router)
+    app.include_router(reports.router)
     app.include_router(queries.router)
     app.include_router(ogc.router)
     app.include_router(planning.router)

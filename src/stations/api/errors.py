@@ -20,6 +20,7 @@ from stations.errors import (
     StationsError,
     Unauthorized,
 )
+from stations.reports import TooManyReports
 
 log = logging.getLogger("stations.api")
 
@@ -42,6 +43,7 @@ class BodyTooLarge(StationsError):
 
 
 STATUS[BodyTooLarge] = 413
+STATUS[TooManyReports] = 429
 
 
 def status_for(exc: StationsError) -> int:

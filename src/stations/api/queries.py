@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
 from stations import query
 from stations.api.deps import CatalogDep, SettingsDep, parse_bbox
@@ -19,6 +20,7 @@ from stations.api.params import (
     openapi_parameters,
     query_model,
 )
+from stations.api.reports import report_store
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import from_wgs84
@@ -114,6 +116,11 @@ async def read_map_viewport(
         max_markers=settings.map_max_markers,
         ctx=query.QueryContext(tz=settings.timezone),
     )
+    reported = await run_in_threadpool(report_store(settings).open_counts)
+    for feature in result["features"]:
+        n = reported.get(feature.get("id", ""))
+        if n:
+            feature["properties"]["open_reports"] = n
     return GeoJSONResponse(result, headers=NO_CACHE)
 
 

@@ -78,6 +78,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "stations_layer": "驿站",
         "km_marks": "里程标（每 10 公里）",
         "suggested": "建议新站点",
+        "reports": "问题反馈",
+        "open_reports": "{n} 条未处理",
         "planning_summary": "建议新增 {n} 个站点：环线上离驿站最远的距离从 {before:.1f} 公里"
         "降到 {after:.1f} 公里",
     },
@@ -142,6 +144,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "stations_layer": "Stations",
         "km_marks": "km marks (every 10 km)",
         "suggested": "Suggested site",
+        "reports": "Reports",
+        "open_reports": "{n} open",
         "planning_summary": "{n} suggested sites: the farthest loop point from a station goes "
         "from {before:.1f} km to {after:.1f} km",
     },

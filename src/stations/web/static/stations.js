@@ -87,13 +87,13 @@
     return cfg.kinds[kind] || { color: "#555", glyph: "?", zh: kind, en: kind };
   }
 
-  function icon(cfg, kind, highlighted, rank) {
+  function icon(cfg, kind, highlighted, rank, reported) {
     const style = kindStyle(cfg, kind);
     // color and glyph come from our own configuration (checked in Python), not from data.
     let html = pinSvg(style.color, style.glyph, highlighted);
     if (rank) html += '<span class="st-rank">' + Number(rank) + "</span>";
     return L.divIcon({
-      className: "st-marker st-kind-" + kind + (highlighted ? " st-highlight" : ""),
+      className: "st-marker st-kind-" + kind + (highlighted ? " st-highlight" : "") + (reported ? " st-reported" : ""),
       html: html,
       iconSize: [30, 40],
       iconAnchor: [15, 39],
@@ -131,6 +131,7 @@
     };
     row("kind", label(kindStyle(cfg, p.kind), lang));
     if (p.status && p.status !== "open") row("status", t("status_" + p.status), "st-warn");
+    if (p.open_reports) row("reports", t("open_reports").replace("{n}", String(Number(p.open_reports))), "st-warn");
     row("address", p.address || p.town);
     const hours = p.opening_hours || t("hours_not_surveyed");
     const open = openText(p.open_now, t) + (cfg.asOf ? " (" + t("as_of") + " " + cfg.asOf + ")" : "");
@@ -168,7 +169,7 @@
   function stationMarker(feature, cfg) {
     const p = feature.properties;
     const marker = L.marker(latLng(feature), {
-      icon: icon(cfg, p.kind, false),
+      icon: icon(cfg, p.kind, false, 0, p.open_reports > 0),
       title: p.name + (p.name_en ? " / " + p.name_en : ""),
       alt: p.name,
       riseOnHover: true,

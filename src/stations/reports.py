@@ -1,0 +1,195 @@
+"""Riders' problem reports: a station locked in the daytime, no water, broken, dirty, not found.
+
+Stored durably in SQLite beside the data file (WAL mode, synchronous=FULL: a report acknowledged
+is on disk), shared by every worker. A connection per call keeps it safe across threads; SQLite's
+own locking serialises writers across processes. Riders are rate-limited per client (a salted hash
+of the address, never the address itself), also in the database so every worker counts the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from stations.errors import InvalidInput, StationNotFound, StationsError
+
+
+class TooManyReports(StationsError):
+    """A client sent more reports than allowed in the window."""
+
+
+class Category(StrEnum):
+    """What is wrong at the station."""
+
+    LOCKED = "locked_during_hours"
+    NO_WATER = "no_water"
+    BROKEN = "broken_equipment"
+    DIRTY = "dirty"
+    MISSING = "moved_or_not_found"
+    OTHER = "other"
+
+
+CATEGORY_LABELS: dict[Category, tuple[str, str]] = {
+    Category.LOCKED: ("开放时间内锁门", "locked during opening hours"),
+    Category.NO_WATER: ("没有水", "no water"),
+    Category.BROKEN: ("设备损坏", "broken equipment"),
+    Category.DIRTY: ("不干净", "dirty"),
+    Category.MISSING: ("搬走了/找不到", "moved or not found"),
+    Category.OTHER: ("其他", "other"),
+}
+MAX_TEXT = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    text TEXT,
+    lon REAL,
+    lat REAL,
+    client TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    resolved_at TEXT,
+    resolved_by TEXT,
+    resolution TEXT
+);
+CREATE INDEX IF NOT EXISTS reports_open ON reports (status, station_id);
+CREATE INDEX IF NOT EXISTS reports_client ON reports (client, created_at);
+"""
+
+
+def clean_text(text: str | None) -> str | None:
+    """Trimmed, control characters removed, at most `MAX_TEXT` characters; None if empty."""
+    if text is None:
+        return None
+    text = _CONTROL.sub("", text).strip()
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"text must be at most {MAX_TEXT} characters; got {len(text)}")
+    return text or None
+
+
+class ReportStore:
+    """Reports in one SQLite file."""
+
+    def __init__(self, path: Path, per_hour: int = 10, salt: str = "stations") -> None:
+        self.path = path
+        self.per_hour = per_hour
+        self.salt = salt
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection; the file and its tables are made on first use (reads never make it)."""
+        fresh = not self.path.exists()
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if fresh:
+                db.executescript(SCHEMA)
+            yield db
+        finally:
+            db.close()
+
+    def client_key(self, address: str) -> str:
+        """A salted hash of the client address (the address is never stored)."""
+        return hashlib.sha256(f"{self.salt}|{address}".encode()).hexdigest()[:16]
+
+    def add(
+        self,
+        station_id: str,
+        category: Category,
+        text: str | None,
+        position: tuple[float, float] | None,
+        address: str,
+    ) -> dict[str, Any]:
+        """Store a report; TooManyReports past the hourly limit for this client."""
+        client = self.client_key(address)
+        now = datetime.now(UTC)
+        since = (now - timedelta(hours=1)).isoformat()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")  # count and insert as one step across processes
+            (recent,) = db.execute(
+                "SELECT count(*) FROM reports WHERE client = ? AND created_at > ?", (client, since)
+            ).fetchone()
+            if recent >= self.per_hour:
+                db.execute("ROLLBACK")
+                raise TooManyReports(
+                    f"at most {self.per_hour} reports an hour from one device; thank you, "
+                    "please try again later"
+                )
+            lon, lat = position if position else (None, None)
+            cur = db.execute(
+                "INSERT INTO reports (station_id, category, text, lon, lat, client, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (station_id, category.value, clean_text(text), lon, lat, client, now.isoformat()),
+            )
+            db.execute("COMMIT")
+            row = db.execute("SELECT * FROM reports WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return _public(row)
+
+    def list(
+        self,
+        status: str | None = None,
+        station_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Reports, newest first."""
+        if not self.path.exists():
+            return []
+        where: list[str] = []
+        args: list[Any] = []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if station_id:
+            where.append("station_id = ?")
+            args.append(station_id)
+        sql = "SELECT * FROM reports"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+        with self._db() as db:
+            rows = db.execute(sql, (*args, limit, offset)).fetchall()
+        return [_public(r) for r in rows]
+
+    def resolve(self, report_id: int, by: str, note: str | None) -> dict[str, Any]:
+        """Mark a report resolved (who, when, how)."""
+        if not self.path.exists():
+            raise StationNotFound(f"no report with id {report_id}")
+        with self._db() as db:
+            cur = db.execute(
+                "UPDATE reports SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
+                "resolution = ? WHERE id = ?",
+                (datetime.now(UTC).isoformat(), by, clean_text(note), report_id),
+            )
+            if cur.rowcount == 0:
+                raise StationNotFound(f"no report with id {report_id}")
+            row = db.execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
+        return _public(row)
+
+    def open_counts(self) -> dict[str, int]:
+        """How many open reports each station has."""
+        if not self.path.exists():
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT station_id, count(*) FROM reports WHERE status = 'open' GROUP BY station_id"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+
+def _public(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out.pop("client", None)
+    return out
