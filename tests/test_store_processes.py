@@ -54,8 +54,18 @@ def test_concurrent_writers_lose_nothing(data):
             [
                 sys.executable,
                 "-c",
-                WRITER.format(tests=os.path.dirname(__file__), path=str(data), n=25),
+                WRITER.format(tests=os.path.dirname(__file__), path=str(data), n=20),
             ]
+        )
+        sheet = data.parent / "office.csv"
+        rows = "".join(
+            f"imp-{i},驿站{i},union_station,107.3,{28.8 + i * 0.001:.3f},approximate,t\n"
+            for i in range(5)
+        )
+        sheet.write_text("id,name,kind,lon,lat,position_accuracy,source\n" + rows, encoding="utf-8")
+        importer = subprocess.Popen(
+            [sys.executable, "-m", "stations", "import", str(sheet), "--stations", str(data)],
+            stdout=subprocess.DEVNULL,
         )
 
         def client(c: int) -> list[str]:
@@ -73,17 +83,19 @@ def test_concurrent_writers_lose_nothing(data):
         with ThreadPoolExecutor(4) as pool:
             acknowledged = [sid for ids in pool.map(client, range(4)) for sid in ids]
         assert cli.wait(timeout=120) == 0
+        assert importer.wait(timeout=120) == 0
         ids = {s.id for s in load_stations(data).stations}
-        assert set(acknowledged) <= ids and {f"cli-{i}" for i in range(25)} <= ids
+        assert set(acknowledged) <= ids and {f"cli-{i}" for i in range(20)} <= ids
+        assert {f"imp-{i}" for i in range(5)} <= ids
         assert len(ids) == 10 + 100 + 25
         # Every worker serves the new data (no restart): ask many times, any worker answers.
         with httpx.Client(base_url=base) as h:
-            for sid in ("api-3-24", "cli-24", "api-0-0"):
+            for sid in ("api-3-24", "cli-19", "imp-4", "api-0-0"):
                 for _ in range(6):
                     assert h.get(f"/api/stations/{sid}").status_code == 200
             assert h.get("/healthz").json()["stations"] == 135
     audit = (data.parent / "audit.jsonl").read_text().splitlines()
-    assert len(audit) == 125
+    assert len(audit) == 100 + 20 + 1  # the import is one change
 
 
 def test_sigkill_mid_stream_keeps_every_acknowledged_write(data):

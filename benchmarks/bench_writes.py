@@ -1,0 +1,151 @@
+"""Write throughput, and read latency at rest and during a stream of writes.
+
+Run:  .venv/bin/python benchmarks/bench_writes.py [--sizes 10 10000 186000] [--seconds 20]
+
+`stations serve --workers 2` on N synthetic stations (size 10: the bundled data). One client reads
+`/api/nearest` (k=5, random points near stations) back to back for --seconds at rest, then again
+while a second client creates stations back to back through the API. Reported: reads' p50/p99 at
+rest and during writes, and creates per second. Every create rewrites the whole GeoJSON file
+(atomically, with a backup) and every worker reloads it, so both grow with the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from bench_api import free_port, serve, stop, wait_ready, write_stations  # noqa: E402
+from stations.settings import DEFAULT_GEODATA  # noqa: E402
+
+TOKEN = "bench-token"
+
+
+def reads(base: str, lon: np.ndarray, lat: np.ndarray, seconds: float) -> list[float]:
+    rng = np.random.default_rng(5)
+    out = []
+    with httpx.Client(base_url=base, timeout=60) as h:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            i = int(rng.integers(0, lon.size))
+            t0 = time.perf_counter()
+            r = h.get("/api/nearest", params={"lon": lon[i] + 0.01, "lat": lat[i], "k": 5})
+            out.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+    return out
+
+
+def writes(base: str, stop_at: float, done: list[float]) -> None:
+    i = 0
+    with httpx.Client(
+        base_url=base, timeout=120, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as h:
+        while time.perf_counter() < stop_at:
+            feature = {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [107.2 + i * 1e-5, 28.95]},
+                "properties": {
+                    "id": f"bench-{i}",
+                    "name": f"基准 {i}",
+                    "kind": "union_station",
+                    "position_accuracy": "approximate",
+                    "source": "benchmark",
+                },
+            }
+            r = h.post("/api/stations", json=feature)
+            assert r.status_code == 201, r.text
+            done.append(time.perf_counter())
+            i += 1
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1000, q))
+
+
+def run(n: int, seconds: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stations.geojson"
+        if n <= 10:
+            shutil.copy(DEFAULT_GEODATA / "stations.geojson", path)
+            lon, lat = np.array([107.2618, 107.18, 107.35]), np.array([28.912, 28.94, 28.95])
+        else:
+            lon, lat = write_stations(n, path)
+        port = free_port()
+        env = {
+            "STATIONS_STATIONS_PATH": str(path),
+            "STATIONS_ADMIN_TOKEN": TOKEN,
+            "PATH": "/usr/bin",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "stations",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        proc = serve(cmd, env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(f"{base}/healthz", proc, 900)
+            reads(base, lon, lat, 2)  # warm-up
+            rest = reads(base, lon, lat, seconds)
+            done: list[float] = []
+            start = time.perf_counter()
+            writer = threading.Thread(target=writes, args=(base, start + seconds, done))
+            writer.start()
+            busy = reads(base, lon, lat, seconds)
+            writer.join()
+            elapsed = max(done[-1] - start, 1e-9) if done else seconds
+        finally:
+            stop(proc)
+    return {
+        "rest_p50": pct(rest, 50),
+        "rest_p99": pct(rest, 99),
+        "busy_p50": pct(busy, 50),
+        "busy_p99": pct(busy, 99),
+        "creates": len(done) / elapsed,
+        "n_writes": len(done),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 10_000, 186_000])
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "writes.md")
+    args = ap.parse_args()
+    lines = [
+        f"# Write benchmark ({time.strftime('%Y-%m-%d')}), `--workers 2`, {args.seconds:g} s each",
+        "",
+        "| stations | reads p50 / p99 at rest | reads p50 / p99 during writes | p99 ratio "
+        "| creates/s |",
+        "|---:|---|---|---:|---:|",
+    ]
+    for n in args.sizes:
+        r = run(n, args.seconds)
+        lines.append(
+            f"| {n:,} | {r['rest_p50']:.1f} / {r['rest_p99']:.1f} ms | {r['busy_p50']:.1f} / "
+            f"{r['busy_p99']:.1f} ms | {r['busy_p99'] / r['rest_p99']:.1f}x | {r['creates']:.1f} "
+            f"({r['n_writes']}) |"
+        )
+        print(lines[-1], flush=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
