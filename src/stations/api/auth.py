@@ -31,7 +31,7 @@ async def require_writer(request: Request, settings: SettingsDep) -> str:
     known = tokens(settings)
     if not known:
         raise Forbidden(
-            "writes are disabled on this server: set STATIONS_ADMIN_TOKEN (e.g. "
+            "writes and admin routes are disabled on this server: set STATIONS_ADMIN_TOKEN (e.g. "
             "STATIONS_ADMIN_TOKEN=office:$(openssl rand -hex 24)) and restart"
         )
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

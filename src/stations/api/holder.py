@@ -2,8 +2,9 @@
 
 Every request compares the data file's identity (inode, mtime, size: one ``stat``) with the one
 it was loaded from. On a change the catalog is rebuilt in a thread, once however many requests
-notice; requests wait up to `RELOAD_WAIT_S` for it and otherwise go on with the previous data, so
-a large reload never stalls reads. A file that fails validation is not loaded: the previous data
+notice; requests wait up to `RELOAD_WAIT_S` for it (a small file reloads within that, so the
+change is served at once) and otherwise go on with the previous data, so a large reload never
+stalls reads for long. A file that fails validation is not loaded: the previous data
 stays in service and the error is logged.
 """
 
@@ -20,7 +21,7 @@ from stations.catalog import Catalog
 from stations.errors import StationsError
 
 log = logging.getLogger("stations.api")
-RELOAD_WAIT_S = 2.0
+RELOAD_WAIT_S = 0.1
 
 
 def file_version(path_version: str, loop_version: str) -> str:

@@ -19,7 +19,12 @@ from stations.settings import Settings
 
 router = APIRouter(
     tags=["reports"],
-    responses={**ERRORS, 429: {"description": "Too many reports from this device."}},
+    responses={
+        **ERRORS,
+        401: {"description": "Admin routes: no bearer token."},
+        403: {"description": "Admin routes: wrong token, or admin routes disabled."},
+        429: {"description": "Too many reports from this device."},
+    },
     dependencies=[Depends(reject_unknown_parameters)],
 )
 
