@@ -95,3 +95,29 @@ def test_valid_opening_hours_accepted():
         collection(station("a", 107, 29, opening_hours="Mo-Su 08:00-18:00; PH off")), "s"
     )
     assert parsed.stations[0].props.opening_hours == "Mo-Su 08:00-18:00; PH off"
+
+
+def test_feature_cache_validates_only_what_changed(monkeypatch):
+    from stations import loading
+    from stations.errors import DataError
+    from stations.loading import FeatureCache, parse_stations
+
+    calls = []
+    real = loading.parse_feature
+    monkeypatch.setattr(
+        loading, "parse_feature", lambda f, label: calls.append(label) or real(f, label)
+    )
+    cache = FeatureCache()
+    doc = collection(station("a", 107.2, 28.9), station("b", 107.3, 28.9))
+    parse_stations(doc, "t", cache)
+    assert len(calls) == 2
+    parse_stations(doc, "t", cache)
+    assert len(calls) == 2  # nothing changed: nothing validated again
+    doc["features"][1]["properties"]["kind"] = "castle"  # a change is validated, and refused
+    with pytest.raises(DataError, match="kind"):
+        parse_stations(doc, "t", cache)
+    assert len(calls) == 3
+    swapped = collection(station("c", 28.9, 80.0))  # outside China: a warning
+    first = parse_stations(swapped, "t", cache)
+    again = parse_stations(swapped, "t", cache)
+    assert first.warnings and again.warnings == first.warnings  # warnings are never cached away

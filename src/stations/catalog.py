@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from stations.index import BoolArray, GeoIndex
-from stations.loading import Station, load_stations
+from stations.loading import FeatureCache, Station, load_stations
 from stations.loop import Loop, Snap, load_loop
 from stations.models import Amenity, Kind, Status
 from stations.navigation import Place
@@ -109,9 +109,9 @@ class Catalog:
                 self.loop_members.append((i, place))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Catalog:
-        """Load and validate the files the settings name."""
-        parsed = load_stations(settings.stations_path)
+    def from_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> Catalog:
+        """Load and validate the files the settings name (``cache``: stations seen before)."""
+        parsed = load_stations(settings.stations_path, cache)
         loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
         return cls(
             parsed.stations,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,43 @@ def parse_feature(feature: object, label: str) -> tuple[Station | None, list[str
     return Station(props=model, lon=lon, lat=lat), [], warnings
 
 
-def parse_stations(doc: object, source: str) -> Parsed:
+class FeatureCache:
+    """Stations already validated, by a digest of their feature's canonical JSON.
+
+    A write changes one station in a file of thousands; the writer re-reads the file and every
+    worker reloads it. A feature whose digest matches one validated before is taken as the same
+    station without running the validation again (a digest per station: no raw copies kept).
+    Only features that loaded without warnings are remembered, so warnings are never lost.
+    """
+
+    def __init__(self) -> None:
+        self._stations: dict[bytes, Station] = {}
+
+    @staticmethod
+    def digest(feature: object) -> bytes | None:
+        """Digest of a feature's JSON with sorted keys (None if it is not JSON-serialisable)."""
+        try:
+            blob = orjson.dumps(feature, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        return hashlib.blake2b(blob, digest_size=16).digest()
+
+    def parse(self, feature: object, label: str) -> tuple[Station | None, list[str], list[str]]:
+        """As `parse_feature`, skipping the validation of a feature seen before."""
+        key = self.digest(feature)
+        if key is not None and key in self._stations:
+            return self._stations[key], [], []
+        station, problems, warnings = parse_feature(feature, label)
+        if key is not None and station is not None and not warnings:
+            self._stations[key] = station
+        return station, problems, warnings
+
+    def keep_only(self, keys: set[bytes]) -> None:
+        """Forget stations no longer in the file."""
+        self._stations = {k: v for k, v in self._stations.items() if k in keys}
+
+
+def parse_stations(doc: object, source: str, cache: FeatureCache | None = None) -> Parsed:
     """Validate a stations FeatureCollection; raise `DataError` listing every problem."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
@@ -161,8 +198,9 @@ def parse_stations(doc: object, source: str) -> Parsed:
     parsed = Parsed()
     problems: list[str] = []
     seen: dict[str, int] = {}
+    parse = cache.parse if cache is not None else parse_feature
     for i, feature in enumerate(features):
-        station, errs, warns = parse_feature(feature, f"feature {i}")
+        station, errs, warns = parse(feature, f"feature {i}")
         problems += errs
         parsed.warnings += warns
         if station is None:
@@ -180,6 +218,6 @@ def parse_stations(doc: object, source: str) -> Parsed:
     return parsed
 
 
-def load_stations(path: Path) -> Parsed:
-    """Read and validate a stations GeoJSON file."""
-    return parse_stations(read_json(path), str(path))
+def load_stations(path: Path, cache: FeatureCache | None = None) -> Parsed:
+    """Read and validate a stations GeoJSON file (re-using ``cache`` for unchanged stations)."""
+    return parse_stations(read_json(path), str(path), cache)

@@ -24,12 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.files import atomic_write_bytes, file_identity
-from stations.loading import parse_feature, parse_stations, read_json
+from stations.loading import FeatureCache, parse_feature, parse_stations, read_json
 from stations.models import Status
 
 Feature = dict[str, Any]
+#: Validated stations per data file, shared by the stores of this process (see FeatureCache).
+_CACHES: dict[str, FeatureCache] = {}
 
 
 class StationStore(Protocol):
@@ -91,15 +95,19 @@ class GeoJSONStore:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
+    def _cache(self) -> FeatureCache:
+        return _CACHES.setdefault(str(self.path.resolve()), FeatureCache())
+
     def _read(self) -> dict[str, Any]:
         doc = read_json(self.path)
-        parse_stations(doc, str(self.path))  # refuse to build on a broken file
+        parse_stations(doc, str(self.path), self._cache())  # refuse to build on a broken file
         assert isinstance(doc, dict)
         return doc
 
     def _commit(self, doc: dict[str, Any], entry: dict[str, Any]) -> None:
-        parse_stations(doc, str(self.path))  # the whole file, exactly as loading checks it
-        body = json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        # The whole file, exactly as loading checks it (unchanged stations come from the cache).
+        parse_stations(doc, str(self.path), self._cache())
+        body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"  # as json.dumps(indent=2)
         self._backup()
         atomic_write_bytes(self.path, body)
         self._audit(entry)

@@ -18,6 +18,7 @@ from stations.api.errors import install_error_handlers
 from stations.api.holder import CatalogHolder, file_version
 from stations.catalog import Catalog
 from stations.files import file_identity
+from stations.loading import FeatureCache
 from stations.settings import Settings
 
 SECURITY_HEADERS = [
@@ -103,9 +104,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         version = probe()  # before loading: a change during the load is noticed later
-        loaded = catalog if catalog is not None else Catalog.from_settings(settings)
+        cache = FeatureCache()  # a reload validates only the stations that changed
+        loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
         app.state.holder = CatalogHolder(
-            loaded, version, probe, lambda: Catalog.from_settings(settings)
+            loaded, version, probe, lambda: Catalog.from_settings(settings, cache)
         )
         yield
 

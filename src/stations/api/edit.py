@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from stations.api.auth import WriterDep
@@ -85,6 +85,7 @@ def _answer(
     "", status_code=201, responses=FEATURE, response_class=GeoJSONResponse, response_model=None
 )
 async def create_station(
+    request: Request,
     body: FeatureBody,
     writer: WriterDep,
     settings: SettingsDep,
@@ -93,11 +94,13 @@ async def create_station(
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
     stored = await run_in_threadpool(store_for(settings).create, feature, writer)
+    await request.app.state.holder.refresh()  # read-your-writes on this worker
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
 
 @router.put("/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None)
 async def replace_station(
+    request: Request,
     station_id: str,
     body: FeatureBody,
     writer: WriterDep,
@@ -107,6 +110,7 @@ async def replace_station(
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
     stored = await run_in_threadpool(store_for(settings).replace, station_id, feature, writer)
+    await request.app.state.holder.refresh()
     return _answer(stored, crs)
 
 
@@ -114,6 +118,7 @@ async def replace_station(
     "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
 )
 async def patch_station(
+    request: Request,
     station_id: str,
     body: Annotated[
         dict[str, Any],
@@ -127,6 +132,7 @@ async def patch_station(
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
     changes = {k: v for k, v in converted.items() if k != "type"}
     stored = await run_in_threadpool(store_for(settings).patch, station_id, changes, writer)
+    await request.app.state.holder.refresh()
     return _answer(stored, crs)
 
 
@@ -134,6 +140,7 @@ async def patch_station(
     "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
 )
 async def delete_station(
+    request: Request,
     station_id: str,
     writer: WriterDep,
     settings: SettingsDep,
@@ -143,4 +150,5 @@ async def delete_station(
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
     stored = await run_in_threadpool(store_for(settings).delete, station_id, writer, purge)
+    await request.app.state.holder.refresh()
     return _answer(stored, CRS.WGS84)
