@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stations.coverage import complement_on_ring, coverage_of, loop_coverage, merge_on_ring
+from stations.coverage import complement_on_ring, merge_on_ring
 from stations.loop import Loop
+from stations.planning import Ring, Site, coverage
+from stations.siting import ring_of
 
 L = 1000.0
 
@@ -64,6 +66,16 @@ def square_loop(official=None):
     coords = [(107.0, 29.0), (107.1, 29.0), (107.1, 29.1), (107.0, 29.1), (107.0, 29.0)]
     props = {"official_length_m": official} if official else {}
     return Loop(coords, props)
+
+
+def coverage_of(loop, stations, radius):
+    """Coverage by stations at (geometric chainage, off-route), on the loop's reported ring."""
+    ring = Ring(loop.length_m * loop.scale, tuple(Site(c * loop.scale, o) for c, o in stations))
+    return coverage(ring, radius)
+
+
+def loop_coverage(catalog, radius):
+    return coverage(ring_of(catalog), radius)
 
 
 def test_coverage_of_stations_uses_offroute_and_calibration():

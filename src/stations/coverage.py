@@ -1,40 +1,14 @@
-"""Which stretches of the loop lie within a service distance of a station, by road.
+"""Intervals on a ring: union and complement, with stretches that wrap past the ring's end.
 
-A loop point at chainage ``x`` is covered by a station at chainage ``c`` that stands ``o`` metres
-off the road when ``o + along(x, c) <= R``: the rider rides along the loop to the station's access
-point and then off it. Distances are in the loop's reported metres (calibrated to the official
-length when the loop is), so a station covers ``(R - o) / scale`` geometric metres either way.
+The building blocks of coverage (`stations.planning.coverage`): a station covers an interval of
+the loop either side of its access point, and what is left over is the gaps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-
-from stations.catalog import Catalog
-from stations.errors import InvalidInput
-from stations.loop import Loop
-from stations.models import Status
 
 Interval = tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    """Covered and uncovered stretches, as geometric chainage intervals ``(from_m, to_m)``.
-
-    An interval may run past the ring's end (``to_m > length``): it wraps around km 0.
-    """
-
-    radius_m: float
-    length_m: float
-    covered: list[Interval]
-    gaps: list[Interval]
-
-    @property
-    def covered_fraction(self) -> float:
-        """Share of the loop's length that is covered (0..1)."""
-        return sum(b - a for a, b in self.covered) / self.length_m if self.length_m else 0.0
 
 
 def merge_on_ring(intervals: Iterable[Interval], length: float) -> list[Interval]:
@@ -82,32 +56,3 @@ def complement_on_ring(covered: list[Interval], length: float) -> list[Interval]
         if a > b:
             gaps.append((b % length, b % length + (a - b)))
     return sorted(gaps)
-
-
-def loop_coverage(
-    catalog: Catalog, radius_m: float, statuses: Iterable[Status] = (Status.OPEN,)
-) -> Coverage:
-    """Coverage of the catalog's loop by its stations (in service by default) at ``radius_m``."""
-    loop = catalog.loop
-    if loop is None:
-        raise InvalidInput("no loop is configured")
-    if not radius_m >= 0:
-        raise InvalidInput(f"radius must be a number of metres >= 0; got {radius_m!r}")
-    wanted = set(statuses)
-    reach = [
-        (place.snap.chainage_m, place.snap.offroute_m)
-        for i, place in catalog.loop_members
-        if catalog.located[i].props.status in wanted
-    ]
-    return coverage_of(loop, reach, radius_m)
-
-
-def coverage_of(loop: Loop, stations: Iterable[tuple[float, float]], radius_m: float) -> Coverage:
-    """Coverage by stations given as ``(chainage_m, offroute_m)`` pairs."""
-    intervals = []
-    for chainage, offroute in stations:
-        if offroute <= radius_m:
-            half = (radius_m - offroute) / loop.scale
-            intervals.append((chainage - half, chainage + half))
-    covered = merge_on_ring(intervals, loop.length_m)
-    return Coverage(radius_m, loop.length_m, covered, complement_on_ring(covered, loop.length_m))

@@ -24,13 +24,13 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
-from stations import __version__
+from stations import __version__, planning
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
-from stations.coverage import loop_coverage
 from stations.files import atomic_write_text
 from stations.models import Kind, PositionAccuracy, Status
 from stations.query import QueryContext, station_feature
+from stations.siting import ring_of
 from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
@@ -153,23 +153,24 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
         ).add_to(marks)
     marks.add_to(m)
     if options.coverage_km:
-        cov = loop_coverage(catalog, options.coverage_km * 1000.0)
+        # the planners' coverage, in ring metres; geometry goes back through the scale
+        cov = planning.coverage(ring_of(catalog), options.coverage_km * 1000.0)
         name = text(lang, "coverage").replace("{km}", f"{options.coverage_km:g}")
         layer = folium.FeatureGroup(name=html.escape(name), show=True)
         for a, b in cov.covered:
-            lons, lats = zip(*loop.slice(a, b), strict=True)
+            lons, lats = zip(*loop.slice(a / loop.scale, b / loop.scale), strict=True)
             folium.PolyLine(
                 _to_map(lons, lats, crs), color="#2e7d32", weight=10, opacity=0.45
             ).add_to(layer)
-        planning = options.planning_count is not None
+        plan = options.planning_count is not None
         for a, b in cov.gaps:
-            lons, lats = zip(*loop.slice(a, b), strict=True)
+            lons, lats = zip(*loop.slice(a / loop.scale, b / loop.scale), strict=True)
             folium.PolyLine(
                 _to_map(lons, lats, crs),
                 color="#d32f2f",
-                weight=6 if planning else 3,
+                weight=6 if plan else 3,
                 opacity=0.9,
-                dash_array=None if planning else "6 6",
+                dash_array=None if plan else "6 6",
             ).add_to(layer)
         layer.add_to(m)
     if options.planning_count is not None:

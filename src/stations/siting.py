@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from stations.catalog import Catalog
 from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
-from stations.loop import Loop
+from stations.loop import Loop, Snap
 from stations.models import Status
 from stations.planning import Demand, Ring, Site
 
@@ -230,11 +230,17 @@ def parse_demand_geojson(text: str, crs: CRS, source: str) -> list[tuple[float, 
     return out
 
 
-def demand_on_ring(loop: Loop, points: Iterable[tuple[float, float, float]]) -> list[Demand]:
-    """Snap demand points to the loop (ring metres); nearby points at 10 m bins merge."""
+def demand_on_ring(
+    loop: Loop, points: Sequence[tuple[float, float, float]], snaps: Sequence[Snap] | None = None
+) -> list[Demand]:
+    """Snap demand points to the loop (ring metres); nearby points at 10 m bins merge.
+
+    ``snaps`` are the points' snaps when the caller has them already.
+    """
+    if snaps is None:
+        snaps = [loop.snap(lon, lat) for lon, lat, _ in points]
     bins: dict[tuple[int, int], float] = {}
-    for lon, lat, w in points:
-        snap = loop.snap(lon, lat)
+    for (_, _, w), snap in zip(points, snaps, strict=True):
         key = (round(snap.chainage_m * loop.scale / 10.0), round(snap.offroute_m / 10.0))
         bins[key] = bins.get(key, 0.0) + w
     return [Demand(u * 10.0, o * 10.0, w) for (u, o), w in bins.items()]
@@ -278,12 +284,12 @@ def suggest(
     if demand:
         if radius_m is None:
             raise InvalidInput("demand-weighted suggestions need a radius (radius_m / --radius-km)")
-        snapped = [loop.snap(x, y).offroute_m for x, y, _ in demand]
-        if max(snapped) > DEFAULT_DEMAND_OFFROUTE_M:
+        snaps = [loop.snap(x, y) for x, y, _ in demand]
+        if max(s.offroute_m for s in snaps) > DEFAULT_DEMAND_OFFROUTE_M:
             from stations.offloop import suggest_off_loop
 
             return suggest_off_loop(catalog, count, radius_m, demand, include_planned)
-        points = demand_on_ring(loop, demand)
+        points = demand_on_ring(loop, demand, snaps)
         sites, gained = planning.mclp(ring, points, radius_m, count)
         total = sum(w for _, _, w in demand)
         before = planning.covered_weight(ring, points, radius_m)
@@ -300,11 +306,11 @@ def suggest(
         sites = planning.p_center(ring, count)
         extra = {"method": "p-center on the ring (exact to 1 cm)"}
     after_ring = ring.with_sites(sites)
+    with_all = objective(after_ring, radius_m)
     features = []
     for i, site in enumerate(sorted(sites, key=lambda s: s.u)):
         others = [s for s in sites if s is not site]
         without = objective(ring.with_sites(others), radius_m)
-        with_it = objective(after_ring, radius_m)
         features.append(
             _site_feature(
                 loop,
@@ -312,7 +318,7 @@ def suggest(
                 site,
                 {
                     "rank": i + 1,
-                    "improvement": {"before": without.as_dict(), "after": with_it.as_dict()},
+                    "improvement": {"before": without.as_dict(), "after": with_all.as_dict()},
                 },
             )
         )
@@ -324,7 +330,7 @@ def suggest(
         "stations_counted": len(ring.sites),
         "objective": {
             "before": objective(ring, radius_m).as_dict(),
-            "after": objective(after_ring, radius_m).as_dict(),
+            "after": with_all.as_dict(),
         },
         "solver": "stations.planning (exact ring algorithms)",
         **extra,

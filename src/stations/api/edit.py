@@ -47,6 +47,14 @@ def store_for(settings: Settings) -> GeoJSONStore:
     return GeoJSONStore(settings.stations_path, keep_backups=settings.keep_backups)
 
 
+def _with_point(feature: Feature, x: float, y: float) -> Feature:
+    """The feature with its Point moved to (x, y), rounded to 1 cm."""
+    return {
+        **feature,
+        "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]},
+    }
+
+
 def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
     """A Point given in ``crs`` converted to WGS84 (range-checked first); others untouched."""
     if not isinstance(feature, dict):
@@ -58,11 +66,7 @@ def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
     if not isinstance(coords, list) or len(coords) < 2:
         return feature  # the validator explains what is wrong
     x, y = check_lonlat(coords[0], coords[1], name="geometry.coordinates")
-    wx, wy = to_wgs84(x, y, crs)
-    return {
-        **feature,
-        "geometry": {"type": "Point", "coordinates": [round(float(wx), 7), round(float(wy), 7)]},
-    }
+    return _with_point(feature, *to_wgs84(x, y, crs))
 
 
 def _answer(
@@ -73,11 +77,7 @@ def _answer(
     geom = feature.get("geometry")
     if crs is not CRS.WGS84 and isinstance(geom, dict):
         lon, lat = geom["coordinates"][:2]
-        x, y = from_wgs84(lon, lat, crs)
-        feature = {
-            **feature,
-            "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]},
-        }
+        feature = _with_point(feature, *from_wgs84(lon, lat, crs))
     return GeoJSONResponse(feature, status_code=status, headers=headers or None)
 
 
