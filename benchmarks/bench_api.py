@@ -149,6 +149,7 @@ def main() -> None:
                 str(port),
                 "--workers",
                 str(args.workers),
+                "--no-access-log",
             ]
             if n:
                 path = Path(tmp) / f"stations-{n}.geojson"
@@ -186,6 +187,7 @@ def main() -> None:
                     str(args.workers),
                     "--log-level",
                     "warning",
+                    "--no-access-log",
                 ],
                 env,
             )

@@ -33,6 +33,20 @@ def station(sid: str, lon: float | None, lat: float | None, **props: Any) -> dic
     return {"type": "Feature", "id": sid, "geometry": geometry, "properties": base}
 
 
+def stored_bytes(path: Path) -> bytes:
+    """Everything stored for a stations file: the snapshot and its write journal."""
+    journal = path.with_name(path.name + ".journal")
+    return path.read_bytes() + b"\0journal\0" + (journal.read_bytes() if journal.exists() else b"")
+
+
+def stored_doc(path: Path) -> dict[str, Any]:
+    """The stations document as readers see it (snapshot + journal)."""
+    from stations.loading import read_document
+
+    doc, _ = read_document(path)
+    return doc
+
+
 def collection(*features: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features)}
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station, stored_bytes, stored_doc
 from stations.api import create_app
 from stations.coords import CRS, from_wgs84
 from stations.settings import Settings
+from stations.store import GeoJSONStore
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -51,20 +52,20 @@ WRITES = [
 @pytest.mark.parametrize(("method", "path", "body"), WRITES)
 def test_every_write_needs_the_right_token(api, data, method, path, body):
     if method == "put":
-        body = json.loads(data.read_text("utf-8"))["features"][2]
+        body = stored_doc(data)["features"][2]
         assert body["id"] == "delong-yinxing-union-station"
         body["properties"]["phone"] = "023-7654321"
-    before = data.read_bytes()
+    before = stored_bytes(data)
     kwargs = {"json": body} if body is not None else {}
     none = api.request(method.upper(), path, **kwargs)
     assert none.status_code == 401 and "Bearer" in none.json()["detail"]
     assert none.headers["www-authenticate"].startswith("Bearer")
     wrong = api.request(method.upper(), path, headers={"Authorization": "Bearer nope"}, **kwargs)
     assert wrong.status_code == 403
-    assert data.read_bytes() == before
+    assert stored_bytes(data) == before
     right = api.request(method.upper(), path, headers=AUTH, **kwargs)
     assert right.status_code in (200, 201), right.text
-    assert data.read_bytes() != before
+    assert stored_bytes(data) != before
 
 
 def test_writes_disabled_without_a_configured_token(data):
@@ -86,8 +87,16 @@ def test_create_is_served_audited_and_backed_up(api, data):
     audit = [json.loads(line) for line in (data.parent / "audit.jsonl").read_text().splitlines()]
     assert audit[-1]["actor"] == "office" and audit[-1]["action"] == "create"
     assert audit[-1]["before"] is None and audit[-1]["after"]["id"] == "new-station"
+    # The write is in the journal; the file itself changes when the journal is folded in.
+    assert data.read_bytes() == BUNDLED_STATIONS.read_bytes()
+    assert not (data.parent / ".backups").exists()
+    assert GeoJSONStore(data).compact() == 1
     backups = list((data.parent / ".backups").glob("*.geojson"))
     assert len(backups) == 1 and backups[0].read_bytes() == BUNDLED_STATIONS.read_bytes()
+    folded = json.loads(data.read_text("utf-8"))
+    assert folded["features"][-1]["id"] == "new-station"
+    assert not data.with_name("stations.geojson.journal").exists()
+    assert api.get("/api/stations/new-station").status_code == 200  # still served
 
 
 def test_coordinates_in_gcj02(api, data):
@@ -95,7 +104,7 @@ def test_coordinates_in_gcj02(api, data):
     r = api.post("/api/stations", params={"crs": "gcj02"}, json=new(lon=gx, lat=gy), headers=AUTH)
     assert r.status_code == 201
     assert r.json()["geometry"]["coordinates"] == pytest.approx([gx, gy], abs=2e-7)
-    stored = json.loads(data.read_text("utf-8"))["features"][-1]["geometry"]["coordinates"]
+    stored = stored_doc(data)["features"][-1]["geometry"]["coordinates"]
     assert stored == pytest.approx([107.2, 28.95], abs=2e-7)
 
 
@@ -157,12 +166,12 @@ BAD = [
 
 @pytest.mark.parametrize(("method", "kwargs", "status", "needle"), BAD)
 def test_bad_writes_change_nothing(api, data, method, kwargs, status, needle):
-    before = data.read_bytes()
+    before = stored_bytes(data)
     path = "/api/stations" if method == "post" else "/api/stations/delong-yinxing-union-station"
     headers = kwargs.pop("headers", None)
     headers = AUTH if headers is None else {**AUTH, **headers} if headers else {}
     r = api.request(method.upper(), path, headers=headers, **kwargs)
     assert r.status_code == status, r.text
     assert needle in r.json()["detail"]
-    assert data.read_bytes() == before
+    assert stored_bytes(data) == before
     assert not (data.parent / "audit.jsonl").exists()

@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import BUNDLED_STATIONS
+from conftest import BUNDLED_STATIONS, stored_bytes
 from stations.cli import app
 from stations.coords import CRS, from_wgs84
 from stations.loading import load_stations
@@ -44,7 +44,7 @@ def test_chinese_spreadsheet_in_gcj02(tmp_path, data):
 
 
 def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path, data):
-    before = data.read_bytes()
+    before = stored_bytes(data)
     f = office_csv(
         tmp_path,
         [
@@ -72,7 +72,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path, data):
     ):
         assert needle in r.output, needle
     assert "nothing was imported" in r.output
-    assert data.read_bytes() == before
+    assert stored_bytes(data) == before
     skip = runner.invoke(app, ["import", str(f), "--stations", str(data), "--skip-bad"])
     assert skip.exit_code == 0 and "1 created" in skip.output
     again = runner.invoke(app, ["import", str(f), "--stations", str(data), "--skip-bad"])
@@ -82,10 +82,10 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path, data):
 
 
 def test_dry_run_and_unknown_columns(tmp_path, data):
-    before = data.read_bytes()
+    before = stored_bytes(data)
     f = office_csv(tmp_path, ["ok-1,好驿站,工会驿站,107.2,28.9,,,开放,近似,台账"])
     r = runner.invoke(app, ["import", str(f), "--stations", str(data), "--dry-run"])
-    assert r.exit_code == 0 and "1 rows valid" in r.output and data.read_bytes() == before
+    assert r.exit_code == 0 and "1 rows valid" in r.output and stored_bytes(data) == before
     weird = tmp_path / "w.csv"
     weird.write_text("id,colour\nx,red\n", encoding="utf-8")
     r = runner.invoke(app, ["import", str(weird), "--stations", str(data)])

@@ -149,7 +149,9 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_write(data):
 def test_corrupt_file_at_start_is_refused_naming_the_backup(data):
     from stations.store import GeoJSONStore
 
-    GeoJSONStore(data).create(station("one", 107.2, 28.9), "test")  # makes a backup
+    store = GeoJSONStore(data)
+    store.create(station("one", 107.2, 28.9), "test")
+    assert store.compact() == 1  # folding the journal in makes a backup
     data.write_bytes(data.read_bytes()[:500])  # truncated
     before = data.read_bytes()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}

@@ -7,7 +7,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -18,10 +18,13 @@ from stations import query
 from stations.catalog import Catalog
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
-from stations.loading import load_stations, read_json
+from stations.loading import COMPACTED, load_stations, parse_stations, read_document, read_json
 from stations.loop import parse_loop
 from stations.models import KIND_LABELS, Amenity, Kind
 from stations.settings import Settings
+
+if TYPE_CHECKING:
+    from stations.store import GeoJSONStore
 
 app = typer.Typer(
     help="Trade-union rest stations (工会驿站) on Nanchuan's 178 loop: query, check, serve.",
@@ -599,7 +602,6 @@ def import_command(
     stations: StationsPath = None,
 ) -> None:
     """Import stations from a spreadsheet: every bad row reported; nothing written if any fails."""
-    from stations.store import GeoJSONStore
     from stations.tabular import read_rows, rows_to_features
 
     settings = _settings(stations, None)
@@ -621,8 +623,7 @@ def import_command(
         out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
         return
     try:
-        store = GeoJSONStore(settings.stations_path, keep_backups=settings.keep_backups)
-        created, updated = store.import_features([f for _, f in good], actor, update)
+        created, updated = store_for(settings).import_features([f for _, f in good], actor, update)
     except StationsError as exc:
         raise _fail(exc) from None
     out.print(
@@ -646,12 +647,13 @@ def export_command(
     settings = _settings(stations, None)
     suffix = file.suffix.lower()
     try:
-        doc = read_json(settings.stations_path)
-        load_stations(settings.stations_path)  # only valid data leaves
+        doc, _ = read_document(settings.stations_path)  # with the writes still in the journal
+        parse_stations(doc, str(settings.stations_path))  # only valid data leaves
+        doc = {k: v for k, v in doc.items() if k != COMPACTED}
         if suffix in (".csv", ".xlsx"):
             write_rows([feature_to_row(f, crs) for f in doc["features"]], file)
         elif suffix == ".geojson":
-            atomic_write_bytes(file, settings.stations_path.read_bytes())
+            atomic_write_bytes(file, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         elif suffix == ".gpkg":
             located = {**doc, "features": [f for f in doc["features"] if f.get("geometry")]}
             write_features(located, file, "stations")
@@ -660,6 +662,31 @@ def export_command(
     except StationsError as exc:
         raise _fail(exc) from None
     out.print(f"wrote {file} ({len(doc['features'])} stations)", highlight=False)
+
+
+def store_for(settings: Settings) -> GeoJSONStore:
+    """The store behind the configured stations file."""
+    from stations.store import GeoJSONStore
+
+    return GeoJSONStore(
+        settings.stations_path,
+        keep_backups=settings.keep_backups,
+        compact_every=settings.compact_every,
+    )
+
+
+@app.command("compact")
+def compact_command(stations: StationsPath = None) -> None:
+    """Fold the write journal into the stations file (the API does this when writes pause)."""
+    settings = _settings(stations, None)
+    try:
+        folded = store_for(settings).compact()
+    except StationsError as exc:
+        raise _fail(exc) from None
+    if folded:
+        out.print(f"folded {folded} journal lines into {settings.stations_path}", highlight=False)
+    else:
+        out.print(f"{settings.stations_path}: no journal to fold", highlight=False)
 
 
 @app.command("serve")
@@ -685,6 +712,11 @@ def serve_command(
         "log_level": log_level,
     }
     settings = _settings(stations, loop)
+    try:  # start from a whole file: writes left in the journal by a crash are folded in
+        if settings.stations_path.exists():
+            store_for(settings).compact()
+    except StationsError as exc:
+        raise _fail(with_backup_hint_if_data(exc, settings)) from None
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 
@@ -716,6 +748,13 @@ def serve_command(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def with_backup_hint_if_data(exc: StationsError, settings: Settings) -> StationsError:
+    """A data error names the last backup to restore from; other errors stay as they are."""
+    from stations.store import with_backup_hint
+
+    return with_backup_hint(exc, settings.stations_path) if isinstance(exc, DataError) else exc
 
 
 def load_checked(settings: Settings) -> Catalog:

@@ -136,6 +136,8 @@ def _gcj_to_bd(x: Any, y: Any) -> tuple[Any, Any]:
 
 def _prepare(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[Any, Any]:
     """Floats stay floats (fast scalar path); anything else becomes float arrays."""
+    if type(lon) is float and type(lat) is float:
+        return lon, lat
     if np.ndim(lon) == 0 and np.ndim(lat) == 0:
         return float(lon), float(lat)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
@@ -189,7 +191,7 @@ def to_wgs84(
     lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str
 ) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Convert positions given in ``crs`` to WGS84."""
-    crs = CRS(crs)
+    crs = crs if type(crs) is CRS else CRS(crs)
     if crs is CRS.WGS84:
         return lon, lat
     if crs is CRS.GCJ02:
@@ -201,7 +203,7 @@ def from_wgs84(
     lon: ArrayOrFloat, lat: ArrayOrFloat, crs: CRS | str
 ) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Convert WGS84 positions to ``crs``."""
-    crs = CRS(crs)
+    crs = crs if type(crs) is CRS else CRS(crs)
     if crs is CRS.WGS84:
         return lon, lat
     if crs is CRS.GCJ02:

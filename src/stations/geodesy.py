@@ -63,10 +63,26 @@ def inverse_from(
 ) -> tuple[FloatArray, FloatArray]:
     """`inverse` from one point to arrays of points (the hot path of every query)."""
     n = lons.shape[0]
-    az, _, dist = GEOD.inv(np.full(n, lon), np.full(n, lat), lons, lats)
-    az = np.asarray(az)
+    az_raw, _, dist_raw = GEOD.inv(np.full(n, lon), np.full(n, lat), lons, lats)
+    az, dist = np.asarray(az_raw), np.asarray(dist_raw)
     az[az < 0] += 360.0
-    return np.asarray(dist), az
+    return dist, az
+
+
+def inverse_each(
+    lon: float, lat: float, lons: list[float], lats: list[float]
+) -> list[tuple[float, float]]:
+    """(distance, bearing) from one point to a few others, one pyproj call each.
+
+    For a handful of points this beats `inverse_from` (8 points: ~14 µs against ~26 µs, the
+    array path's buffer copies dominate), and the rider's query only ever needs a handful.
+    """
+    inv = GEOD.inv
+    out = []
+    for x, y in zip(lons, lats, strict=True):
+        az, _, dist = inv(lon, lat, x, y)
+        out.append((dist, az + 360.0 if az < 0 else az))
+    return out
 
 
 def inverse(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from stations import journal
 from stations.coords import in_china
 from stations.errors import DataError
+from stations.files import file_identity
 from stations.models import PositionAccuracy, StationProperties
 
 
@@ -41,6 +45,78 @@ class Parsed:
 
     stations: list[Station] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: How far into the files the stations were read (None: not read from a file).
+    position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far a reader got: the snapshot it read (file identity) and its journal's offset."""
+
+    snapshot: str
+    journal_inode: int | None  # None: there was no journal
+    journal_offset: int
+
+
+def journal_state(path: Path) -> tuple[int, int] | None:
+    """(inode, size) of the journal of the stations file ``path``; None if there is none."""
+    try:
+        st = journal.journal_path(path).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size
+
+
+#: Foreign member at the head of a snapshot written by compaction: the position it was folded
+#: from. A reader standing exactly there already holds the snapshot's data and need not read it.
+COMPACTED = "stations:compacted"
+_COMPACTED_RE = re.compile(rb'"stations:compacted":\s*(\{[^{}]*\})')
+
+
+def compacted_from(path: Path) -> tuple[str, Position | None]:
+    """The snapshot's identity and, if compaction wrote it, the position it was folded from.
+
+    Only the first bytes are read (compaction writes the marker first), from the same open
+    file whose identity is returned.
+    """
+    with open(path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        head = handle.read(512)
+    identity = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+    found = _COMPACTED_RE.search(head)
+    if found is None:
+        return identity, None
+    try:
+        mark = orjson.loads(found.group(1))
+        return identity, Position(str(mark["base"]), int(mark["journal"]), int(mark["offset"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return identity, None
+
+
+def read_document(path: Path) -> tuple[Any, Position]:
+    """The stations document as stored: the snapshot with its journal applied.
+
+    The snapshot is read first and its journal second; if a compaction replaced the snapshot
+    meanwhile (its identity changed), the read is repeated, so a reader never pairs an old
+    snapshot with a journal that no longer follows it.
+    """
+    jpath = journal.journal_path(path)
+    for _ in range(20):
+        try:
+            before = file_identity(path)
+        except FileNotFoundError:
+            raise DataError(str(path), ["file not found"]) from None
+        doc = read_json(path)
+        state = journal_state(path)
+        entries, offset = journal.read_entries(jpath) if state else ([], 0)
+        if file_identity(path) != before:
+            continue  # compacted while we read: read again
+        if entries:
+            if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
+                raise DataError(str(path), ["expected a GeoJSON FeatureCollection"])
+            journal.apply(doc["features"], entries)
+        return doc, Position(before, state[0] if state else None, offset)
+    raise DataError(str(path), ["the file kept changing while being read; try again"])
 
 
 def read_json(path: Path) -> Any:
@@ -219,5 +295,11 @@ def parse_stations(doc: object, source: str, cache: FeatureCache | None = None) 
 
 
 def load_stations(path: Path, cache: FeatureCache | None = None) -> Parsed:
-    """Read and validate a stations GeoJSON file (re-using ``cache`` for unchanged stations)."""
-    return parse_stations(read_json(path), str(path), cache)
+    """Read and validate a stations GeoJSON file and its journal (`read_document`).
+
+    ``cache`` skips the validation of stations seen before.
+    """
+    doc, position = read_document(path)
+    parsed = parse_stations(doc, str(path), cache)
+    parsed.position = position
+    return parsed

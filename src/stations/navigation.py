@@ -15,45 +15,66 @@ from stations.coords import gcj02_to_bd09, wgs84_to_gcj02
 
 SOURCE_APP = "stations.nanchuan"
 MY_LOCATION = "我的位置"
+_MY_LOCATION_QUOTED = quote(MY_LOCATION, safe="")
 
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A WGS84 point in GCJ-02 and BD-09, with its label quoted for URLs."""
+    """A WGS84 point in GCJ-02 and BD-09, with its label quoted for URLs.
+
+    The URL fragments (coordinates with 6 decimals, ~0.1 m) are formatted once here: a station
+    is converted once (the catalog caches it) and a rider once per query, and building four
+    links per answered station is then string concatenation only.
+    """
 
     gcj: tuple[float, float]
     bd: tuple[float, float]
     label: str
+    amap: str = ""  # "lon%2Clat%2Clabel" in GCJ-02, as Amap's to= and from= take it
+    baidu: str = ""  # "lat%2Clon" in BD-09, as Baidu's latlng: takes it
 
     @classmethod
     def from_wgs84(cls, lon: float, lat: float, name: str) -> Place:
         """Convert once; ``name`` is what the map app shows."""
-        glon, glat = wgs84_to_gcj02(lon, lat)
-        return cls((glon, glat), gcj02_to_bd09(glon, glat), quote(name, safe=""))
+        glon, glat = wgs84_to_gcj02(float(lon), float(lat))
+        blon, blat = gcj02_to_bd09(glon, glat)
+        label = _MY_LOCATION_QUOTED if name == MY_LOCATION else quote(name, safe="")
+        return cls(
+            (glon, glat),
+            (blon, blat),
+            label,
+            f"{glon:.6f}%2C{glat:.6f}%2C{label}",
+            f"{blat:.6f}%2C{blon:.6f}",
+        )
+
+
+_TAIL_AMAP = f"&coordinate=gaode&callnative=1&src={SOURCE_APP}"
+_TAIL_BAIDU = f"&coord_type=bd09ll&output=html&src={SOURCE_APP}"
 
 
 def _amap(dest: Place, mode: str, origin: Place | None) -> str:
-    glon, glat = dest.gcj
-    url = f"https://uri.amap.com/navigation?to={glon:.6f}%2C{glat:.6f}%2C{dest.label}&mode={mode}"
-    if origin is not None:
-        olon, olat = origin.gcj
-        url += f"&from={olon:.6f}%2C{olat:.6f}%2C{origin.label}"
-    return url + f"&coordinate=gaode&callnative=1&src={SOURCE_APP}"
+    start = "" if origin is None else "&from=" + origin.amap
+    return "https://uri.amap.com/navigation?to=" + dest.amap + "&mode=" + mode + start + _TAIL_AMAP
 
 
 def _baidu(dest: Place, mode: str, origin: Place | None) -> str:
-    blon, blat = dest.bd
-    tail = f"&coord_type=bd09ll&output=html&src={SOURCE_APP}"
     if origin is None:  # without an origin Baidu's web API shows the place with "到这去"
         return (
-            f"https://api.map.baidu.com/marker?location={blat:.6f}%2C{blon:.6f}"
-            f"&title={dest.label}&content={dest.label}{tail}"
+            f"https://api.map.baidu.com/marker?location={dest.baidu}"
+            f"&title={dest.label}&content={dest.label}{_TAIL_BAIDU}"
         )
-    olon, olat = origin.bd
     return (
-        f"https://api.map.baidu.com/direction?origin=latlng%3A{olat:.6f}%2C{olon:.6f}"
-        f"%7Cname%3A{origin.label}&destination=latlng%3A{blat:.6f}%2C{blon:.6f}"
-        f"%7Cname%3A{dest.label}&mode={mode}{tail}"
+        "https://api.map.baidu.com/direction?origin=latlng%3A"
+        + origin.baidu
+        + "%7Cname%3A"
+        + origin.label
+        + "&destination=latlng%3A"
+        + dest.baidu
+        + "%7Cname%3A"
+        + dest.label
+        + "&mode="
+        + mode
+        + _TAIL_BAIDU
     )
 
 

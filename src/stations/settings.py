@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to frame /embed (comma-separated; empty: same origin).",
     )
+    hot_path: bool = Field(
+        default=True,
+        description="Answer plain GET /api/nearest and /api/within in a lean ASGI layer before "
+        "the framework's routing (same code and answers; see stations.api.hotpath).",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     ogc_max_limit: int = Field(default=10_000, ge=1, description="Largest OGC items page.")
     cache_max_age_s: int = Field(default=60, ge=0, description="Cache-Control max-age of reads.")
@@ -70,6 +75,16 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token(s) allowing writes: TOKEN, or label:TOKEN,label2:TOKEN2 "
         "(labels go to the audit log). Unset: writes are refused.",
+    )
+    compact_every: int = Field(
+        default=10_000,
+        ge=1,
+        description="Fold the write journal into the stations file after this many writes.",
+    )
+    compact_idle_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Fold the write journal into the stations file once writes pause this long.",
     )
     keep_backups: int = Field(default=20, ge=1, le=10_000, description="Backups kept.")
     reports_path: Path | None = Field(

@@ -76,6 +76,7 @@ def viewport(
     ctx = ctx or QueryContext()
     features: list[dict[str, Any]] = []
     if len(hits) <= max_markers:
+        hits = hits[np.argsort(catalog.index.rank[hits], kind="stable")]  # file order
         features = [station_feature(catalog, catalog.located[i], crs, ctx) for i in hits.tolist()]
         clustered = False
     else:

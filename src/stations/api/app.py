@@ -11,14 +11,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from threadpoolctl import threadpool_limits
 
 from stations import __version__
 from stations.api import edit, ogc, pages, planning, queries, reports, routes
 from stations.api.errors import install_error_handlers
-from stations.api.holder import CatalogHolder, file_version
+from stations.api.holder import CatalogHolder
+from stations.api.hotpath import HotPath
 from stations.catalog import Catalog
 from stations.files import file_identity
-from stations.loading import FeatureCache
+from stations.loading import FeatureCache, Position
 from stations.settings import Settings
 
 SECURITY_HEADERS = [
@@ -88,6 +90,18 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class StationsApp(FastAPI):
+    """The FastAPI app; the riders' hot routes are answered before its stack (see hotpath)."""
+
+    hot_path: HotPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a hot request directly, anything else through FastAPI."""
+        if self.hot_path is not None and await self.hot_path.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
     """Build the service.
 
@@ -103,20 +117,25 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        version = probe()  # before loading: a change during the load is noticed later
+        # One thread per worker: a query is tiny, and OpenMP's pool (pykdtree's k-nearest)
+        # only adds wake-up latency and contention with the other workers (9 µs against 14).
+        threadpool_limits(1, user_api="openmp")
+        loop_version = file_identity(settings.loop_path)  # before loading: see the holder
         cache = FeatureCache()  # a reload validates only the stations that changed
         loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+        if loaded.position is None:  # handed over by `stations serve`: where did it read to?
+            loaded.position = Position(file_identity(settings.stations_path), None, 0)
         app.state.holder = CatalogHolder(
-            loaded, version, probe, lambda: Catalog.from_settings(settings, cache)
+            loaded,
+            settings.stations_path,
+            settings.loop_path,
+            lambda: Catalog.from_settings(settings, cache),
+            cache,
+            loop_version,
         )
         yield
 
-    def probe() -> str:
-        return file_version(
-            file_identity(settings.stations_path), file_identity(settings.loop_path)
-        )
-
-    app = FastAPI(
+    app = StationsApp(
         title="stations",
         version=__version__,
         description=(
@@ -148,6 +167,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             max_age=600,
         )
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    if settings.hot_path:
+        app.hot_path = HotPath(queries.HOT_ROUTES, app.state, SECURITY_HEADERS, queries.NO_CACHE)
     return app
 
 

@@ -1,12 +1,15 @@
 """Writes: create, replace, patch and close (or purge) stations. Bearer token required.
 
 Each write goes through `stations.store.GeoJSONStore` (validated as loading validates, atomic,
-locked across processes, backed up, audited) in a worker thread; the answer is the stored feature
-in the requested ``crs``. Every worker notices the new file on its next request.
+locked across processes, journaled, audited) in a worker thread; the answer is the stored feature
+in the requested ``crs``. Every worker applies the write on its next request; once writes pause
+for ``STATIONS_COMPACT_IDLE_S`` seconds, the journal is folded into the GeoJSON file itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -17,10 +20,11 @@ from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
-from stations.errors import InvalidInput
+from stations.errors import InvalidInput, StationsError
 from stations.settings import Settings
 from stations.store import Feature, GeoJSONStore
 
+log = logging.getLogger("stations.api")
 router = APIRouter(
     prefix="/api/stations",
     tags=["editing"],
@@ -44,7 +48,33 @@ FeatureBody = Annotated[
 
 def store_for(settings: Settings) -> GeoJSONStore:
     """The store behind the configured stations file."""
-    return GeoJSONStore(settings.stations_path, keep_backups=settings.keep_backups)
+    return GeoJSONStore(
+        settings.stations_path,
+        keep_backups=settings.keep_backups,
+        compact_every=settings.compact_every,
+    )
+
+
+async def _written(request: Request, settings: Settings) -> None:
+    """After a write: serve it at once on this worker, and fold the journal once writes pause."""
+    await request.app.state.holder.refresh()  # read-your-writes on this worker
+    state = request.app.state
+    timer: asyncio.TimerHandle | None = getattr(state, "compaction_timer", None)
+    if timer is not None:
+        timer.cancel()
+    state.compaction_timer = asyncio.get_running_loop().call_later(
+        settings.compact_idle_s, lambda: asyncio.ensure_future(_compact_when_idle(settings))
+    )
+
+
+async def _compact_when_idle(settings: Settings) -> None:
+    try:
+        folded = await run_in_threadpool(store_for(settings).compact, settings.compact_idle_s)
+    except StationsError as exc:  # pragma: no cover - logged, retried after the next write
+        log.error("compaction failed: %s", exc)
+        return
+    if folded:
+        log.info("folded %d journal lines into %s", folded, settings.stations_path)
 
 
 def _with_point(feature: Feature, x: float, y: float) -> Feature:
@@ -94,7 +124,7 @@ async def create_station(
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
     stored = await run_in_threadpool(store_for(settings).create, feature, writer)
-    await request.app.state.holder.refresh()  # read-your-writes on this worker
+    await _written(request, settings)
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
 
@@ -110,7 +140,7 @@ async def replace_station(
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
     stored = await run_in_threadpool(store_for(settings).replace, station_id, feature, writer)
-    await request.app.state.holder.refresh()
+    await _written(request, settings)
     return _answer(stored, crs)
 
 
@@ -132,7 +162,7 @@ async def patch_station(
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
     changes = {k: v for k, v in converted.items() if k != "type"}
     stored = await run_in_threadpool(store_for(settings).patch, station_id, changes, writer)
-    await request.app.state.holder.refresh()
+    await _written(request, settings)
     return _answer(stored, crs)
 
 
@@ -150,5 +180,5 @@ async def delete_station(
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
     stored = await run_in_threadpool(store_for(settings).delete, station_id, writer, purge)
-    await request.app.state.holder.refresh()
+    await _written(request, settings)
     return _answer(stored, CRS.WGS84)

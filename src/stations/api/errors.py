@@ -54,6 +54,15 @@ def status_for(exc: StationsError) -> int:
     return 500
 
 
+def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str] | None]:
+    """Status, body and extra headers answering a domain error (5xx details stay in the log)."""
+    status = status_for(exc)
+    if status >= 500:
+        return status, {"detail": "internal error; see the server log"}, None
+    headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
+    return status, {"detail": str(exc)}, headers
+
+
 def describe_validation_error(err: Any) -> str:
     """One pydantic/FastAPI validation error as "parameter 'x': what is wrong (got ...)"."""
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
@@ -84,12 +93,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StationsError)
     async def _domain(request: Request, exc: StationsError) -> JSONResponse:
-        status = status_for(exc)
+        status, body, headers = domain_error(exc)
         if status >= 500:
             log.exception("server error on %s", request.url.path, exc_info=exc)
-            return JSONResponse({"detail": "internal error; see the server log"}, status)
-        headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
-        return JSONResponse({"detail": str(exc)}, status, headers=headers)
+        return JSONResponse(body, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

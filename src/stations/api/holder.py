@@ -1,12 +1,18 @@
-"""The catalog a worker serves, reloaded when another process (or this one) changes the file.
+"""The catalog a worker serves, kept current while other processes (or this one) write.
 
-Every request compares the data file's identity (inode, mtime, size: one ``stat``) with the one
-it was loaded from. On a change the catalog is rebuilt in a thread, once however many requests
+Writes append to the stations file's journal (`stations.journal`). Every request compares the
+files' state (three ``stat`` calls: snapshot, journal, loop) with the position the catalog was
+read up to. New journal lines are applied right there (`Catalog.with_changes`: milliseconds,
+nothing re-parsed or re-indexed), so a write is served by every worker on its next request and
+a stream of writes does not stall reads. A snapshot written by compaction from exactly this
+position is adopted without reading it.
+
+Anything else (the file replaced by hand, a backup restored, the loop edited, or a compaction
+this worker had not caught up with) rebuilds the catalog in a thread, once however many requests
 notice. After a quiet spell, requests wait up to `RELOAD_WAIT_S` for it (a small file reloads
-within that, so a change is served at once). During a stream of writes (a reload finished less
-than `BUSY_WINDOW_S` ago) they wait at most `BUSY_WAIT_S` and are otherwise answered from the data
-of a moment ago while the next reload runs, so writes never stall reads for long. A file that
-fails validation is not loaded: the previous data stays in service and the error is logged.
+within that); during a stream of changes at most `BUSY_WAIT_S`, and are otherwise answered from
+the data of a moment ago. Data that fails validation is not loaded: the previous data stays in
+service and the error is logged.
 """
 
 from __future__ import annotations
@@ -17,47 +23,137 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
+from stations import journal
 from stations.catalog import Catalog
 from stations.errors import StationsError
+from stations.files import file_identity
+from stations.loading import FeatureCache, Position, Station, compacted_from, journal_state
 
 log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1
 BUSY_WINDOW_S = 1.0
 BUSY_WAIT_S = 0.02
 
-
-def file_version(path_version: str, loop_version: str) -> str:
-    """A short ETag component from the files' identities."""
-    return hashlib.blake2b(f"{path_version}|{loop_version}".encode(), digest_size=8).hexdigest()
+#: (snapshot identity, loop identity, journal (inode, size) or None)
+FilesState = tuple[str, str, tuple[int, int] | None]
 
 
 class CatalogHolder:
-    """The current catalog and how to notice that its files changed."""
+    """The current catalog, the position it was read up to, and how to follow the files.
+
+    Parameters
+    ----------
+    catalog
+        The loaded data; its ``position`` says how far into the files it was read.
+    stations_path, loop_path
+        The files it was loaded from.
+    load
+        Loads the files afresh (returns a catalog with its position).
+    cache
+        Validated stations by digest, shared with ``load`` (journal lines use it too).
+    """
 
     def __init__(
-        self, catalog: Catalog, version: str, probe: Callable[[], str], load: Callable[[], Catalog]
+        self,
+        catalog: Catalog,
+        stations_path: Path,
+        loop_path: Path,
+        load: Callable[[], Catalog],
+        cache: FeatureCache,
+        loop_version: str,
     ) -> None:
         self.catalog = catalog
-        self.version = version
-        self._probe = probe
+        self._stations_path = stations_path
+        self._journal_path = journal.journal_path(stations_path)
+        self._loop_path = loop_path
         self._load = load
+        self._cache = cache
+        self._position = catalog.position or Position("", None, 0)
+        self._loop = loop_version
         self._task: asyncio.Future[None] | None = None
-        self._reloaded_at = -math.inf
+        self._failed: FilesState | None = None
+        self._changed_at = -math.inf
+        self.version = ""
+        self._set_version()
+
+    def _set_version(self) -> None:
+        """A short ETag component naming the data served."""
+        pos = self._position
+        key = f"{pos.snapshot}|{pos.journal_inode}|{pos.journal_offset}|{self._loop}"
+        self.version = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+    def _state(self) -> FilesState:
+        return (
+            file_identity(self._stations_path),
+            file_identity(self._loop_path),
+            journal_state(self._stations_path),
+        )
+
+    def _current(self, state: FilesState) -> bool:
+        """Bring the catalog up to ``state`` without a reload if possible; True if done."""
+        snapshot, loop, jstate = state
+        if loop != self._loop:
+            return False
+        pos = self._position
+        if snapshot != pos.snapshot:
+            identity, folded = compacted_from(self._stations_path)
+            if identity != snapshot or folded != pos:
+                return False
+            pos = self._position = Position(snapshot, None, 0)  # what we hold, compacted
+            self._set_version()
+        if jstate is None:
+            return pos.journal_inode is None
+        inode, size = jstate
+        if inode == pos.journal_inode and size == pos.journal_offset:
+            return True
+        if pos.journal_inode not in (None, inode) or (
+            inode == pos.journal_inode and size < pos.journal_offset
+        ):
+            return False  # not the journal we were reading
+        return self._follow(inode, pos.journal_offset if inode == pos.journal_inode else 0)
+
+    def _follow(self, inode: int, start: int) -> bool:
+        """Apply the journal's lines from ``start``; False if they cannot be applied."""
+        try:
+            entries, offset = journal.read_entries(self._journal_path, start)
+        except (StationsError, OSError) as exc:
+            log.error("cannot follow the journal; reloading: %s", exc)
+            return False
+        catalog = self.catalog
+        batch: dict[str, Station | None] = {}
+        for entry in entries:
+            if entry.feature is None:
+                batch[entry.station_id] = None
+                continue
+            if batch.get(entry.station_id, False) is None:
+                # removed, then written again: it goes to the end, as in the file
+                catalog, batch = catalog.with_changes(batch), {}
+            station, problems, _ = self._cache.parse(entry.feature, f"journal {entry.station_id}")
+            if station is None:
+                log.error("invalid journal line; reloading: %s", "; ".join(problems))
+                return False
+            batch[entry.station_id] = station
+        self.catalog = catalog.with_changes(batch)
+        self._position = Position(self._position.snapshot, inode, offset)
+        self._set_version()
+        self._changed_at = time.monotonic()
+        return True
 
     async def get(self) -> Catalog:
-        """The catalog, reloaded first (waiting a little) if the files changed."""
+        """The catalog, brought up to date with the files first."""
         try:
-            seen = self._probe()
+            state = self._state()
         except OSError:
-            return self.catalog  # the file is being replaced; keep serving what we have
-        if seen == self.version:
+            return self.catalog  # a file is being replaced; keep serving what we have
+        if self._current(state) or state == self._failed:
             return self.catalog
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._reload(seen))
-        busy = time.monotonic() - self._reloaded_at < BUSY_WINDOW_S  # writes are streaming in
+            self._task = asyncio.ensure_future(self._reload(state))
+        busy = time.monotonic() - self._changed_at < BUSY_WINDOW_S  # changes are streaming in
         try:
             await asyncio.wait_for(
                 asyncio.shield(self._task), timeout=BUSY_WAIT_S if busy else RELOAD_WAIT_S
@@ -67,22 +163,25 @@ class CatalogHolder:
         return self.catalog
 
     async def refresh(self) -> None:
-        """Reload now if the files changed, and wait for it (after this worker's own write)."""
-        seen = self._probe()
-        if seen == self.version:
-            return
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._reload(seen))
-        await asyncio.shield(self._task)
-        if self.version != self._probe():  # another change landed meanwhile
-            await self._reload(self._probe())
+        """Catch up with the files now, waiting for a reload if one is needed (after a write)."""
+        for _ in range(3):
+            state = self._state()
+            if self._current(state) or state == self._failed:
+                return
+            if self._task is None or self._task.done():
+                self._task = asyncio.ensure_future(self._reload(state))
+            await asyncio.shield(self._task)
 
-    async def _reload(self, seen: str) -> None:
+    async def _reload(self, state: FilesState) -> None:
         try:
             catalog = await run_in_threadpool(self._load)
         except StationsError as exc:
             log.error("data changed but is invalid; still serving the previous data: %s", exc)
-            self.version = seen  # do not retry on every request; the next change retries
+            self._failed = state  # do not retry on every request; the next change retries
             return
-        self.catalog, self.version = catalog, seen
-        self._reloaded_at = time.monotonic()
+        self.catalog = catalog
+        self._position = catalog.position or Position(state[0], None, 0)
+        self._loop = state[1]
+        self._failed = None
+        self._set_version()
+        self._changed_at = time.monotonic()

@@ -86,14 +86,23 @@ def _is_list(annotation: Any) -> bool:
     return get_origin(annotation) is list or any(_is_list(a) for a in get_args(annotation))
 
 
-def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:
-    """A dependency that validates the whole query string into ``model`` in one call."""
+def query_parser(model: type[M]) -> Callable[[list[tuple[str, str]]], M]:
+    """A function validating a query string's (key, value) pairs into ``model`` in one call.
+
+    Repeated keys make a list for list fields; for other fields the last value wins (as
+    Starlette's ``request.query_params[key]``). Unknown keys raise `UnknownParameter`, other
+    problems `InvalidInput` naming the parameter.
+    """
     lists = {name for name, f in model.model_fields.items() if _is_list(f.annotation)}
     allowed = ", ".join(sorted(model.model_fields))
 
-    async def parse(request: Request) -> M:
-        params = request.query_params
-        data = {key: params.getlist(key) if key in lists else params[key] for key in params}
+    def parse(pairs: list[tuple[str, str]]) -> M:
+        data: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in lists:
+                data.setdefault(key, []).append(value)
+            else:
+                data[key] = value
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -104,6 +113,16 @@ def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:
                     f"unknown query parameter(s) {', '.join(extra)}; allowed: {allowed}"
                 ) from None
             raise InvalidInput("; ".join(describe_validation_error(e) for e in errors)) from None
+
+    return parse
+
+
+def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """A dependency that validates the whole query string into ``model`` in one call."""
+    parser = query_parser(model)
+
+    async def parse(request: Request) -> M:
+        return parser(request.query_params.multi_items())
 
     return parse
 

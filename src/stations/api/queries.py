@@ -5,10 +5,11 @@ Their parameters are parsed by `stations.api.params` in one validation (see ther
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from stations import query
 from stations.api.deps import CatalogDep, SettingsDep, parse_bbox
@@ -19,32 +20,30 @@ from stations.api.params import (
     WithinQuery,
     openapi_parameters,
     query_model,
+    query_parser,
 )
 from stations.api.reports import report_store
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import from_wgs84
 from stations.models import Status
+from stations.settings import Settings
 from stations.viewport import viewport
 
 router = APIRouter(tags=["queries"], responses=ERRORS)
 NO_CACHE = {"Cache-Control": "no-cache"}  # open_now changes with the clock
 
 
-@router.get(
-    "/api/nearest",
-    responses=geojson_responses("FeatureCollection"),
-    response_class=GeoJSONResponse,
-    response_model=None,
-    openapi_extra=openapi_parameters(NearestQuery),
-)
-async def read_nearest_stations(
-    q: Annotated[NearestQuery, Depends(query_model(NearestQuery))],
-    catalog: CatalogDep,
-    settings: SettingsDep,
-) -> GeoJSONResponse:
-    """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
-    result = query.nearest(
+_parse_nearest = query_parser(NearestQuery)
+_parse_within = query_parser(WithinQuery)
+
+
+async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """/api/nearest from the query string's pairs; shared by the route and the hot path."""
+    q = _parse_nearest(pairs)
+    settings: Settings = state.settings
+    catalog = await state.holder.get()
+    return query.nearest(
         catalog,
         q.lon,
         q.lat,
@@ -56,23 +55,14 @@ async def read_nearest_stations(
         max_k=settings.max_k,
         ctx=query.QueryContext(tz=settings.timezone),
     )
-    return GeoJSONResponse(result, headers=NO_CACHE)
 
 
-@router.get(
-    "/api/within",
-    responses=geojson_responses("FeatureCollection"),
-    response_class=GeoJSONResponse,
-    response_model=None,
-    openapi_extra=openapi_parameters(WithinQuery),
-)
-async def read_stations_within(
-    q: Annotated[WithinQuery, Depends(query_model(WithinQuery))],
-    catalog: CatalogDep,
-    settings: SettingsDep,
-) -> GeoJSONResponse:
-    """Every station within radius_m metres of a point, nearest first."""
-    result = query.within(
+async def within_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """/api/within from the query string's pairs; shared by the route and the hot path."""
+    q = _parse_within(pairs)
+    settings: Settings = state.settings
+    catalog = await state.holder.get()
+    return query.within(
         catalog,
         q.lon,
         q.lat,
@@ -83,6 +73,35 @@ async def read_stations_within(
         limit=q.limit,
         ctx=query.QueryContext(tz=settings.timezone),
     )
+
+
+#: The routes `stations.api.hotpath` may answer before the framework, with their answers.
+HOT_ROUTES = {"/api/nearest": nearest_answer, "/api/within": within_answer}
+
+
+@router.get(
+    "/api/nearest",
+    responses=geojson_responses("FeatureCollection"),
+    response_class=GeoJSONResponse,
+    response_model=None,
+    openapi_extra=openapi_parameters(NearestQuery),
+)
+async def read_nearest_stations(request: Request) -> GeoJSONResponse:
+    """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
+    result = await nearest_answer(request.app.state, request.query_params.multi_items())
+    return GeoJSONResponse(result, headers=NO_CACHE)
+
+
+@router.get(
+    "/api/within",
+    responses=geojson_responses("FeatureCollection"),
+    response_class=GeoJSONResponse,
+    response_model=None,
+    openapi_extra=openapi_parameters(WithinQuery),
+)
+async def read_stations_within(request: Request) -> GeoJSONResponse:
+    """Every station within radius_m metres of a point, nearest first."""
+    result = await within_answer(request.app.state, request.query_params.multi_items())
     return GeoJSONResponse(result, headers=NO_CACHE)
 
 

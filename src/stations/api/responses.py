@@ -12,6 +12,11 @@ from starlette.responses import JSONResponse, Response
 GEOJSON = "application/geo+json"
 
 
+def encode(content: Any) -> bytes:
+    """The JSON bytes of every answer (orjson; numpy scalars and arrays allowed)."""
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 class ORJSONResponse(JSONResponse):
     """JSON encoded with orjson (~40x faster than json.dumps on these payloads)."""
 
@@ -19,7 +24,7 @@ class ORJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         """Encode with orjson."""
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        return encode(content)
 
 
 class GeoJSONResponse(ORJSONResponse):

@@ -1,0 +1,204 @@
+"""The write-ahead journal beside a stations file: what was written since its last snapshot.
+
+A write to a 186,000-station GeoJSON file used to rewrite the whole file (and every API worker
+re-read it). Now a write appends one JSON line to ``<file>.journal`` and fsyncs it: that line is
+the write's durability. Readers see the snapshot with the journal applied (`read_document`);
+API workers apply only the lines they have not seen (`read_entries` from an offset). From time
+to time the store folds the journal into a new snapshot and starts a new journal (compaction).
+
+Each line carries a station's whole new state, ``{"op": "put", "feature": {...}}``, or its
+removal, ``{"op": "remove", "id": "..."}``, so applying a line twice changes nothing, and
+replaying the journal over any snapshot that already holds some of it gives the same data.
+That is what makes compaction crash-safe without a transaction: the new snapshot is renamed
+into place first, the journal removed second; a crash in between leaves a journal whose lines
+the snapshot already holds, and replaying them is harmless.
+
+A line is acknowledged only once it ends in a newline and is fsynced. A crash in the middle of
+an append leaves a partial last line: readers ignore it (it was never acknowledged) and the
+next writer cuts it off before appending.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stations.errors import DataError
+
+SUFFIX = ".journal"
+
+
+def journal_path(path: Path) -> Path:
+    """Where the journal of the stations file ``path`` lives."""
+    return path.with_name(path.name + SUFFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal line: a station's new state (``feature``), or its removal (None)."""
+
+    station_id: str
+    feature: dict[str, Any] | None
+
+    def to_line(self) -> bytes:
+        """The JSON line (with its newline)."""
+        body: dict[str, Any] = (
+            {"op": "remove", "id": self.station_id}
+            if self.feature is None
+            else {"op": "put", "feature": self.feature}
+        )
+        return orjson.dumps(body) + b"\n"
+
+
+def _parse_line(raw: bytes, where: str) -> Entry:
+    try:
+        item = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(where, [f"not valid JSON: {exc}"]) from None
+    op = item.get("op") if isinstance(item, dict) else None
+    if op == "remove" and isinstance(item.get("id"), str):
+        return Entry(item["id"], None)
+    if op == "put" and isinstance(item.get("feature"), dict):
+        props = item["feature"].get("properties")
+        if isinstance(props, dict) and isinstance(props.get("id"), str):
+            return Entry(props["id"], item["feature"])
+    raise DataError(
+        where, ["expected {'op': 'put', 'feature': ...} or {'op': 'remove', 'id': ...}"]
+    )
+
+
+def parse_entries(data: bytes, source: str, first_line: int = 1) -> tuple[list[Entry], int]:
+    """The complete lines of ``data`` as entries, and how many bytes they span.
+
+    A trailing line without its newline (an append cut short) is left out.
+    """
+    end = data.rfind(b"\n") + 1
+    entries = []
+    for n, raw in enumerate(data[:end].splitlines(), start=first_line):
+        if raw.strip():
+            entries.append(_parse_line(raw, f"{source} line {n}"))
+    return entries, end
+
+
+def read_entries(path: Path, offset: int = 0) -> tuple[list[Entry], int]:
+    """Entries of the journal ``path`` from byte ``offset``, and the offset after them.
+
+    A missing journal has no entries.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], 0
+    first_line = 1 if offset == 0 else 0  # line numbers are exact only from the start
+    entries, used = parse_entries(data, str(path), first_line)
+    return entries, offset + used
+
+
+def apply(
+    features: list[dict[str, Any]], entries: Iterable[Entry], where: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Apply entries to a FeatureCollection's features in place.
+
+    A put replaces the station with its id where it stands, or appends it; a remove drops it.
+    ``where`` (station id -> index in ``features``) saves building it; the map after the change
+    is returned, to be passed in next time.
+    """
+    where = index_by_id(features) if where is None else where
+    removed = False
+    for entry in entries:
+        at = where.get(entry.station_id)
+        if entry.feature is None:
+            if at is not None:
+                features[at] = {}
+                del where[entry.station_id]
+                removed = True
+        elif at is None:
+            where[entry.station_id] = len(features)
+            features.append(entry.feature)
+        else:
+            features[at] = entry.feature
+    if removed:
+        features[:] = [f for f in features if f]
+        where = index_by_id(features)
+    return where
+
+
+def index_by_id(features: list[dict[str, Any]]) -> dict[str, int]:
+    """Station id -> index of its feature (features without an id are left out)."""
+    out = {}
+    for i, feature in enumerate(features):
+        sid = _feature_id(feature)
+        if sid is not None:
+            out[sid] = i
+    return out
+
+
+def _feature_id(feature: object) -> str | None:
+    if isinstance(feature, dict):
+        props = feature.get("properties")
+        if isinstance(props, dict) and isinstance(props.get("id"), str):
+            return props["id"]
+    return None
+
+
+def append(path: Path, entries: list[Entry]) -> int:
+    """Append entries durably (write, fsync); return the journal's size after them.
+
+    A partial last line left by a crash is cut off first, so every line stays whole.
+    """
+    new = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, max(0, size - 65536), os.SEEK_SET)
+            tail = os.read(fd, 65536)
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n") + 1
+                size = size - len(tail) + cut if cut or size <= 65536 else _whole_lines(fd)
+                os.ftruncate(fd, size)
+        data = b"".join(e.to_line() for e in entries)
+        os.lseek(fd, size, os.SEEK_SET)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:  # the journal's name must survive a crash too
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return size + len(data)
+
+
+def _whole_lines(fd: int) -> int:
+    """Length of the complete lines of a journal whose last 64 kB hold no newline."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = b""
+    while chunk := os.read(fd, 1 << 20):
+        data += chunk
+    return data.rfind(b"\n") + 1
+
+
+def remove(path: Path) -> None:
+    """Delete the journal (after its entries went into a snapshot), durably."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,93 @@
+"""The write journal: torn lines, idempotent replay, and workers that follow it cheaply."""
+
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station, stored_doc
+from stations import journal
+from stations.api import create_app
+from stations.errors import DataError
+from stations.loading import load_stations, read_document
+from stations.settings import Settings
+from stations.store import GeoJSONStore
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, path)
+    return path
+
+
+def ids(path):
+    return [s.id for s in load_stations(path).stations]
+
+
+def test_a_torn_last_line_is_ignored_then_cut_off(data):
+    store = GeoJSONStore(data)
+    store.create(station("a", 107.2, 28.9), "t")
+    jpath = journal.journal_path(data)
+    whole = jpath.read_bytes()
+    jpath.write_bytes(whole + b'{"op": "put", "feature": {"type": "Feat')  # a crash mid-append
+    assert ids(data)[-1] == "a"  # the unacknowledged half line is not data
+    GeoJSONStore(data).create(station("b", 107.21, 28.9), "t")  # a new process writes on
+    assert ids(data)[-2:] == ["a", "b"]
+    assert jpath.read_bytes().startswith(whole) and jpath.read_bytes().endswith(b"\n")
+    assert b"Feat\n" not in jpath.read_bytes() and jpath.read_bytes().count(b"\n") == 2
+
+
+def test_replaying_a_journal_the_snapshot_already_holds_changes_nothing(data):
+    """A crash between writing the new snapshot and removing the journal is harmless."""
+    store = GeoJSONStore(data)
+    store.create(station("a", 107.2, 28.9), "t")
+    store.patch("a", {"properties": {"phone": "023-1"}}, "t")
+    store.delete("delong-yinxing-union-station", "t", purge=True)
+    store.create(station("delong-yinxing-union-station", 107.26, 28.91), "t")  # back, at the end
+    jpath = journal.journal_path(data)
+    leftover = jpath.read_bytes()
+    expected = stored_doc(data)["features"]
+    assert store.compact() == 4
+    assert not jpath.exists()
+    jpath.write_bytes(leftover)  # as if the crash came just before the journal's removal
+    doc, _ = read_document(data)
+    assert doc["features"] == expected
+    assert [f["id"] for f in expected][-2:] == ["a", "delong-yinxing-union-station"]
+
+
+def test_a_broken_line_inside_the_journal_is_refused_with_its_number(data):
+    GeoJSONStore(data).create(station("a", 107.2, 28.9), "t")
+    jpath = journal.journal_path(data)
+    jpath.write_bytes(b"not json\n" + jpath.read_bytes())
+    with pytest.raises(DataError) as info:
+        load_stations(data)
+    assert "journal line 1" in str(info.value)
+
+
+def test_workers_follow_the_journal_without_rebuilding(data):
+    settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
+    with TestClient(create_app(settings)) as api:
+        holder = api.app.state.holder
+        tree = holder.catalog.index._knn
+        version = holder.version
+        # Another process writes (the store is not this app's): the next request serves it.
+        GeoJSONStore(data).create(station("elsewhere", 107.31, 28.95), "other")
+        near = api.get("/api/nearest", params={"lon": 107.31, "lat": 28.95, "k": 1}).json()
+        assert near["features"][0]["id"] == "elsewhere"
+        assert holder.catalog.index._knn is tree  # followed, not rebuilt
+        assert holder.version != version  # ETags change with the data
+        GeoJSONStore(data).patch("elsewhere", {"properties": {"status": "closed"}}, "other")
+        near = api.get("/api/nearest", params={"lon": 107.31, "lat": 28.95, "k": 1}).json()
+        assert near["features"][0]["id"] != "elsewhere"
+        # A compaction from exactly what this worker holds is adopted without a reload.
+        before = holder.catalog
+        assert GeoJSONStore(data).compact() == 2
+        assert api.get("/healthz").json()["stations"] == 11
+        assert holder.catalog is before and holder._task is None
+        # A file replaced by hand is reloaded.
+        shutil.copy(BUNDLED_STATIONS, data)
+        for _ in range(50):
+            if api.get("/healthz").json()["stations"] == 10:
+                break
+        assert api.get("/api/stations/elsewhere").status_code == 404
