@@ -7,7 +7,7 @@ import pytest
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations import query
-from stations.catalog import Catalog
+from stations.catalog import OVERLAY_LIMIT, Catalog, Overlay
 from stations.loading import Station, parse_feature
 from stations.loop import load_loop
 
@@ -47,7 +47,7 @@ def answers(catalog: Catalog, rng_seed: int) -> list[object]:
         sorted(catalog.by_id),
         sorted(s.id for s in catalog.located),
         sorted((k, round(v.loop_km, 6)) for k, v in catalog.loop_places.items()),
-        sorted((catalog.located[i].id, round(p.loop_km, 6)) for i, p in catalog.loop_members),
+        sorted((catalog.station_at(i).id, round(p.loop_km, 6)) for i, p in catalog.loop_members),
         catalog.counts_by_kind(),
     ]
     for f in FILTERS:
@@ -115,3 +115,30 @@ def test_with_changes_keeps_ties_in_file_order(bundled):
 def test_with_changes_of_nothing_is_the_same_catalog(bundled):
     assert bundled.with_changes({}) is bundled
     assert bundled.with_changes({"no-such-station": None}).all == bundled.all
+
+
+def test_heavy_churn_rebuilds_and_still_answers_as_fresh():
+    rng = np.random.default_rng(11)
+    loop = load_loop(BUNDLED_LOOP, calibrate=True)
+    stations = [make(f"s{i}", rng) for i in range(200)]
+    catalog = Catalog(stations, loop)
+    changes = {f"s{i}": (None if i % 5 == 0 else make(f"s{i}", rng)) for i in range(0, 200, 2)}
+    derived = catalog.with_changes(changes)
+    assert derived._dead == 0  # past MAX_DEAD_SHARE: built compact, afresh
+    stations = [changes.get(s.id, s) for s in stations if changes.get(s.id, s) is not None]
+    assert answers(derived, 1) == answers(Catalog(stations, loop), 1)
+
+
+def test_overlay_mapping_behaves_as_a_dict():
+    base = {"a": 1, "b": 2, "c": 3}
+    view: Overlay[int] = Overlay(base)
+    view = view.changed({"b": None, "d": 4, "a": 10})
+    view = view.changed({"d": None, "b": 20, "zz": None})
+    want = {"a": 10, "c": 3, "b": 20}
+    assert dict(view) == want and len(view) == 3
+    assert view.get("d") is None and "d" not in view and view["b"] == 20
+    assert base == {"a": 1, "b": 2, "c": 3}  # shared base untouched
+    with pytest.raises(KeyError):
+        view["d"]
+    many = Overlay({}).changed({f"k{i}": i for i in range(OVERLAY_LIMIT + 1)})
+    assert len(many) == OVERLAY_LIMIT + 1 and many.get("k7") == 7 and not many._top

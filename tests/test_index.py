@@ -141,36 +141,39 @@ def _same(got, want):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_changed_index_answers_as_a_fresh_one(seed):
-    """Edits without rebuilding the trees (removed points masked, added ones scanned) must
-    answer exactly as an index built from scratch on the same points, through chains of edits."""
+def test_appended_points_answer_as_a_fresh_index(seed):
+    """Points appended without rebuilding the trees (searched directly), some positions masked
+    out as removed: answers exactly as an index built from scratch, through chains of edits."""
     rng = np.random.default_rng(seed)
     lons, lats = china_points(3000, seed)
     index = GeoIndex(lons, lats)
+    alive = np.ones(lons.size, bool)
     for _step in range(4):
-        keep = rng.random(lons.size) > 0.05  # 5 % removed (replaced or purged)
+        alive[rng.random(alive.size) < 0.05] = False  # 5 % removed (rewritten or purged)
         add = int(rng.integers(0, 60))
-        # Some additions land exactly on a query point's neighbourhood: the scan must win then.
         add_lon, add_lat = rng.uniform(100, 110, add), rng.uniform(25, 32, add)
-        index = index.changed(keep, add_lon, add_lat)
-        lons = np.concatenate([lons[keep], add_lon])
-        lats = np.concatenate([lats[keep], add_lat])
+        index = index.changed(add_lon, add_lat, np.arange(lons.size, lons.size + add))
+        lons, lats = np.concatenate([lons, add_lon]), np.concatenate([lats, add_lat])
+        alive = np.concatenate([alive, np.ones(add, bool)])
         fresh = GeoIndex(lons, lats)
         assert index.size == fresh.size == lons.size
-        mask = rng.random(lons.size) > 0.3
+        mask = alive & (rng.random(lons.size) > 0.3)
         for _ in range(25):
             lon, lat = rng.uniform(98, 112), rng.uniform(23, 34)
             for k in (1, 3, 8):
-                _same(index.nearest(lon, lat, k), fresh.nearest(lon, lat, k))
+                _same(
+                    index.nearest(lon, lat, k, mask=alive), fresh.nearest(lon, lat, k, mask=alive)
+                )
                 _same(index.nearest(lon, lat, k, mask=mask), fresh.nearest(lon, lat, k, mask=mask))
                 _same(
-                    index.nearest(lon, lat, k, max_distance_m=150_000),
-                    fresh.nearest(lon, lat, k, max_distance_m=150_000),
+                    index.nearest(lon, lat, k, mask=alive, max_distance_m=150_000),
+                    fresh.nearest(lon, lat, k, mask=alive, max_distance_m=150_000),
                 )
                 _same(
                     index.nearest(lon, lat, k, predicate=lambda i: i % 3 == 0),
                     fresh.nearest(lon, lat, k, predicate=lambda i: i % 3 == 0),
                 )
+                _same(index.nearest(lon, lat, k), fresh.nearest(lon, lat, k))
             _same(index.within(lon, lat, 120_000), fresh.within(lon, lat, 120_000))
             _same(
                 index.within(lon, lat, 300_000, mask=mask, limit=7),
@@ -180,14 +183,14 @@ def test_changed_index_answers_as_a_fresh_one(seed):
         _same(index.nearest(105.0, 29.0, 4), want)
 
 
-def test_changed_index_rebuilds_when_many_points_are_unindexed():
+def test_appending_many_points_rebuilds_the_trees():
     lons, lats = china_points(100, 3)
     index = GeoIndex(lons, lats)
-    derived = index.changed(np.ones(100, bool), [107.0], [29.0])
+    derived = index.changed([107.0], [29.0], [100])
     assert derived._extra.size == 1 and derived._knn is index._knn  # trees shared
-    big = index.changed(np.ones(100, bool), *china_points(5000, 4))
+    big = index.changed(*china_points(5000, 4), np.arange(100, 5100))
     assert big._extra.size == 0 and big._knn is not index._knn  # rebuilt
-    gone = index.changed(np.arange(100) < 60, [], [])  # 40 % removed: rebuilt
-    assert gone._tree_pos is None and gone.size == 60
-    empty = GeoIndex([], []).changed(np.zeros(0, bool), [107.0], [29.0])
+    empty = GeoIndex([], []).changed([107.0], [29.0], [0])
     assert empty.nearest(107.0, 29.0, 1)[0].index == 0
+    with pytest.raises(ValueError):
+        index.changed([107.0], [29.0], [1, 2])

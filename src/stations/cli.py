@@ -252,7 +252,7 @@ def info_data(catalog: Catalog) -> dict[str, Any]:
         )
     rows.sort(key=lambda r: (r["loop_km"] is None, r["loop_km"] or 0.0, r["id"]))
     return {
-        "stations": len(catalog.all),
+        "stations": catalog.count,
         "by_kind": catalog.counts_by_kind(),
         "loop": None
         if loop is None

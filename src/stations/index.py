@@ -53,9 +53,9 @@ class GeoIndex:
     Two trees over the same unit vectors: pykdtree answers k-nearest (a single query costs
     ~9 µs at 1,000,000 points, against ~30 µs for SciPy's cKDTree, whose per-call overhead
     dominated the riders' hot route), SciPy's cKDTree answers radius (ball) queries, which
-    pykdtree lacks. `changed` derives the index of edited data without rebuilding either tree:
-    removed points are masked out and added ones searched directly, so a write costs a worker
-    O(n) array copies (milliseconds at 186,000 stations) instead of a rebuild.
+    pykdtree lacks. `changed` appends points without rebuilding either tree (they are searched
+    directly until there are many), so following a write costs a worker a few O(n) array
+    copies (well under a millisecond at 186,000 stations) instead of a rebuild.
 
     Parameters
     ----------
@@ -83,61 +83,34 @@ class GeoIndex:
         self._xyz = np.ascontiguousarray(unit_vectors(self.lons, self.lats))
         self._knn = KDTree(self._xyz) if self.size else None
         self._balls = cKDTree(self._xyz) if self.size else None
-        self._tsize = self.size  # points in the trees
-        #: tree point -> current position (-1: removed); None while they are the same.
-        self._tree_pos: IntArray | None = None
-        #: current positions that are in no tree (added since the trees were built), ascending.
+        self._tsize = self.size  # points in the trees: positions 0 .. _tsize - 1
+        #: positions in no tree (appended since the trees were built)
         self._extra: IntArray = np.empty(0, np.intp)
 
-    def changed(
-        self,
-        keep: BoolArray,
-        lons: npt.ArrayLike,
-        lats: npt.ArrayLike,
-        rank: npt.ArrayLike | None = None,
-    ) -> GeoIndex:
-        """The index of ``points[keep]`` followed by the points ``lons, lats``.
+    def changed(self, lons: npt.ArrayLike, lats: npt.ArrayLike, rank: npt.ArrayLike) -> GeoIndex:
+        """The index with points appended (positions of existing points do not change).
 
-        Positions shift accordingly: kept points keep their order, added ones come last.
-        ``rank`` gives the tie-breaking rank of every resulting point (default: position).
+        Removing points is the caller's business (a mask leaves them out). The trees are
+        shared; the new points are searched directly until there are `MAX_UNINDEXED` of them,
+        then the trees are rebuilt over every position. ``rank``: the new points' ranks.
         """
-        keep = np.asarray(keep, dtype=bool)
         add_lon = np.asarray(lons, dtype=float).reshape(-1)
         add_lat = np.asarray(lats, dtype=float).reshape(-1)
-        new_lons = np.concatenate([self.lons[keep], add_lon])
-        new_lats = np.concatenate([self.lats[keep], add_lat])
-        kept = int(keep.sum())
-        removed = self.size - kept
-        if self._tsize == 0 or (
-            self._extra.size + add_lon.size > MAX_UNINDEXED
-            or 4 * (self._tsize - self._alive_in_tree() + removed) > self._tsize
-        ):
-            return GeoIndex(new_lons, new_lats, rank)
+        add_rank = np.asarray(rank, dtype=np.intp).reshape(-1)
+        if not add_lon.size == add_lat.size == add_rank.size:
+            raise ValueError("lons, lats and rank must have the same length")
+        new_lons = np.concatenate([self.lons, add_lon])
+        new_lats = np.concatenate([self.lats, add_lat])
+        new_rank = np.concatenate([self.rank, add_rank])
+        if self.size + add_lon.size - self._tsize > MAX_UNINDEXED or self._tsize == 0:
+            return GeoIndex(new_lons, new_lats, new_rank)
         out = object.__new__(GeoIndex)
-        out.lons, out.lats, out.size = new_lons, new_lats, int(new_lons.size)
-        out.rank = np.arange(out.size, dtype=np.intp) if rank is None else np.asarray(rank, np.intp)
-        if out.rank.shape != out.lons.shape:
-            raise ValueError("rank must have one value per point")
-        out._xyz = np.concatenate([self._xyz[keep], unit_vectors(add_lon, add_lat)])
-        remap = np.full(self.size + 1, -1, np.intp)  # the extra slot maps -1 to -1
-        remap[: self.size][keep] = np.arange(kept)
+        out.lons, out.lats, out.rank = new_lons, new_lats, new_rank
+        out.size = int(new_lons.size)
+        out._xyz = np.concatenate([self._xyz, unit_vectors(add_lon, add_lat)])
         out._knn, out._balls, out._tsize = self._knn, self._balls, self._tsize
-        out._tree_pos = remap[self._tree_pos] if self._tree_pos is not None else remap[:-1]
-        extra = remap[self._extra]
-        out._extra = np.concatenate([extra[extra >= 0], np.arange(kept, out.size, dtype=np.intp)])
+        out._extra = np.arange(self._tsize, out.size, dtype=np.intp)
         return out
-
-    def _alive_in_tree(self) -> int:
-        if self._tree_pos is None:
-            return self._tsize
-        return int(np.count_nonzero(self._tree_pos >= 0))
-
-    def _to_pos(self, tree_idx: IntArray) -> IntArray:
-        """Current positions of tree points, removed ones dropped."""
-        if self._tree_pos is None:
-            return tree_idx
-        pos = self._tree_pos[tree_idx]
-        return pos[pos >= 0]
 
     def _hits(
         self, lon: float, lat: float, idx: IntArray, limit: int | None
@@ -195,8 +168,7 @@ class GeoIndex:
         if self.size == 0:
             return []
         q = unit_vector(lon, lat)
-        plain = self._tree_pos is None and self._extra.size == 0
-        if plain and mask is None and predicate is None and max_distance_m is None:
+        if self._extra.size == 0 and mask is None and predicate is None and max_distance_m is None:
             fast = self._nearest_unfiltered(lon, lat, q, k)
             if fast is not None:
                 return fast
@@ -225,7 +197,7 @@ class GeoIndex:
             return []
         upper = chord_for_distance(max_distance_m) if max_distance_m is not None else np.inf
         # Unfiltered, k + 3 candidates almost always prove themselves (the sphere is within 1%).
-        filtered = mask is not None or predicate is not None or self._tree_pos is not None
+        filtered = mask is not None or predicate is not None
         tsize = self._tsize
         m = min(tsize, 2 * k + 8 if filtered else k + 3)
         while True:
@@ -233,7 +205,7 @@ class GeoIndex:
             valid = idx < tsize
             exhausted = m >= tsize or not bool(valid.all())
             seen_chord = float(chord[valid][-1]) if valid.any() else 0.0
-            accepted = self._accept(self._to_pos(idx[valid]), mask, predicate)
+            accepted = self._accept(idx[valid], mask, predicate)
             if accepted.size >= k or exhausted:
                 break
             if m * 4 >= tsize // 2:
@@ -244,7 +216,7 @@ class GeoIndex:
             # An unseen point might still beat the k-th: take every point in the proven ball.
             assert self._balls is not None
             ball = np.asarray(self._balls.query_ball_point(q, chord_for_distance(kth)), np.intp)
-            hits, _ = self._hits(lon, lat, self._accept(self._to_pos(ball), mask, predicate), k)
+            hits, _ = self._hits(lon, lat, self._accept(ball, mask, predicate), k)
         if max_distance_m is not None:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
         return hits
@@ -319,7 +291,7 @@ class GeoIndex:
         bound = chord_for_distance(radius_m)
         found = np.empty(0, np.intp)
         if self._balls is not None and self._tsize:
-            found = self._to_pos(np.asarray(self._balls.query_ball_point(q, bound), np.intp))
+            found = np.asarray(self._balls.query_ball_point(q, bound), np.intp)
         if self._extra.size:
             near = np.linalg.norm(self._xyz[self._extra] - q, axis=1) <= bound
             found = np.concatenate([found, self._extra[near]])

@@ -203,10 +203,10 @@ def nearest(
     filters = filters or Filters()
     ctx = ctx or QueryContext()
     mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
-    located = catalog.located
+    at = catalog.station_at
 
     def predicate(i: int) -> bool:
-        return ctx.open_now(located[i]) is not False
+        return ctx.open_now(at(i)) is not False
 
     pred = predicate if filters.open_now else None
     query = {"lon": lon, "lat": lat, "crs": crs.value, "k": k, "by": by.value}
@@ -216,7 +216,7 @@ def nearest(
             wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
         )
         feats = [
-            station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin) for h in hits
+            station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits
         ]
         return _collection(feats, catalog, query)
     return _collection(
@@ -258,7 +258,7 @@ def _nearest_by_loop(
     ranked.sort(key=lambda r: (r[0], r[1]))
     feats = []
     for total, i, direction, loop_m, station_off in ranked[:k]:
-        station = catalog.located[i]
+        station = catalog.station_at(i)
         d, b = inverse(lon, lat, catalog.index.lons[i], catalog.index.lats[i])
         extra = {
             "distance_m": round(float(d[0]), 2),
@@ -293,10 +293,10 @@ def within(
     filters = filters or Filters()
     ctx = ctx or QueryContext()
     mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
-    located = catalog.located
+    at = catalog.station_at
 
     def predicate(i: int) -> bool:
-        return ctx.open_now(located[i]) is not False
+        return ctx.open_now(at(i)) is not False
 
     hits = catalog.index.within(
         wlon,
@@ -307,7 +307,7 @@ def within(
         limit=limit,
     )
     feats = [
-        station_feature(catalog, located[h.index], crs, ctx, _straight(h), origin) for h in hits
+        station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits
     ]
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return _collection(feats, catalog, query)

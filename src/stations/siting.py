@@ -50,7 +50,7 @@ def ring_of(catalog: Catalog, include_planned: bool = False) -> Ring:
     sites = tuple(
         Site(place.snap.chainage_m * loop.scale, place.snap.offroute_m)
         for i, place in catalog.loop_members
-        if catalog.located[i].props.status in wanted
+        if catalog.station_at(i).props.status in wanted
     )
     return Ring(loop.length_m * loop.scale, sites)
 

@@ -77,7 +77,8 @@ def viewport(
     features: list[dict[str, Any]] = []
     if len(hits) <= max_markers:
         hits = hits[np.argsort(catalog.index.rank[hits], kind="stable")]  # file order
-        features = [station_feature(catalog, catalog.located[i], crs, ctx) for i in hits.tolist()]
+        at = catalog.station_at
+        features = [station_feature(catalog, at(i), crs, ctx) for i in hits.tolist()]
         clustered = False
     else:
         clustered = True
@@ -95,7 +96,7 @@ def viewport(
         first[inverse[::-1]] = hits[::-1]  # some station of each cell (for single-station cells)
         for c in range(len(counts)):
             if counts[c] == 1:
-                station = catalog.located[int(first[c])]
+                station = catalog.station_at(int(first[c]))
                 features.append(station_feature(catalog, station, crs, ctx))
                 continue
             x, y = from_wgs84(float(mean_x[c]), float(mean_y[c]), crs)

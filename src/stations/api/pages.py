@@ -146,7 +146,7 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
     config = browser_config(lang)
     box = catalog.loop.bbox if catalog.loop is not None else None
     if box is None and len(catalog.located):
-        lons, lats = catalog.index.lons, catalog.index.lats
+        lons, lats = catalog.lonlat()
         box = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
     cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (107.2, 29.0)
     mx, my = from_wgs84(cx, cy, tiles.crs)

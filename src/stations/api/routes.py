@@ -30,7 +30,7 @@ FEATURE = geojson_responses("Feature")
 @router.get("/healthz", tags=["meta"], response_class=ORJSONResponse, response_model=HealthOut)
 async def read_health(catalog: CatalogDep) -> ORJSONResponse:
     """Liveness and how many stations are loaded."""
-    return ORJSONResponse({"status": "ok", "stations": len(catalog.all)})
+    return ORJSONResponse({"status": "ok", "stations": catalog.count})
 
 
 @router.get(
