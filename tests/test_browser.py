@@ -213,6 +213,48 @@ def test_rider_finds_the_nearest_station_from_geolocation(context, server):
     screenshot(page, "rider-360-en.png")
 
 
+def test_rider_reports_a_problem_from_the_results(context, tiles, tmp_path):
+    """A rider opens "report a problem" under the nearest station and sends it; the report is
+    stored with the rider's position and text (kept as text), and the map marks the station."""
+    token = "browser-test-token"
+    env = tile_env(
+        tiles, STATIONS_REPORTS_PATH=str(tmp_path / "reports.sqlite"), STATIONS_ADMIN_TOKEN=token
+    )
+    with serve(env) as base:
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(base + "/")
+        ready(page)
+        page.click("#find")
+        page.wait_for_selector("#results li")
+        first = page.locator("#results li").nth(0)
+        first.locator(".st-report summary").click()
+        form = first.locator(".st-report-form")
+        options = form.locator("select option")
+        assert options.count() == 6 and "没有水" in form.locator("select").inner_text()
+        form.locator("select").select_option("no_water")
+        form.locator("textarea").fill(XSS)
+        screenshot(page, "rider-report-form.png")
+        form.locator("button").click()
+        page.wait_for_selector(".st-report-form[data-sent]")
+        assert "谢谢" in form.locator(".st-report-result").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        reports = httpx.get(
+            base + "/api/reports", headers={"Authorization": f"Bearer {token}"}
+        ).json()["reports"]
+        assert len(reports) == 1
+        report = reports[0]
+        assert report["station_id"] == "delong-yinxing-union-station"
+        assert report["category"] == "no_water" and report["text"] == XSS
+        assert report["lon"] == pytest.approx(DELONG[0], abs=1e-5)  # sent in the map's datum
+        assert report["lat"] == pytest.approx(DELONG[1], abs=1e-5)  # and stored in WGS84
+        box = "107.0,28.8,107.5,29.2"
+        marked = httpx.get(base + "/api/map/stations", params={"bbox": box, "zoom": 12}).json()
+        flagged = {f["id"]: f["properties"].get("open_reports") for f in marked["features"]}
+        assert flagged["delong-yinxing-union-station"] == 1
+        watch.clean()
+
+
 def test_rider_without_location_taps_the_map_or_types(browser, server):
     ctx = browser.new_context(viewport={"width": 360, "height": 740}, permissions=[])
     page = ctx.new_page()

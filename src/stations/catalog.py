@@ -207,8 +207,10 @@ class Catalog:
         self.loop_places: dict[str, LoopPlace] = {}
         #: (position, place) of every live station on the loop.
         self.loop_members: list[tuple[int, LoopPlace]] = []
-        self._places: dict[str, Place] = {}
-        self._static: dict[str, dict[str, Any]] = {}
+        # Per-station caches by id() of the Station, which each entry holds (so the id cannot be
+        # reused while cached); derived catalogs share them, written stations are new objects.
+        self._places: dict[int, tuple[Station, Place]] = {}
+        self._static: dict[int, tuple[Station, dict[str, Any]]] = {}
         self._masks: dict[MaskKey, BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
@@ -250,7 +252,15 @@ class Catalog:
             return np.arange(self._n, dtype=np.intp)
         return np.flatnonzero(self._alive)
 
-    def _place_on_loop(self, loop: Loop, max_offroute_m: float, start: int = 0) -> None:
+    def _place_on_loop(
+        self,
+        loop: Loop,
+        max_offroute_m: float,
+        start: int = 0,
+        lons: npt.NDArray[np.float64] | None = None,
+        lats: npt.NDArray[np.float64] | None = None,
+    ) -> None:
+        """Snap the stations at positions ``start``.. (coordinates ``lons, lats``) to the loop."""
         # Only stations inside the loop's bounding box grown by max_offroute_m are snapped (a
         # national file has many). A degree of latitude is >= 110.5 km everywhere; a degree of
         # longitude shrinks with cos(latitude), so the margin uses the loop's highest latitude.
@@ -258,7 +268,8 @@ class Catalog:
         dlat = max_offroute_m / 110_500.0
         cos_max = math.cos(math.radians(min(89.0, max(abs(y0), abs(y1)) + dlat)))
         dlon = max_offroute_m / (111_320.0 * cos_max)
-        lons, lats = self.index.lons[start:], self.index.lats[start:]
+        if lons is None or lats is None:
+            lons, lats = self.index.lons[start:], self.index.lats[start:]
         near = (lons >= x0 - dlon) & (lons <= x1 + dlon) & (lats >= y0 - dlat) & (lats <= y1 + dlat)
         for j in np.flatnonzero(near).tolist():
             snap = loop.snap(float(lons[j]), float(lats[j]))
@@ -338,12 +349,16 @@ class Catalog:
         out.loop_places = {k: v for k, v in self.loop_places.items() if k not in changes}
         out.loop_members = [(i, p) for i, p in self.loop_members if self._at[i].id not in changes]
         if self.loop is not None and fresh:
-            out._place_on_loop(self.loop, self._loop_max_offroute_m, start=start)
+            out._place_on_loop(
+                self.loop,
+                self._loop_max_offroute_m,
+                start,
+                np.array([s.lon for s in fresh], dtype=float),
+                np.array([s.lat for s in fresh], dtype=float),
+            )
         # Caches: drop what the write made stale; derive the masks.
-        out._places, out._static = dict(self._places), dict(self._static)
-        for sid in changes:
-            out._places.pop(sid, None)
-            out._static.pop(sid, None)
+        # Caches are keyed by the station object itself: shared, and never stale.
+        out._places, out._static = self._places, self._static
         out._masks = {}
         for key, mask in self._masks.items():
             part = _vocabulary_mask(kind, status, amenities, *key)
@@ -470,21 +485,23 @@ class Catalog:
         Both never change for a loaded catalog, so they are serialised once and cached: the
         pydantic dump was the largest cost of building a feature on the query path.
         """
-        cached = self._static.get(station.id)
-        if cached is None:
-            cached = station.props.model_dump(mode="json")
-            place = self.loop_places.get(station.id)
-            cached["loop_km"] = round(place.loop_km, 3) if place else None
-            _remember(self._static, station.id, cached, CACHE_LIMIT)
-        return dict(cached)
+        cached = self._static.get(id(station))
+        if cached is not None and cached[0] is station:
+            return dict(cached[1])
+        props = station.props.model_dump(mode="json")
+        place = self.loop_places.get(station.id)
+        props["loop_km"] = round(place.loop_km, 3) if place else None
+        _remember(self._static, id(station), (station, props), CACHE_LIMIT)
+        return dict(props)
 
     def place(self, station: Station) -> Place:
         """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""
-        place = self._places.get(station.id)
-        if place is None:
-            assert station.lon is not None and station.lat is not None
-            place = Place.from_wgs84(station.lon, station.lat, station.props.name)
-            _remember(self._places, station.id, place, CACHE_LIMIT)
+        cached = self._places.get(id(station))
+        if cached is not None and cached[0] is station:
+            return cached[1]
+        assert station.lon is not None and station.lat is not None
+        place = Place.from_wgs84(station.lon, station.lat, station.props.name)
+        _remember(self._places, id(station), (station, place), CACHE_LIMIT)
         return place
 
     def counts_by_kind(self) -> dict[str, int]:

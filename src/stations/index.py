@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -70,45 +72,91 @@ class GeoIndex:
     def __init__(
         self, lons: npt.ArrayLike, lats: npt.ArrayLike, rank: npt.ArrayLike | None = None
     ) -> None:
-        self.lons: FloatArray = np.asarray(lons, dtype=float)
-        self.lats: FloatArray = np.asarray(lats, dtype=float)
-        if self.lons.shape != self.lats.shape or self.lons.ndim != 1:
+        base_lons: FloatArray = np.asarray(lons, dtype=float)
+        base_lats: FloatArray = np.asarray(lats, dtype=float)
+        if base_lons.shape != base_lats.shape or base_lons.ndim != 1:
             raise ValueError("lons and lats must be 1-D arrays of the same length")
-        self.size = int(self.lons.size)
-        self.rank: IntArray = (
+        self.size = int(base_lons.size)
+        base_rank: IntArray = (
             np.arange(self.size, dtype=np.intp) if rank is None else np.asarray(rank, np.intp)
         )
-        if self.rank.shape != self.lons.shape:
+        if base_rank.shape != base_lons.shape:
             raise ValueError("rank must have one value per point")
-        self._xyz = np.ascontiguousarray(unit_vectors(self.lons, self.lats))
-        self._knn = KDTree(self._xyz) if self.size else None
-        self._balls = cKDTree(self._xyz) if self.size else None
-        self._tsize = self.size  # points in the trees: positions 0 .. _tsize - 1
-        #: positions in no tree (appended since the trees were built)
-        self._extra: IntArray = np.empty(0, np.intp)
+        # Positions 0 .. _tsize - 1 are in the trees (arrays *0, shared by derived indexes);
+        # positions from _tsize on were appended since (arrays *1, small, searched directly).
+        self._lons0, self._lats0, self._rank0 = base_lons, base_lats, base_rank
+        self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
+        self._knn = KDTree(self._xyz0) if self.size else None
+        self._balls = cKDTree(self._xyz0) if self.size else None
+        self._tsize = self.size
+        self._lons1 = self._lats1 = np.empty(0, float)
+        self._rank1: IntArray = np.empty(0, np.intp)
+        self._xyz1 = np.empty((0, 3), float)
+        self._extra: IntArray = np.empty(0, np.intp)  # positions in no tree
+
+    @cached_property
+    def lons(self) -> FloatArray:
+        """Longitude of every position (degrees)."""
+        return np.concatenate([self._lons0, self._lons1]) if self._extra.size else self._lons0
+
+    @cached_property
+    def lats(self) -> FloatArray:
+        """Latitude of every position (degrees)."""
+        return np.concatenate([self._lats0, self._lats1]) if self._extra.size else self._lats0
+
+    @cached_property
+    def rank(self) -> IntArray:
+        """Tie-breaking rank of every position."""
+        return np.concatenate([self._rank0, self._rank1]) if self._extra.size else self._rank0
+
+    def _gather(self, base: npt.NDArray[Any], added: npt.NDArray[Any], idx: IntArray) -> Any:
+        """``concatenate([base, added])[idx]`` without building the concatenation."""
+        if not self._extra.size:
+            return base[idx]
+        inside = idx < self._tsize
+        out = np.empty((idx.size, *base.shape[1:]), base.dtype)
+        out[inside] = base[idx[inside]]
+        out[~inside] = added[idx[~inside] - self._tsize]
+        return out
+
+    def _rank_of(self, position: int) -> int:
+        if position < self._tsize:
+            return int(self._rank0[position])
+        return int(self._rank1[position - self._tsize])
 
     def changed(self, lons: npt.ArrayLike, lats: npt.ArrayLike, rank: npt.ArrayLike) -> GeoIndex:
         """The index with points appended (positions of existing points do not change).
 
-        Removing points is the caller's business (a mask leaves them out). The trees are
-        shared; the new points are searched directly until there are `MAX_UNINDEXED` of them,
-        then the trees are rebuilt over every position. ``rank``: the new points' ranks.
+        Removing points is the caller's business (a mask leaves them out). The trees and their
+        arrays are shared, only the appended points are copied: following a write costs
+        microseconds whatever the size. They are searched directly until there are
+        `MAX_UNINDEXED` of them; then the trees are rebuilt over every position.
+        ``rank``: the new points' ranks.
         """
         add_lon = np.asarray(lons, dtype=float).reshape(-1)
         add_lat = np.asarray(lats, dtype=float).reshape(-1)
         add_rank = np.asarray(rank, dtype=np.intp).reshape(-1)
         if not add_lon.size == add_lat.size == add_rank.size:
             raise ValueError("lons, lats and rank must have the same length")
-        new_lons = np.concatenate([self.lons, add_lon])
-        new_lats = np.concatenate([self.lats, add_lat])
-        new_rank = np.concatenate([self.rank, add_rank])
         if self.size + add_lon.size - self._tsize > MAX_UNINDEXED or self._tsize == 0:
-            return GeoIndex(new_lons, new_lats, new_rank)
+            return GeoIndex(
+                np.concatenate([self.lons, add_lon]),
+                np.concatenate([self.lats, add_lat]),
+                np.concatenate([self.rank, add_rank]),
+            )
         out = object.__new__(GeoIndex)
-        out.lons, out.lats, out.rank = new_lons, new_lats, new_rank
-        out.size = int(new_lons.size)
-        out._xyz = np.concatenate([self._xyz, unit_vectors(add_lon, add_lat)])
+        out._lons0, out._lats0, out._rank0, out._xyz0 = (
+            self._lons0,
+            self._lats0,
+            self._rank0,
+            self._xyz0,
+        )
         out._knn, out._balls, out._tsize = self._knn, self._balls, self._tsize
+        out._lons1 = np.concatenate([self._lons1, add_lon])
+        out._lats1 = np.concatenate([self._lats1, add_lat])
+        out._rank1 = np.concatenate([self._rank1, add_rank])
+        out._xyz1 = np.concatenate([self._xyz1, unit_vectors(add_lon, add_lat)])
+        out.size = self._tsize + int(out._lons1.size)
         out._extra = np.arange(self._tsize, out.size, dtype=np.intp)
         return out
 
@@ -117,8 +165,15 @@ class GeoIndex:
     ) -> tuple[list[Hit], float]:
         if idx.size == 0:
             return [], float("inf")
-        dist, bearing = inverse_from(lon, lat, self.lons[idx], self.lats[idx])
-        order = np.lexsort((self.rank[idx], dist))  # by distance, ties by rank: deterministic
+        dist, bearing = inverse_from(
+            lon,
+            lat,
+            self._gather(self._lons0, self._lons1, idx),
+            self._gather(self._lats0, self._lats1, idx),
+        )
+        order = np.lexsort(
+            (self._gather(self._rank0, self._rank1, idx), dist)
+        )  # by distance, ties by rank: deterministic
         if limit is not None:
             order = order[:limit]
         hits = [Hit(int(idx[o]), float(dist[o]), float(bearing[o])) for o in order]
@@ -178,8 +233,7 @@ class GeoIndex:
         if self._extra.size:
             extra = self._accept(self._extra, mask, predicate)
             more = self._scan(lon, lat, q, k, extra, max_distance_m)
-            rank = self.rank
-            hits = sorted(hits + more, key=lambda h: (h.distance_m, rank[h.index]))[:k]
+            hits = sorted(hits + more, key=lambda h: (h.distance_m, self._rank_of(h.index)))[:k]
         return hits
 
     def _nearest_in_trees(
@@ -228,8 +282,8 @@ class GeoIndex:
         m = min(self.size, k + 3)
         chord, idx = self._knn_query(q, m, np.inf)
         cand = idx.tolist()
-        found = inverse_each(lon, lat, self.lons[idx].tolist(), self.lats[idx].tolist())
-        ranks = self.rank[idx].tolist()
+        found = inverse_each(lon, lat, self._lons0[idx].tolist(), self._lats0[idx].tolist())
+        ranks = self._rank0[idx].tolist()
         ranked = sorted(zip(found, cand, ranks, strict=True), key=lambda r: (r[0][0], r[2]))[:k]
         if m < self.size and distance_lower_bound_scalar(float(chord[-1])) < ranked[-1][0][0]:
             return None  # an unseen point might be nearer: take the general path
@@ -261,7 +315,7 @@ class GeoIndex:
         """The k nearest of ``eligible`` positions, by looking at each (exact)."""
         if eligible.size == 0:
             return []
-        chord = np.linalg.norm(self._xyz[eligible] - q, axis=1)
+        chord = np.linalg.norm(self._gather(self._xyz0, self._xyz1, eligible) - q, axis=1)
         take = min(eligible.size, k)
         first = np.argpartition(chord, take - 1)[:take]
         _, kth = self._hits(lon, lat, eligible[first], k)
@@ -293,7 +347,7 @@ class GeoIndex:
         if self._balls is not None and self._tsize:
             found = np.asarray(self._balls.query_ball_point(q, bound), np.intp)
         if self._extra.size:
-            near = np.linalg.norm(self._xyz[self._extra] - q, axis=1) <= bound
+            near = np.linalg.norm(self._xyz1 - q, axis=1) <= bound
             found = np.concatenate([found, self._extra[near]])
         hits, _ = self._hits(lon, lat, self._accept(found, mask, predicate), None)
         hits = [h for h in hits if h.distance_m <= radius_m]

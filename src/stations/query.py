@@ -306,8 +306,6 @@ def within(
         predicate=predicate if filters.open_now else None,
         limit=limit,
     )
-    feats = [
-        station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits
-    ]
+    feats = [station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits]
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return _collection(feats, catalog, query)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stations.models import AMENITY_LABELS, KIND_LABELS, Kind
+from stations.reports import CATEGORY_LABELS
 
 LANGS = ("zh", "en")
 
@@ -80,6 +81,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "suggested": "建议新站点",
         "reports": "问题反馈",
         "open_reports": "{n} 条未处理",
+        "report_problem": "报告问题",
+        "report_category": "遇到了什么问题",
+        "report_text": "补充说明（可选）",
+        "report_send": "提交",
+        "report_sent": "谢谢！已收到你的反馈。",
+        "report_failed": "没有提交成功：",
+        "network_error": "网络错误，请稍后再试",
         "planning_summary": "建议新增 {n} 个站点：环线上离驿站最远的距离从 {before:.1f} 公里"
         "降到 {after:.1f} 公里",
     },
@@ -146,6 +154,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "suggested": "Suggested site",
         "reports": "Reports",
         "open_reports": "{n} open",
+        "report_problem": "Report a problem",
+        "report_category": "What is wrong",
+        "report_text": "Details (optional)",
+        "report_send": "Send",
+        "report_sent": "Thank you, your report was received.",
+        "report_failed": "Could not send: ",
+        "network_error": "network error, please try again",
         "planning_summary": "{n} suggested sites: the farthest loop point from a station goes "
         "from {before:.1f} km to {after:.1f} km",
     },
@@ -185,4 +200,7 @@ def browser_config(lang: str) -> dict[str, Any]:
             for k in Kind
         },
         "amenities": {a.value: {"zh": zh, "en": en} for a, (zh, en) in AMENITY_LABELS.items()},
+        "reportCategories": {
+            c.value: {"zh": zh, "en": en} for c, (zh, en) in CATEGORY_LABELS.items()
+        },
     }

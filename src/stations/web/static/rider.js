@@ -75,12 +75,53 @@
           amenities.length ? S.el("div", { class: "st-meta" }, [t("amenities") + ": " + amenities.join(cfg.lang === "zh" ? "、" : ", ")]) : null,
           p.position_accuracy !== "surveyed" ? S.el("div", { class: "st-note" }, [t("accuracy_" + p.position_accuracy)]) : null,
           S.el("div", { class: "st-links" }, links),
+          reportBox(p.id, here),
         ])
       );
     });
     L.circleMarker([here[1], here[0]], { radius: 7, color: "#fff", weight: 2, fillColor: "#1a73e8", fillOpacity: 1 })
       .bindTooltip(t("you_are_here")).addTo(highlight);
     map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+  }
+
+  /** "Report a problem" under a station: category, optional text, the rider's position. */
+  function reportBox(stationId, here) {
+    const options = Object.entries(cfg.reportCategories).map(([value, names]) =>
+      S.el("option", { value: value }, [S.label(names, cfg.lang)])
+    );
+    const category = S.el("select", { name: "category", required: "required" }, options);
+    const text = S.el("textarea", { name: "text", maxlength: "500", rows: "2" }, []);
+    const send = S.el("button", { type: "submit" }, [t("report_send")]);
+    const result = S.el("div", { class: "st-report-result", role: "status" }, []);
+    const form = S.el("form", { class: "st-report-form" }, [
+      S.el("label", {}, [t("report_category"), category]),
+      S.el("label", {}, [t("report_text"), text]),
+      send,
+      result,
+    ]);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      send.disabled = true;
+      const body = { category: category.value, text: text.value.trim() || null, lon: here[0], lat: here[1], crs: cfg.crs };
+      try {
+        const response = await fetch("/api/stations/" + encodeURIComponent(stationId) + "/reports", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        const answer = await response.json();
+        if (response.ok) {
+          result.textContent = t("report_sent");
+          form.dataset.sent = answer.id;
+          return;
+        }
+        result.textContent = t("report_failed") + (answer.detail || String(response.status));
+      } catch (err) {
+        result.textContent = t("report_failed") + t("network_error");
+      }
+      send.disabled = false;
+    });
+    return S.el("details", { class: "st-report" }, [S.el("summary", {}, [t("report_problem")]), form]);
   }
 
   /** Nearest open stations to a point given in the map's datum. */
