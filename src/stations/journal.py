@@ -157,13 +157,9 @@ def append(path: Path, entries: list[Entry]) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, max(0, size - 65536), os.SEEK_SET)
-            tail = os.read(fd, 65536)
-            if not tail.endswith(b"\n"):
-                cut = tail.rfind(b"\n") + 1
-                size = size - len(tail) + cut if cut or size <= 65536 else _whole_lines(fd)
-                os.ftruncate(fd, size)
+        if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line: cut it off
+            size = _whole_lines(fd)
+            os.ftruncate(fd, size)
         data = b"".join(e.to_line() for e in entries)
         os.lseek(fd, size, os.SEEK_SET)
         view = memoryview(data)
@@ -183,12 +179,16 @@ def append(path: Path, entries: list[Entry]) -> int:
 
 
 def _whole_lines(fd: int) -> int:
-    """Length of the complete lines of a journal whose last 64 kB hold no newline."""
-    os.lseek(fd, 0, os.SEEK_SET)
-    data = b""
-    while chunk := os.read(fd, 1 << 20):
-        data += chunk
-    return data.rfind(b"\n") + 1
+    """Length of the complete lines of a journal (up to its last newline)."""
+    end = os.fstat(fd).st_size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0
 
 
 def remove(path: Path) -> None:

@@ -40,6 +40,7 @@ from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.files import atomic_write_bytes, file_identity
 from stations.loading import (
     COMPACTED,
+    FeatureCache,
     Position,
     compacted_from,
     journal_state,
@@ -78,9 +79,16 @@ class StationStore(Protocol):
         ...
 
 
-def check_written_feature(feature: object, label: str = "station") -> Feature:
-    """Validate a feature as loading does, and refuse what loading only warns about."""
-    station, problems, warnings = parse_feature(feature, label)
+def check_written_feature(
+    feature: object, label: str = "station", cache: FeatureCache | None = None
+) -> Feature:
+    """Validate a feature as loading does, and refuse what loading only warns about.
+
+    With ``cache`` (an API worker's), the validated station is remembered, so the worker does
+    not validate it again when it applies its own write from the journal.
+    """
+    parse = cache.parse if cache is not None else parse_feature
+    station, problems, warnings = parse(feature, label)
     if problems or station is None:
         raise InvalidInput("; ".join(problems))
     if warnings:
@@ -110,9 +118,17 @@ class GeoJSONStore:
         Snapshots kept in ``.backups/`` (one is taken at each compaction).
     compact_every
         Fold the journal into a new snapshot once it holds this many writes.
+    cache
+        Stations validated before (see `check_written_feature`).
     """
 
-    def __init__(self, path: Path, keep_backups: int = 20, compact_every: int = 1000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        keep_backups: int = 20,
+        compact_every: int = 1000,
+        cache: FeatureCache | None = None,
+    ) -> None:
         self.path = path
         self.journal_path = journal.journal_path(path)
         self.lock_path = path.with_name(path.name + ".lock")
@@ -120,6 +136,7 @@ class GeoJSONStore:
         self.audit_path = path.parent / "audit.jsonl"
         self.keep_backups = keep_backups
         self.compact_every = compact_every
+        self.cache = cache
 
     def version(self) -> str:
         """Snapshot identity and journal length: changes on every write."""
@@ -259,7 +276,7 @@ class GeoJSONStore:
 
     def create(self, feature: Feature, actor: str) -> Feature:
         """Add a station; Conflict if its id exists."""
-        feature = check_written_feature(_with_id(feature))
+        feature = check_written_feature(_with_id(feature), cache=self.cache)
         sid = feature["properties"]["id"]
         with self._locked():
             stored = self._current()
@@ -270,7 +287,7 @@ class GeoJSONStore:
 
     def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
         """Replace a station entirely (its id cannot change)."""
-        feature = check_written_feature(_with_id(feature))
+        feature = check_written_feature(_with_id(feature), cache=self.cache)
         if feature["properties"]["id"] != station_id:
             raise InvalidInput(
                 f"properties.id {feature['properties']['id']!r} differs from the URL's "
@@ -299,7 +316,8 @@ class GeoJSONStore:
                     **current,
                     "properties": {**current["properties"], **props},
                     "geometry": changes.get("geometry", current.get("geometry")),
-                }
+                },
+                cache=self.cache,
             )
             self._put(stored, "patch", merged, actor, current)
         return merged

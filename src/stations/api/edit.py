@@ -21,6 +21,7 @@ from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput, StationsError
+from stations.loading import FeatureCache
 from stations.settings import Settings
 from stations.store import Feature, GeoJSONStore
 
@@ -46,13 +47,19 @@ FeatureBody = Annotated[
 ]
 
 
-def store_for(settings: Settings) -> GeoJSONStore:
-    """The store behind the configured stations file."""
+def store_for(settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
+    """The store behind the configured stations file (``cache``: this worker's)."""
     return GeoJSONStore(
         settings.stations_path,
         keep_backups=settings.keep_backups,
         compact_every=settings.compact_every,
+        cache=cache,
     )
+
+
+def _store(request: Request, settings: Settings) -> GeoJSONStore:
+    """The store, validating through this worker's cache (its own writes are not re-validated)."""
+    return store_for(settings, request.app.state.holder.cache)
 
 
 async def _written(request: Request, settings: Settings) -> None:
@@ -123,7 +130,7 @@ async def create_station(
 ) -> GeoJSONResponse:
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
-    stored = await run_in_threadpool(store_for(settings).create, feature, writer)
+    stored = await run_in_threadpool(_store(request, settings).create, feature, writer)
     await _written(request, settings)
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
@@ -139,7 +146,7 @@ async def replace_station(
 ) -> GeoJSONResponse:
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
-    stored = await run_in_threadpool(store_for(settings).replace, station_id, feature, writer)
+    stored = await run_in_threadpool(_store(request, settings).replace, station_id, feature, writer)
     await _written(request, settings)
     return _answer(stored, crs)
 
@@ -161,7 +168,7 @@ async def patch_station(
     """Change some properties and/or the position of a station."""
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
     changes = {k: v for k, v in converted.items() if k != "type"}
-    stored = await run_in_threadpool(store_for(settings).patch, station_id, changes, writer)
+    stored = await run_in_threadpool(_store(request, settings).patch, station_id, changes, writer)
     await _written(request, settings)
     return _answer(stored, crs)
 
@@ -179,6 +186,6 @@ async def delete_station(
     ] = False,
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
-    stored = await run_in_threadpool(store_for(settings).delete, station_id, writer, purge)
+    stored = await run_in_threadpool(_store(request, settings).delete, station_id, writer, purge)
     await _written(request, settings)
     return _answer(stored, CRS.WGS84)

@@ -71,7 +71,7 @@ class CatalogHolder:
         self._journal_path = journal.journal_path(stations_path)
         self._loop_path = loop_path
         self._load = load
-        self._cache = cache
+        self.cache = cache
         self._position = catalog.position or Position("", None, 0)
         self._loop = loop_version
         self._task: asyncio.Future[None] | None = None
@@ -132,7 +132,7 @@ class CatalogHolder:
             if batch.get(entry.station_id, False) is None:
                 # removed, then written again: it goes to the end, as in the file
                 catalog, batch = catalog.with_changes(batch), {}
-            station, problems, _ = self._cache.parse(entry.feature, f"journal {entry.station_id}")
+            station, problems, _ = self.cache.parse(entry.feature, f"journal {entry.station_id}")
             if station is None:
                 log.error("invalid journal line; reloading: %s", "; ".join(problems))
                 return False
