@@ -1,10 +1,11 @@
 """Write throughput, and read latency at rest and during a stream of writes.
 
-Run:  .venv/bin/python benchmarks/bench_writes.py [--sizes 10 10000 186000] [--seconds 20]
+Run:  .venv/bin/python benchmarks/bench_writes.py [--sizes 10 10000 186000] [--rate 20]
 
 `stations serve --workers 2` on N synthetic stations (size 10: the bundled data). One client reads
-`/api/nearest` (k=5, random points near stations) back to back for --seconds at rest, then again
-while a second client, in its own process, creates stations back to back through the API.
+`/api/nearest` (k=5, random points near stations) back to back, in windows of --seconds that
+alternate (--rounds times) between rest and a second client, in its own process, creating
+stations through the API (back to back, or paced at --rate a second).
 Reported: reads' p50/p99 at rest and during writes, and creates per second.
 
 A create appends one fsynced line to the stations file's journal, and every worker applies the
@@ -49,7 +50,7 @@ def reads(base: str, lon: np.ndarray, lat: np.ndarray, seconds: float) -> list[f
     return out
 
 
-def writes(base: str, seconds: float, done: Any, rate: float = 0.0) -> None:
+def writes(base: str, seconds: float, done: Any, rate: float = 0.0, prefix: str = "bench") -> None:
     """Create stations back to back for ``seconds``; ``done`` counts them (a shared value).
 
     Runs in its own process, so the writer's work never delays the reader's clock (two client
@@ -66,7 +67,7 @@ def writes(base: str, seconds: float, done: Any, rate: float = 0.0) -> None:
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [107.2 + i * 1e-5, 28.95]},
                 "properties": {
-                    "id": f"bench-{i}",
+                    "id": f"{prefix}-{i}",
                     "name": f"基准 {i}",
                     "kind": "union_station",
                     "position_accuracy": "approximate",
@@ -86,7 +87,9 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs) * 1000, q))
 
 
-def run(n: int, seconds: float, compact_every: int | None, rate: float) -> dict[str, float]:
+def run(
+    n: int, seconds: float, compact_every: int | None, rate: float, rounds: int
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stations.geojson"
         if n <= 10:
@@ -120,16 +123,23 @@ def run(n: int, seconds: float, compact_every: int | None, rate: float) -> dict[
         try:
             wait_ready(f"{base}/healthz", proc, 900)
             reads(base, lon, lat, 2)  # warm-up
-            rest = reads(base, lon, lat, seconds)
+            # Rest and write windows alternate, so both see the shared machine alike; windows
+            # are shorter than the 5 s pause after which the journal is folded into the file.
+            rest: list[float] = []
+            busy: list[float] = []
+            created = 0
             ctx = multiprocessing.get_context("spawn")
-            done = ctx.Value("i", 0)
-            writer = ctx.Process(target=writes, args=(base, seconds, done, rate))
-            writer.start()
-            time.sleep(0.5)  # the writer process starts up
-            busy = reads(base, lon, lat, seconds)
-            writer.join()
-            if writer.exitcode != 0:
-                raise RuntimeError("the writer process failed")
+            for r in range(rounds):
+                rest += reads(base, lon, lat, seconds)
+                done = ctx.Value("i", 0)
+                writer = ctx.Process(target=writes, args=(base, seconds + 0.5, done, rate, f"r{r}"))
+                writer.start()
+                time.sleep(0.5)  # the writer process starts up
+                busy += reads(base, lon, lat, seconds)
+                writer.join()
+                if writer.exitcode != 0:
+                    raise RuntimeError("the writer process failed")
+                created += done.value
         finally:
             stop(proc)
     return {
@@ -137,21 +147,23 @@ def run(n: int, seconds: float, compact_every: int | None, rate: float) -> dict[
         "rest_p99": pct(rest, 99),
         "busy_p50": pct(busy, 50),
         "busy_p99": pct(busy, 99),
-        "creates": done.value / seconds,
-        "n_writes": done.value,
+        "creates": created / (rounds * (seconds + 0.5)),
+        "n_writes": created,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 10_000, 186_000])
-    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--seconds", type=float, default=4, help="length of each window")
+    ap.add_argument("--rounds", type=int, default=4, help="rest/write window pairs")
     ap.add_argument("--compact-every", type=int, default=None)
     ap.add_argument("--rate", type=float, default=0.0, help="writes/s; 0: back to back")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "writes.md")
     args = ap.parse_args()
     lines = [
-        f"# Write benchmark ({time.strftime('%Y-%m-%d')}), `--workers 2`, {args.seconds:g} s each"
+        f"# Write benchmark ({time.strftime('%Y-%m-%d')}), `--workers 2`, {args.rounds} x "
+        f"({args.seconds:g} s at rest, {args.seconds:g} s writing)"
         + (f", STATIONS_COMPACT_EVERY={args.compact_every}" if args.compact_every else "")
         + (f", writes paced at {args.rate:g}/s" if args.rate else ", writes back to back"),
         "",
@@ -160,7 +172,7 @@ def main() -> None:
         "|---:|---|---|---:|---:|",
     ]
     for n in args.sizes:
-        r = run(n, args.seconds, args.compact_every, args.rate)
+        r = run(n, args.seconds, args.compact_every, args.rate, args.rounds)
         lines.append(
             f"| {n:,} | {r['rest_p50']:.1f} / {r['rest_p99']:.1f} ms | {r['busy_p50']:.1f} / "
             f"{r['busy_p99']:.1f} ms | {r['busy_p99'] / r['rest_p99']:.1f}x | {r['creates']:.1f} "

@@ -1,6 +1,8 @@
 """The write journal: torn lines, idempotent replay, and workers that follow it cheaply."""
 
+import json
 import shutil
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,3 +93,49 @@ def test_workers_follow_the_journal_without_rebuilding(data):
             if api.get("/healthz").json()["stations"] == 10:
                 break
         assert api.get("/api/stations/elsewhere").status_code == 404
+
+
+def test_a_worker_behind_catches_up_from_the_retired_journal(data):
+    settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
+    with TestClient(create_app(settings)) as api:
+        holder = api.app.state.holder
+        tree = holder.catalog.index._knn
+        GeoJSONStore(data).create(station("seen", 107.31, 28.95), "other")
+        assert api.get("/api/stations/seen").status_code == 200
+        # Two more writes this worker has not read yet, then another process folds them in.
+        GeoJSONStore(data).create(station("unseen-1", 107.32, 28.95), "other")
+        GeoJSONStore(data).create(station("unseen-2", 107.33, 28.95), "other")
+        assert GeoJSONStore(data).compact() == 3
+        assert journal.previous_path(journal.journal_path(data)).exists()
+        assert api.get("/api/stations/unseen-2").status_code == 200
+        assert holder._task is None and holder.catalog.index._knn is tree  # no reload
+        assert api.get("/healthz").json()["stations"] == 13
+
+
+def test_the_api_folds_the_journal_once_writes_pause(data):
+    settings = Settings(
+        _env_file=None,
+        stations_path=data,
+        loop_path=BUNDLED_LOOP,
+        admin_token="tok",
+        compact_idle_s=0.3,
+    )
+    auth = {"Authorization": "Bearer tok"}
+    jpath = journal.journal_path(data)
+    with TestClient(create_app(settings)) as api:
+        for i in range(3):
+            r = api.post(
+                "/api/stations", json=station(f"p{i}", 107.2 + i * 1e-3, 28.9), headers=auth
+            )
+            assert r.status_code == 201
+        assert jpath.exists()
+        deadline = time.monotonic() + 30
+        while jpath.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            api.get("/healthz")  # the event loop runs the timer and the child process
+        assert not jpath.exists(), "the journal was not folded in"
+        folded = json.loads(data.read_text("utf-8"))
+        assert [f["id"] for f in folded["features"]][-3:] == ["p0", "p1", "p2"]
+        assert folded["stations:compacted"]["offset"] > 0
+        assert api.get("/api/stations/p2").status_code == 200
+        assert api.app.state.holder._task is None  # adopted, not reloaded

@@ -676,16 +676,22 @@ def store_for(settings: Settings) -> GeoJSONStore:
 
 
 @app.command("compact")
-def compact_command(stations: StationsPath = None) -> None:
+def compact_command(
+    stations: StationsPath = None,
+    if_idle: Annotated[
+        float | None,
+        typer.Option(help="Only if nothing was written for this many seconds (the API's use)."),
+    ] = None,
+) -> None:
     """Fold the write journal into the stations file (the API does this when writes pause)."""
     settings = _settings(stations, None)
     try:
-        folded = store_for(settings).compact()
+        folded = store_for(settings).compact(if_idle)
     except StationsError as exc:
         raise _fail(exc) from None
     if folded:
         out.print(f"folded {folded} journal lines into {settings.stations_path}", highlight=False)
-    else:
+    elif if_idle is None:
         out.print(f"{settings.stations_path}: no journal to fold", highlight=False)
 
 

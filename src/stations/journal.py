@@ -10,8 +10,8 @@ Each line carries a station's whole new state, ``{"op": "put", "feature": {...}}
 removal, ``{"op": "remove", "id": "..."}``, so applying a line twice changes nothing, and
 replaying the journal over any snapshot that already holds some of it gives the same data.
 That is what makes compaction crash-safe without a transaction: the new snapshot is renamed
-into place first, the journal removed second; a crash in between leaves a journal whose lines
-the snapshot already holds, and replaying them is harmless.
+into place first, the journal set aside second (`retire`); a crash in between leaves a journal
+whose lines the snapshot already holds, and replaying them is harmless.
 
 A line is acknowledged only once it ends in a newline and is fsynced. A crash in the middle of
 an append leaves a partial last line: readers ignore it (it was never acknowledged) and the
@@ -191,10 +191,20 @@ def _whole_lines(fd: int) -> int:
     return 0
 
 
-def remove(path: Path) -> None:
-    """Delete the journal (after its entries went into a snapshot), durably."""
+def previous_path(path: Path) -> Path:
+    """Where a folded journal is kept until the next fold (for readers catching up)."""
+    return path.with_name(path.name + ".prev")
+
+
+def retire(path: Path) -> None:
+    """Set the journal aside once its entries are in a snapshot, durably.
+
+    It is renamed to `previous_path` rather than deleted: a reader that had not yet read its
+    last lines reads them there (the inode tells it is the same file) instead of the whole
+    new snapshot. The journal retired before it is replaced.
+    """
     try:
-        path.unlink()
+        os.replace(path, previous_path(path))
     except FileNotFoundError:
         return
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -202,3 +212,18 @@ def remove(path: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def read_retired(path: Path, inode: int, offset: int) -> list[Entry] | None:
+    """Entries of the retired journal from ``offset`` if it is the file ``inode``; else None."""
+    prev = previous_path(path)
+    try:
+        with open(prev, "rb") as handle:
+            if os.fstat(handle.fileno()).st_ino != inode:
+                return None
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    entries, _ = parse_entries(data, str(prev), 0)
+    return entries

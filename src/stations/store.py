@@ -159,9 +159,8 @@ class GeoJSONStore:
         stored = _STORED.get(key)
         if stored is not None:
             snapshot, folded = compacted_from(self.path)
-            if folded == stored.position:  # another process compacted what we hold
-                stored.position = Position(snapshot, None, 0)
-                stored.pending = 0
+            if folded is not None and snapshot != stored.position.snapshot:
+                _catch_up(stored, folded, self.journal_path, snapshot)
         if stored is not None and file_identity(self.path) == stored.position.snapshot:
             pos, state = stored.position, journal_state(self.path)
             if state is None and pos.journal_inode is None:
@@ -226,7 +225,7 @@ class GeoJSONStore:
         body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"  # as json.dumps(indent=2)
         self._backup()
         atomic_write_bytes(self.path, body)  # first the snapshot holding every line...
-        journal.remove(self.journal_path)  # ...then the journal (replaying it would be harmless)
+        journal.retire(self.journal_path)  # ...then the journal (replaying it would be harmless)
         stored.position = Position(file_identity(self.path), None, 0)
         stored.pending = 0
         return folded
@@ -393,6 +392,27 @@ def _checked_ids(doc: object, source: str) -> dict[str, int]:
             ["every feature needs a unique properties.id; check the file with `stations validate`"],
         )
     return where
+
+
+def _catch_up(stored: _Stored, folded: Position, jpath: Path, snapshot: str) -> None:
+    """Adopt a snapshot another process folded from our data plus lines we had not read."""
+    pos = stored.position
+    if folded == pos:
+        missing: list[journal.Entry] | None = []
+    elif (
+        folded.snapshot == pos.snapshot
+        and folded.journal_inode is not None
+        and pos.journal_inode in (None, folded.journal_inode)
+    ):
+        start = pos.journal_offset if pos.journal_inode == folded.journal_inode else 0
+        missing = journal.read_retired(jpath, folded.journal_inode, start)
+    else:
+        missing = None
+    if missing is None:
+        return  # not ours to adopt: the caller reads the file afresh
+    _apply(stored, missing)
+    stored.position = Position(snapshot, None, 0)
+    stored.pending = 0
 
 
 def _apply(stored: _Stored, entries: list[journal.Entry]) -> None:

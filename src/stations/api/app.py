@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             loop_version,
         )
         yield
+        await edit.finish_compaction(app.state)
 
     app = StationsApp(
         title="stations",

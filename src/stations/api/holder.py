@@ -101,9 +101,9 @@ class CatalogHolder:
         pos = self._position
         if snapshot != pos.snapshot:
             identity, folded = compacted_from(self._stations_path)
-            if identity != snapshot or folded != pos:
+            if identity != snapshot or folded is None or not self._catch_up(folded):
                 return False
-            pos = self._position = Position(snapshot, None, 0)  # what we hold, compacted
+            pos = self._position = Position(snapshot, None, 0)  # what we hold, folded
             self._set_version()
         if jstate is None:
             return pos.journal_inode is None
@@ -116,6 +116,23 @@ class CatalogHolder:
             return False  # not the journal we were reading
         return self._follow(inode, pos.journal_offset if inode == pos.journal_inode else 0)
 
+    def _catch_up(self, folded: Position) -> bool:
+        """Whether the snapshot folded from ``folded`` holds exactly our data.
+
+        It does when we stood where it was folded from, or stand on the same journal and can
+        read the lines we had not (from the retired journal).
+        """
+        pos = self._position
+        if folded == pos:
+            return True
+        if folded.snapshot != pos.snapshot or folded.journal_inode is None:
+            return False
+        if pos.journal_inode not in (None, folded.journal_inode):
+            return False
+        start = pos.journal_offset if pos.journal_inode == folded.journal_inode else 0
+        entries = journal.read_retired(self._journal_path, folded.journal_inode, start)
+        return entries is not None and self._apply(entries)
+
     def _follow(self, inode: int, start: int) -> bool:
         """Apply the journal's lines from ``start``; False if they cannot be applied."""
         try:
@@ -123,6 +140,14 @@ class CatalogHolder:
         except (StationsError, OSError) as exc:
             log.error("cannot follow the journal; reloading: %s", exc)
             return False
+        if not self._apply(entries):
+            return False
+        self._position = Position(self._position.snapshot, inode, offset)
+        self._set_version()
+        return True
+
+    def _apply(self, entries: list[journal.Entry]) -> bool:
+        """Apply journal entries to the catalog; False if one is invalid."""
         catalog = self.catalog
         batch: dict[str, Station | None] = {}
         for entry in entries:
@@ -138,8 +163,6 @@ class CatalogHolder:
                 return False
             batch[entry.station_id] = station
         self.catalog = catalog.with_changes(batch)
-        self._position = Position(self._position.snapshot, inode, offset)
-        self._set_version()
         self._changed_at = time.monotonic()
         return True
 
