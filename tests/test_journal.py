@@ -139,3 +139,19 @@ def test_the_api_folds_the_journal_once_writes_pause(data):
         assert folded["stations:compacted"]["offset"] > 0
         assert api.get("/api/stations/p2").status_code == 200
         assert api.app.state.holder._task is None  # adopted, not reloaded
+
+
+def test_compact_command(data):
+    from typer.testing import CliRunner
+
+    from stations.cli import app
+
+    runner = CliRunner()
+    GeoJSONStore(data).create(station("c1", 107.2, 28.9), "t")
+    busy = runner.invoke(app, ["compact", "--stations", str(data), "--if-idle", "60"])
+    assert busy.exit_code == 0 and journal.journal_path(data).exists()  # written just now
+    done = runner.invoke(app, ["compact", "--stations", str(data)])
+    assert done.exit_code == 0 and "folded 1 journal lines" in done.output
+    assert not journal.journal_path(data).exists() and ids(data)[-1] == "c1"
+    again = runner.invoke(app, ["compact", "--stations", str(data)])
+    assert again.exit_code == 0 and "no journal to fold" in again.output

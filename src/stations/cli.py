@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -18,7 +19,14 @@ from stations import query
 from stations.catalog import Catalog
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
-from stations.loading import COMPACTED, load_stations, parse_stations, read_document, read_json
+from stations.loading import (
+    COMPACTED,
+    journal_state,
+    load_stations,
+    parse_stations,
+    read_document,
+    read_json,
+)
 from stations.loop import parse_loop
 from stations.models import KIND_LABELS, Amenity, Kind
 from stations.settings import Settings
@@ -718,11 +726,10 @@ def serve_command(
         "log_level": log_level,
     }
     settings = _settings(stations, loop)
-    try:  # start from a whole file: writes left in the journal by a crash are folded in
-        if settings.stations_path.exists():
+    if journal_state(settings.stations_path) is not None:
+        # Start from a whole file: writes left in the journal (a crash, a kill) are folded in.
+        with contextlib.suppress(DataError):  # the load below names every problem
             store_for(settings).compact()
-    except StationsError as exc:
-        raise _fail(with_backup_hint_if_data(exc, settings)) from None
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 
@@ -754,13 +761,6 @@ def serve_command(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def with_backup_hint_if_data(exc: StationsError, settings: Settings) -> StationsError:
-    """A data error names the last backup to restore from; other errors stay as they are."""
-    from stations.store import with_backup_hint
-
-    return with_backup_hint(exc, settings.stations_path) if isinstance(exc, DataError) else exc
 
 
 def load_checked(settings: Settings) -> Catalog:

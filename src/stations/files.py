@@ -25,12 +25,17 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+    return path
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a created, renamed or removed file) durable."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return path
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> Path:

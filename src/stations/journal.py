@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from stations.errors import DataError
+from stations.files import fsync_dir
 
 SUFFIX = ".journal"
 
@@ -170,11 +171,7 @@ def append(path: Path, entries: list[Entry]) -> int:
     finally:
         os.close(fd)
     if new:  # the journal's name must survive a crash too
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)
     return size + len(data)
 
 
@@ -207,11 +204,24 @@ def retire(path: Path) -> None:
         os.replace(path, previous_path(path))
     except FileNotFoundError:
         return
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
+
+
+def missed_before_fold(
+    path: Path, at: tuple[str, int | None, int], folded: tuple[str, int | None, int]
+) -> list[Entry] | None:
+    """What a reader standing at ``at`` must apply to hold a snapshot folded from ``folded``.
+
+    Positions are (snapshot identity, journal inode or None, offset). The reader must stand on
+    the snapshot the fold started from and on its journal; the lines it had not read yet come
+    from the retired journal. None: the fold is not from the reader's data.
+    """
+    if folded == at:
+        return []
+    snapshot, inode, offset = at
+    if folded[0] != snapshot or folded[1] is None or inode not in (None, folded[1]):
+        return None
+    return read_retired(path, folded[1], offset if inode == folded[1] else 0)
 
 
 def read_retired(path: Path, inode: int, offset: int) -> list[Entry] | None:

@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -396,18 +396,7 @@ def _checked_ids(doc: object, source: str) -> dict[str, int]:
 
 def _catch_up(stored: _Stored, folded: Position, jpath: Path, snapshot: str) -> None:
     """Adopt a snapshot another process folded from our data plus lines we had not read."""
-    pos = stored.position
-    if folded == pos:
-        missing: list[journal.Entry] | None = []
-    elif (
-        folded.snapshot == pos.snapshot
-        and folded.journal_inode is not None
-        and pos.journal_inode in (None, folded.journal_inode)
-    ):
-        start = pos.journal_offset if pos.journal_inode == folded.journal_inode else 0
-        missing = journal.read_retired(jpath, folded.journal_inode, start)
-    else:
-        missing = None
+    missing = journal.missed_before_fold(jpath, astuple(stored.position), astuple(folded))
     if missing is None:
         return  # not ours to adopt: the caller reads the file afresh
     _apply(stored, missing)

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -122,15 +123,9 @@ class CatalogHolder:
         It does when we stood where it was folded from, or stand on the same journal and can
         read the lines we had not (from the retired journal).
         """
-        pos = self._position
-        if folded == pos:
-            return True
-        if folded.snapshot != pos.snapshot or folded.journal_inode is None:
-            return False
-        if pos.journal_inode not in (None, folded.journal_inode):
-            return False
-        start = pos.journal_offset if pos.journal_inode == folded.journal_inode else 0
-        entries = journal.read_retired(self._journal_path, folded.journal_inode, start)
+        entries = journal.missed_before_fold(
+            self._journal_path, astuple(self._position), astuple(folded)
+        )
         return entries is not None and self._apply(entries)
 
     def _follow(self, inode: int, start: int) -> bool:
