@@ -72,15 +72,16 @@ class QueryContext:
 
     tz: str = hours.DEFAULT_TZ
     now: datetime | None = None
-    _now: datetime = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._now = self.now or datetime.now(ZoneInfo(self.tz))
+    _now: datetime | None = field(init=False, default=None)
 
     def open_now(self, station: Station) -> bool | None:
         """True/False when known, None when the hours are unknown."""
         if station.props.status is not Status.OPEN:
             return False
+        if station.props.opening_hours is None:
+            return None
+        if self._now is None:  # the moment of the query, taken once and only if needed
+            self._now = self.now or datetime.now(ZoneInfo(self.tz))
         return hours.is_open(station.props.opening_hours, self._now, self.tz)
 
 

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import astuple
@@ -31,8 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from stations import journal
 from stations.catalog import Catalog
 from stations.errors import StationsError
-from stations.files import file_identity
-from stations.loading import FeatureCache, Position, Station, compacted_from, journal_state
+from stations.loading import FeatureCache, Position, Station, compacted_from
 
 log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1
@@ -71,6 +71,7 @@ class CatalogHolder:
         self._stations_path = stations_path
         self._journal_path = journal.journal_path(stations_path)
         self._loop_path = loop_path
+        self._stat_paths = (str(stations_path), str(loop_path), str(self._journal_path))
         self._load = load
         self.cache = cache
         self._position = catalog.position or Position("", None, 0)
@@ -88,10 +89,18 @@ class CatalogHolder:
         self.version = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
     def _state(self) -> FilesState:
+        """The files' state, from three ``stat`` calls (on every request: kept lean)."""
+        stations = os.stat(self._stat_paths[0])
+        loop = os.stat(self._stat_paths[1])
+        try:
+            journal_st = os.stat(self._stat_paths[2])
+            jstate: tuple[int, int] | None = (journal_st.st_ino, journal_st.st_size)
+        except FileNotFoundError:
+            jstate = None
         return (
-            file_identity(self._stations_path),
-            file_identity(self._loop_path),
-            journal_state(self._stations_path),
+            f"{stations.st_ino}-{stations.st_mtime_ns}-{stations.st_size}",
+            f"{loop.st_ino}-{loop.st_mtime_ns}-{loop.st_size}",
+            jstate,
         )
 
     def _current(self, state: FilesState) -> bool:
