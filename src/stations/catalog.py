@@ -176,8 +176,6 @@ class Catalog:
         self._alive: BoolArray | None = None  # None: no dead positions
         self._dead = 0
         rank = np.array([i for i, s in enumerate(listed) if s.located], np.intp)
-        #: file rank and position (-1: unlocated) of every station, by id
-        self._where: Overlay[tuple[int, int]] = Overlay({})
         where: dict[str, tuple[int, int]] = {}
         position = 0
         for i, s in enumerate(listed):
@@ -186,7 +184,8 @@ class Catalog:
                 position += 1
             else:
                 where[s.id] = (i, -1)
-        self._where = Overlay(where)
+        #: file rank and position (-1: unlocated) of every station, by id
+        self._where: Overlay[tuple[int, int]] = Overlay(where)
         self.by_id: Mapping[str, Station] = Overlay({s.id: s for s in listed})
         self._unlocated: dict[str, tuple[int, Station]] = {
             s.id: (i, s) for i, s in enumerate(listed) if not s.located
@@ -376,13 +375,12 @@ class Catalog:
         stations = [changes.get(s.id, s) for s in self.all]
         known = set(self._where)
         stations += [s for k, s in changes.items() if k not in known]
-        out = Catalog(
+        return Catalog(
             [s for s in stations if s is not None],
             self.loop,
             loop_max_offroute_m=self._loop_max_offroute_m,
             warnings=self.warnings,
         )
-        return out
 
     # -- loading ---------------------------------------------------------------------------
 

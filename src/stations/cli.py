@@ -631,7 +631,7 @@ def import_command(
         out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
         return
     try:
-        created, updated = store_for(settings).import_features([f for _, f in good], actor, update)
+        created, updated = _store(settings).import_features([f for _, f in good], actor, update)
     except StationsError as exc:
         raise _fail(exc) from None
     out.print(
@@ -672,15 +672,10 @@ def export_command(
     out.print(f"wrote {file} ({len(doc['features'])} stations)", highlight=False)
 
 
-def store_for(settings: Settings) -> GeoJSONStore:
-    """The store behind the configured stations file."""
+def _store(settings: Settings) -> GeoJSONStore:
     from stations.store import GeoJSONStore
 
-    return GeoJSONStore(
-        settings.stations_path,
-        keep_backups=settings.keep_backups,
-        compact_every=settings.compact_every,
-    )
+    return GeoJSONStore.for_settings(settings)
 
 
 @app.command("compact")
@@ -694,7 +689,7 @@ def compact_command(
     """Fold the write journal into the stations file (the API does this when writes pause)."""
     settings = _settings(stations, None)
     try:
-        folded = store_for(settings).compact(if_idle)
+        folded = _store(settings).compact(if_idle)
     except StationsError as exc:
         raise _fail(exc) from None
     if folded:
@@ -729,7 +724,7 @@ def serve_command(
     if journal_state(settings.stations_path) is not None:
         # Start from a whole file: writes left in the journal (a crash, a kill) are folded in.
         with contextlib.suppress(DataError):  # the load below names every problem
-            store_for(settings).compact()
+            _store(settings).compact()
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 

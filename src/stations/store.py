@@ -48,6 +48,7 @@ from stations.loading import (
     read_document,
 )
 from stations.models import Status
+from stations.settings import Settings
 
 Feature = dict[str, Any]
 #: The stored data per data file as this process last read it (under the lock), so that a
@@ -137,6 +138,16 @@ class GeoJSONStore:
         self.keep_backups = keep_backups
         self.compact_every = compact_every
         self.cache = cache
+
+    @classmethod
+    def for_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
+        """The store behind the configured stations file (``cache``: an API worker's)."""
+        return cls(
+            settings.stations_path,
+            keep_backups=settings.keep_backups,
+            compact_every=settings.compact_every,
+            cache=cache,
+        )
 
     def version(self) -> str:
         """Snapshot identity and journal length: changes on every write."""

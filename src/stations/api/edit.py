@@ -23,7 +23,6 @@ from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput
-from stations.loading import FeatureCache
 from stations.settings import Settings
 from stations.store import Feature, GeoJSONStore
 
@@ -49,19 +48,9 @@ FeatureBody = Annotated[
 ]
 
 
-def store_for(settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
-    """The store behind the configured stations file (``cache``: this worker's)."""
-    return GeoJSONStore(
-        settings.stations_path,
-        keep_backups=settings.keep_backups,
-        compact_every=settings.compact_every,
-        cache=cache,
-    )
-
-
 def _store(request: Request, settings: Settings) -> GeoJSONStore:
     """The store, validating through this worker's cache (its own writes are not re-validated)."""
-    return store_for(settings, request.app.state.holder.cache)
+    return GeoJSONStore.for_settings(settings, request.app.state.holder.cache)
 
 
 async def _written(request: Request, settings: Settings) -> None:

@@ -58,7 +58,7 @@ class HotPath:
         self.routes = routes
         self.state = state
         self.headers = headers
-        self.ok_headers = ok_headers
+        self.ok_headers = _raw(ok_headers) + headers  # encoded once, not per answer
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer the request if it is a plain GET of a hot route; False: not ours."""
@@ -71,23 +71,25 @@ class HotPath:
 
     async def _answer(self, answer: Answer, scope: Scope, send: Send) -> None:
         pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        media = _GEOJSON
-        headers: dict[str, str] | None = self.ok_headers
+        media, tail = _GEOJSON, self.ok_headers
         try:
             status, body = 200, encode(await answer(self.state, pairs))
         except StationsError as exc:
-            status, payload, headers = domain_error(exc)
+            status, payload, extra = domain_error(exc)
             if status >= 500:
                 log.exception("server error on %s", scope["path"], exc_info=exc)
-            body, media = encode(payload), _JSON
+            body, media, tail = encode(payload), _JSON, _raw(extra or {}) + self.headers
         except Exception:
             log.exception("unexpected error on %s", scope["path"])
             status, body, media = 500, b'{"detail":"internal error; see the server log"}', _JSON
-            headers = None
+            tail = self.headers
         raw = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
-        raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw + self.headers})
+        await send({"type": "http.response.start", "status": status, "headers": raw + tail})
         await send({"type": "http.response.body", "body": body})
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def _plain(headers: list[tuple[bytes, bytes]]) -> bool:
