@@ -12,8 +12,10 @@ cores shared by the server and wrk: quote the ratio to the bare endpoint, not ab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -105,17 +107,32 @@ def run_wrk(url: str, lua: str | None, seconds: int) -> dict[str, float]:
 
 
 def serve(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # Output goes to a file: an unread pipe fills up and blocks the server.
+    # Output goes to a file: an unread pipe fills up and blocks the server. Its own session,
+    # so that stop() ends the workers too, not only the supervisor.
     log = tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False)  # noqa: SIM115
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    return proc
+
+
+def restarts(proc: subprocess.Popen) -> int:
+    """Workers the supervisor found dead and replaced (a run with fewer workers is no run)."""
+    return Path(proc.log_path).read_text(errors="replace").count("died")  # type: ignore[attr-defined]
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """End the server and every worker: a worker left loading would steal the next run's CPU."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def lua_for(lon: np.ndarray, lat: np.ndarray, path: str) -> str:
@@ -170,6 +187,8 @@ def main() -> None:
                 real = run_wrk(
                     f"{base}/api/nearest", lua_for(lon, lat, "/api/nearest"), args.seconds
                 )
+                if restarts(proc):
+                    raise RuntimeError(f"{restarts(proc)} worker restarts: see {proc.log_path}")
             finally:
                 stop(proc)
             port = free_port()

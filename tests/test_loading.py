@@ -121,3 +121,32 @@ def test_feature_cache_validates_only_what_changed(monkeypatch):
     first = parse_stations(swapped, "t", cache)
     again = parse_stations(swapped, "t", cache)
     assert first.warnings and again.warnings == first.warnings  # warnings are never cached away
+
+
+def test_loading_pauses_the_collector_and_restores_it(write_json, monkeypatch):
+    import gc
+
+    import stations.loading as loading
+
+    seen = []
+    real_parse = loading.parse_stations
+
+    def parse_spy(doc, source, cache=None):
+        seen.append(gc.isenabled())
+        return real_parse(doc, source, cache)
+
+    monkeypatch.setattr(loading, "parse_stations", parse_spy)
+    good = write_json("good.geojson", collection(station("a", 107.2, 28.9)))
+    bad = write_json("bad.geojson", collection(station("a", 107.2, 28.9), station("a", 107.3, 29)))
+    assert gc.isenabled()
+    assert len(load_stations(good).stations) == 1
+    with pytest.raises(DataError):
+        load_stations(bad)  # a failed load restores it too
+    assert seen == [False, False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_stations(good)
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()

@@ -707,6 +707,14 @@ def serve_command(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    worker_timeout: Annotated[
+        int,
+        typer.Option(
+            help="Seconds a worker may not answer the supervisor (loading a large file) "
+            "before it is restarted.",
+            min=1,
+        ),
+    ] = 120,
     stations: StationsPath = None,
     loop: LoopPath = None,
 ) -> None:
@@ -749,7 +757,15 @@ def serve_command(
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update({name: str(path.resolve()) for name, path in env.items()})
     try:
-        uvicorn.run("stations.api.app:create_app", factory=True, workers=workers, **options)
+        # uvicorn restarts a worker that does not answer its health check in time (5 s by
+        # default); a worker parsing a national file can hold the GIL that long.
+        uvicorn.run(
+            "stations.api.app:create_app",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=worker_timeout,
+            **options,
+        )
     finally:
         for name, value in saved.items():
             if value is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         loop_version = file_identity(settings.loop_path)  # before loading: see the holder
         cache = FeatureCache()  # a reload validates only the stations that changed
         loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+        # The loaded data lives as long as the worker: keep the cyclic collector from scanning
+        # its millions of objects again and again while requests allocate (see gc_paused).
+        gc.freeze()
         if loaded.position is None:  # handed over by `stations serve`: where did it read to?
             loaded.position = Position(file_identity(settings.stations_path), None, 0)
         app.state.holder = CatalogHolder(
