@@ -197,3 +197,45 @@ def test_loop_membership_margin_holds_at_high_latitude():
     place = catalog.loop_places["east"]
     assert place.snap.offroute_m == pytest.approx(4950, abs=5)
     assert catalog.loop_members[0][0] == 0
+
+
+def test_encoded_answers_are_the_geojson_answers_bytes(bundled):
+    """`Answer.encode` (cached feature heads) gives exactly orjson's bytes of `Answer.geojson`."""
+    import numpy as np
+    import orjson
+
+    parsed = parse_stations(
+        collection(
+            station("q", 107.1, 29.0, name='引号 "quoted" \\ back\\slash', address="<b>&amp;</b>"),
+            station("plain", 107.12, 29.01, name="Plain", name_en=None, amenities=["wifi"]),
+            station("closed", 107.13, 29.02, status="closed", opening_hours="Mo-Su 06:00-22:00"),
+            station("nowhere", None, None, position_accuracy="unknown"),
+        ),
+        "odd",
+    )
+    catalogs = [bundled, Catalog(parsed.stations, bundled.loop)]
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(120):
+        catalog = catalogs[int(rng.integers(2))]
+        lon, lat = 107.0 + rng.random() * 0.5, 28.8 + rng.random() * 0.4
+        crs = ("wgs84", "gcj02", "bd09")[int(rng.integers(3))]
+        filters = query.Filters(
+            statuses=(("open",), ("open", "closed"))[int(rng.integers(2))],
+            open_now=bool(rng.integers(2)),
+        )
+        ctx = query.QueryContext(
+            now=datetime(2026, 11, 24, int(rng.integers(24)), tzinfo=ZoneInfo("Asia/Shanghai"))
+        )
+        if rng.random() < 0.5:
+            by = ("straight", "loop")[int(rng.integers(2))]
+            k = int(rng.integers(1, 12))
+            answer = query.find_nearest(
+                catalog, lon, lat, k=k, by=by, crs=crs, filters=filters, ctx=ctx
+            )
+        else:
+            radius = float(rng.random() * 30_000)
+            answer = query.find_within(catalog, lon, lat, radius, crs=crs, filters=filters, ctx=ctx)
+        assert answer.encode() == orjson.dumps(answer.geojson())
+        checked += len(answer.rows)
+    assert checked > 200  # the answers were not all empty

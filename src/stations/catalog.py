@@ -19,7 +19,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
+from stations.coords import CRS, from_wgs84
 from stations.index import BoolArray, GeoIndex, IntArray
 from stations.loading import FeatureCache, Position, Station, load_stations
 from stations.loop import Loop, Snap, load_loop
@@ -37,6 +39,14 @@ MAX_DEAD_SHARE = 0.25
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+def point_geometry(station: Station, crs: CRS) -> dict[str, Any] | None:
+    """A station's GeoJSON Point in ``crs`` (7 decimals, ~1 cm), None when unlocated."""
+    if station.lon is None or station.lat is None:
+        return None
+    x, y = from_wgs84(station.lon, station.lat, crs)
+    return {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
 
 
 def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
@@ -210,6 +220,7 @@ class Catalog:
         # reused while cached); derived catalogs share them, written stations are new objects.
         self._places: dict[int, tuple[Station, Place]] = {}
         self._static: dict[int, tuple[Station, dict[str, Any]]] = {}
+        self._heads: dict[tuple[int, CRS], tuple[Station, bytes]] = {}
         self._masks: dict[MaskKey, BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
@@ -357,7 +368,7 @@ class Catalog:
             )
         # Caches: drop what the write made stale; derive the masks.
         # Caches are keyed by the station object itself: shared, and never stale.
-        out._places, out._static = self._places, self._static
+        out._places, out._static, out._heads = self._places, self._static, self._heads
         out._masks = {}
         for key, mask in self._masks.items():
             part = _vocabulary_mask(kind, status, amenities, *key)
@@ -491,6 +502,28 @@ class Catalog:
         props["loop_km"] = round(place.loop_km, 3) if place else None
         _remember(self._static, id(station), (station, props), CACHE_LIMIT)
         return dict(props)
+
+    def feature_head(self, station: Station, crs: CRS) -> bytes:
+        """The station's GeoJSON Feature encoded up to its last static property (cached).
+
+        The bytes end inside ``properties``, open: an answer appends the fields it derives per
+        query (``open_now``, distances, links) and closes both objects, so the static part of
+        a feature is serialised once per coordinate system, not once per answer
+        (`stations.query.Answer.encode`).
+        """
+        key = (id(station), crs)
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is station:
+            return cached[1]
+        doc = {
+            "type": "Feature",
+            "id": station.id,
+            "geometry": point_geometry(station, crs),
+            "properties": self.static_properties(station),
+        }
+        head = orjson.dumps(doc)[:-2]  # without the closing "}}" of properties and feature
+        _remember(self._heads, key, (station, head), CACHE_LIMIT)
+        return head
 
     def place(self, station: Station) -> Place:
         """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""

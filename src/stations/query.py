@@ -13,9 +13,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from stations import hours
-from stations.catalog import Catalog
-from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.catalog import Catalog, point_geometry
+from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import InvalidInput
 from stations.geodesy import inverse
 from stations.index import Hit
@@ -119,31 +121,71 @@ def station_feature(
 ) -> dict[str, Any]:
     """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
     props = catalog.static_properties(station)  # a fresh copy: ours to extend
-    ctx = ctx or QueryContext()
-    props["open_now"] = ctx.open_now(station)
-    if extra:
-        props.update(extra)
-    geometry = None
-    if station.lon is not None and station.lat is not None:
-        x, y = from_wgs84(station.lon, station.lat, crs)
-        geometry = {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
-        if links:
-            props["navigation"] = navigation_links(catalog.place(station), origin)
+    props.update(_derived(catalog, station, ctx or QueryContext(), extra, origin, links))
+    geometry = point_geometry(station, crs)
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
 
-def _collection(
-    features: list[dict[str, Any]], catalog: Catalog, query: dict[str, Any]
+def _derived(
+    catalog: Catalog,
+    station: Station,
+    ctx: QueryContext,
+    extra: dict[str, Any] | None,
+    origin: Place | None,
+    links: bool,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": features,
-        "numberReturned": len(features),
-        "query": query,
-    }
-    if catalog.loop is not None:
-        out["loop_calibration"] = catalog.loop.calibration()
+    """What a feature's properties add to the static ones, in their order."""
+    out: dict[str, Any] = {"open_now": ctx.open_now(station)}
+    if extra:
+        out.update(extra)
+    if links and station.lon is not None and station.lat is not None:
+        out["navigation"] = navigation_links(catalog.place(station), origin)
     return out
+
+
+_COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
+
+
+@dataclass(slots=True)
+class Answer:
+    """A query's stations with what it derived for each, before rendering.
+
+    `geojson` gives the FeatureCollection as objects (the CLI, the maps); `encode` gives the
+    same document's JSON bytes, equal to ``orjson.dumps(answer.geojson())``, but assembled
+    from each station's cached `Catalog.feature_head` and only the per-query fields encoded:
+    the API's riders' routes answer with it.
+    """
+
+    catalog: Catalog
+    crs: CRS
+    ctx: QueryContext
+    origin: Place | None
+    query: dict[str, Any]
+    rows: list[tuple[Station, dict[str, Any]]]
+
+    def geojson(self) -> dict[str, Any]:
+        """The answer as a GeoJSON FeatureCollection."""
+        c, crs, ctx, origin = self.catalog, self.crs, self.ctx, self.origin
+        features = [station_feature(c, s, crs, ctx, extra, origin) for s, extra in self.rows]
+        return {"type": "FeatureCollection", "features": features, **self._meta()}
+
+    def encode(self) -> bytes:
+        """``orjson.dumps(self.geojson())``, without re-encoding each station's static part."""
+        c, crs, ctx, origin = self.catalog, self.crs, self.ctx, self.origin
+        parts = []
+        for station, extra in self.rows:
+            head = c.feature_head(station, crs)
+            tail = orjson.dumps(_derived(c, station, ctx, extra, origin, True))
+            # The head ends inside "properties": '{' if there were none, else after a value.
+            parts.append(head + (tail[1:] if head.endswith(b"{") else b"," + tail[1:]) + b"}")
+        meta = orjson.dumps(self._meta())
+        return _COLLECTION_HEAD + b",".join(parts) + b"]," + meta[1:]
+
+    def _meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"numberReturned": len(self.rows), "query": self.query}
+        if self.catalog.loop is not None:
+            out["loop_calibration"] = self.catalog.loop.calibration()
+        return out
 
 
 def _check_k(k: object, max_k: int) -> int:
@@ -164,7 +206,19 @@ def _check_distance(value: float | None, name: str, maximum: float) -> float | N
     return float(value)
 
 
-def nearest(
+def nearest(catalog: Catalog, lon: object, lat: object, **options: Any) -> dict[str, Any]:
+    """`find_nearest` as a GeoJSON FeatureCollection."""
+    return find_nearest(catalog, lon, lat, **options).geojson()
+
+
+def within(
+    catalog: Catalog, lon: object, lat: object, radius_m: float, **options: Any
+) -> dict[str, Any]:
+    """`find_within` as a GeoJSON FeatureCollection."""
+    return find_within(catalog, lon, lat, radius_m, **options).geojson()
+
+
+def find_nearest(
     catalog: Catalog,
     lon: object,
     lat: object,
@@ -176,8 +230,8 @@ def nearest(
     max_distance_m: float | None = None,
     max_k: int = 100,
     ctx: QueryContext | None = None,
-) -> dict[str, Any]:
-    """The ``k`` nearest stations to a point, as a GeoJSON FeatureCollection, nearest first.
+) -> Answer:
+    """The ``k`` nearest stations to a point, nearest first.
 
     Parameters
     ----------
@@ -216,15 +270,10 @@ def nearest(
         hits = catalog.index.nearest(
             wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
         )
-        feats = [
-            station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits
-        ]
-        return _collection(feats, catalog, query)
-    return _collection(
-        _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m, crs, ctx, origin),
-        catalog,
-        query,
-    )
+        rows = [(at(h.index), _straight(h)) for h in hits]
+    else:
+        rows = _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m)
+    return Answer(catalog, crs, ctx, origin, query, rows)
 
 
 def _straight(hit: Hit) -> dict[str, Any]:
@@ -239,10 +288,7 @@ def _nearest_by_loop(
     mask: Any,
     pred: Any,
     max_distance_m: float | None,
-    crs: CRS,
-    ctx: QueryContext,
-    origin: Place,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Station, dict[str, Any]]]:
     loop = catalog.loop
     if loop is None:
         raise InvalidInput("by=loop needs a loop; none is configured")
@@ -257,7 +303,7 @@ def _nearest_by_loop(
         if max_distance_m is None or total <= max_distance_m:
             ranked.append((total, i, along.direction, loop_m, place.snap.offroute_m))
     ranked.sort(key=lambda r: (r[0], r[1]))
-    feats = []
+    rows = []
     for total, i, direction, loop_m, station_off in ranked[:k]:
         station = catalog.station_at(i)
         d, b = inverse(lon, lat, catalog.index.lons[i], catalog.index.lats[i])
@@ -270,11 +316,11 @@ def _nearest_by_loop(
             "offroute_m": round(here.offroute_m, 1),
             "station_offroute_m": round(station_off, 1),
         }
-        feats.append(station_feature(catalog, station, crs, ctx, extra, origin))
-    return feats
+        rows.append((station, extra))
+    return rows
 
 
-def within(
+def find_within(
     catalog: Catalog,
     lon: object,
     lat: object,
@@ -285,7 +331,7 @@ def within(
     max_radius_m: float = 200_000.0,
     limit: int | None = None,
     ctx: QueryContext | None = None,
-) -> dict[str, Any]:
+) -> Answer:
     """Every station within ``radius_m`` metres (ellipsoidal) of a point, nearest first."""
     radius = _check_distance(radius_m, "radius_m", max_radius_m)
     assert radius is not None
@@ -307,6 +353,6 @@ def within(
         predicate=predicate if filters.open_now else None,
         limit=limit,
     )
-    feats = [station_feature(catalog, at(h.index), crs, ctx, _straight(h), origin) for h in hits]
+    rows = [(at(h.index), _straight(h)) for h in hits]
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
-    return _collection(feats, catalog, query)
+    return Answer(catalog, crs, ctx, origin, query, rows)

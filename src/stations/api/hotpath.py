@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import State
@@ -27,7 +26,7 @@ from stations.errors import StationsError
 
 log = logging.getLogger("stations.api")
 
-Answer = Callable[[State, list[tuple[str, str]]], Awaitable[dict[str, Any]]]
+Answer = Callable[[State, list[tuple[str, str]]], Awaitable[bytes]]
 
 _JSON = b"application/json"
 _GEOJSON = GEOJSON.encode()
@@ -73,7 +72,7 @@ class HotPath:
         pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         media, tail = _GEOJSON, self.ok_headers
         try:
-            status, body = 200, encode(await answer(self.state, pairs))
+            status, body = 200, await answer(self.state, pairs)
         except StationsError as exc:
             status, payload, extra = domain_error(exc)
             if status >= 500:

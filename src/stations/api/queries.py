@@ -5,9 +5,9 @@ Their parameters are parsed by `stations.api.params` in one validation (see ther
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
@@ -23,7 +23,7 @@ from stations.api.params import (
     query_parser,
 )
 from stations.api.reports import report_store
-from stations.api.responses import GeoJSONResponse, ORJSONResponse
+from stations.api.responses import GEOJSON, GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import from_wgs84
 from stations.models import Status
@@ -38,12 +38,12 @@ _parse_nearest = query_parser(NearestQuery)
 _parse_within = query_parser(WithinQuery)
 
 
-async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """/api/nearest from the query string's pairs; shared by the route and the hot path."""
+async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
+    """/api/nearest's body from the query string's pairs; shared by the route and the hot path."""
     q = _parse_nearest(pairs)
     settings: Settings = state.settings
     catalog = await state.holder.get()
-    return query.nearest(
+    return query.find_nearest(
         catalog,
         q.lon,
         q.lat,
@@ -54,15 +54,15 @@ async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str
         max_distance_m=q.max_distance_m,
         max_k=settings.max_k,
         ctx=query.QueryContext(tz=settings.timezone),
-    )
+    ).encode()
 
 
-async def within_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """/api/within from the query string's pairs; shared by the route and the hot path."""
+async def within_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
+    """/api/within's body from the query string's pairs; shared by the route and the hot path."""
     q = _parse_within(pairs)
     settings: Settings = state.settings
     catalog = await state.holder.get()
-    return query.within(
+    return query.find_within(
         catalog,
         q.lon,
         q.lat,
@@ -72,7 +72,7 @@ async def within_answer(state: State, pairs: list[tuple[str, str]]) -> dict[str,
         max_radius_m=settings.max_radius_m,
         limit=q.limit,
         ctx=query.QueryContext(tz=settings.timezone),
-    )
+    ).encode()
 
 
 #: The routes `stations.api.hotpath` may answer before the framework, with their answers.
@@ -86,10 +86,10 @@ HOT_ROUTES = {"/api/nearest": nearest_answer, "/api/within": within_answer}
     response_model=None,
     openapi_extra=openapi_parameters(NearestQuery),
 )
-async def read_nearest_stations(request: Request) -> GeoJSONResponse:
+async def read_nearest_stations(request: Request) -> Response:
     """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
-    result = await nearest_answer(request.app.state, request.query_params.multi_items())
-    return GeoJSONResponse(result, headers=NO_CACHE)
+    body = await nearest_answer(request.app.state, request.query_params.multi_items())
+    return Response(body, media_type=GEOJSON, headers=NO_CACHE)
 
 
 @router.get(
@@ -99,10 +99,10 @@ async def read_nearest_stations(request: Request) -> GeoJSONResponse:
     response_model=None,
     openapi_extra=openapi_parameters(WithinQuery),
 )
-async def read_stations_within(request: Request) -> GeoJSONResponse:
+async def read_stations_within(request: Request) -> Response:
     """Every station within radius_m metres of a point, nearest first."""
-    result = await within_answer(request.app.state, request.query_params.multi_items())
-    return GeoJSONResponse(result, headers=NO_CACHE)
+    body = await within_answer(request.app.state, request.query_params.multi_items())
+    return Response(body, media_type=GEOJSON, headers=NO_CACHE)
 
 
 @router.get(
