@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,34 +23,49 @@ def free_port() -> int:
 
 @contextmanager
 def serve(env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run `stations serve` on a free port (STATIONS_* from ``env`` only); yield its base URL."""
+    """Run `stations serve` on a free port (STATIONS_* from ``env`` only); yield its base URL.
+
+    Its output goes to a file (a pipe nobody reads would block it once full); a traceback in it
+    fails the test that used the server, with the log's tail.
+    """
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
     clean.update(env or {})
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "stations", "serve", "--port", str(port), "--no-access-log", *args],
         env=clean,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:]}")
     try:
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {output()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
             proc.kill()
+            pytest.fail(f"server did not start: {output()[-2000:]}")
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if "Traceback" in output():
+            pytest.fail(f"the server logged a traceback:\n{output()[-4000:]}")
+    finally:
+        log.close()

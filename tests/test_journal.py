@@ -87,11 +87,11 @@ def test_workers_follow_the_journal_without_rebuilding(data):
         assert GeoJSONStore(data).compact() == 2
         assert api.get("/healthz").json()["stations"] == 11
         assert holder.catalog is before and holder._task is None
-        # A file replaced by hand is reloaded.
+        # A file replaced by hand is reloaded (noticed within holder.FULL_CHECK_S).
         shutil.copy(BUNDLED_STATIONS, data)
-        for _ in range(50):
-            if api.get("/healthz").json()["stations"] == 10:
-                break
+        deadline = time.monotonic() + 5
+        while api.get("/healthz").json()["stations"] != 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert api.get("/api/stations/elsewhere").status_code == 404
 
 

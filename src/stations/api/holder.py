@@ -1,18 +1,21 @@
 """The catalog a worker serves, kept current while other processes (or this one) write.
 
-Writes append to the stations file's journal (`stations.journal`). Every request compares the
-files' state (three ``stat`` calls: snapshot, journal, loop) with the position the catalog was
-read up to. New journal lines are applied right there (`Catalog.with_changes`: milliseconds,
-nothing re-parsed or re-indexed), so a write is served by every worker on its next request and
-a stream of writes does not stall reads. A snapshot written by compaction from exactly this
+Writes append to the stations file's journal (`stations.journal`). Every request looks at the
+journal (one ``stat``) and compares it with the position the catalog was read up to; the
+snapshot and the loop are looked at too (two more) when the journal changed or a second has
+passed since they were (each ``stat`` costs several microseconds on a busy machine: a sizeable
+share of a rider's query). New journal lines are applied right there
+(`Catalog.with_changes`: milliseconds, nothing re-parsed or re-indexed), so a write is served by
+every worker on its next request and a stream of writes does not stall reads. A compaction
+retires the journal, so it is noticed at once too; a snapshot it wrote from exactly this
 position is adopted without reading it.
 
-Anything else (the file replaced by hand, a backup restored, the loop edited, or a compaction
-this worker had not caught up with) rebuilds the catalog in a thread, once however many requests
-notice. After a quiet spell, requests wait up to `RELOAD_WAIT_S` for it (a small file reloads
-within that); during a stream of changes at most `BUSY_WAIT_S`, and are otherwise answered from
-the data of a moment ago. Data that fails validation is not loaded: the previous data stays in
-service and the error is logged.
+Anything else (the file replaced by hand, a backup restored, the loop edited: noticed within
+`FULL_CHECK_S`; or a compaction this worker had not caught up with) rebuilds the catalog in a
+thread, once however many requests notice. After a quiet spell, requests wait up to
+`RELOAD_WAIT_S` for it (a small file reloads within that); during a stream of changes at most
+`BUSY_WAIT_S`, and are otherwise answered from the data of a moment ago. Data that fails
+validation is not loaded: the previous data stays in service and the error is logged.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1
 BUSY_WINDOW_S = 1.0
 BUSY_WAIT_S = 0.02
+#: How long the journal alone is trusted to say the files have not changed.
+FULL_CHECK_S = 1.0
 
 #: (snapshot identity, loop identity, journal (inode, size) or None)
 FilesState = tuple[str, str, tuple[int, int] | None]
@@ -79,6 +84,10 @@ class CatalogHolder:
         self._task: asyncio.Future[None] | None = None
         self._failed: FilesState | None = None
         self._changed_at = -math.inf
+        # The journal's state when the files were last found current, and until when that
+        # alone may vouch for them (see the module's docstring).
+        self._quiet: tuple[int, int] | None = None
+        self._quiet_until = -math.inf
         self.version = ""
         self._set_version()
 
@@ -88,15 +97,18 @@ class CatalogHolder:
         key = f"{pos.snapshot}|{pos.journal_inode}|{pos.journal_offset}|{self._loop}"
         self.version = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
+    def _journal_state(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self._stat_paths[2])
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size)
+
     def _state(self) -> FilesState:
-        """The files' state, from three ``stat`` calls (on every request: kept lean)."""
+        """The files' state, from three ``stat`` calls."""
         stations = os.stat(self._stat_paths[0])
         loop = os.stat(self._stat_paths[1])
-        try:
-            journal_st = os.stat(self._stat_paths[2])
-            jstate: tuple[int, int] | None = (journal_st.st_ino, journal_st.st_size)
-        except FileNotFoundError:
-            jstate = None
+        jstate = self._journal_state()
         return (
             f"{stations.st_ino}-{stations.st_mtime_ns}-{stations.st_size}",
             f"{loop.st_ino}-{loop.st_mtime_ns}-{loop.st_size}",
@@ -173,11 +185,15 @@ class CatalogHolder:
     async def get(self) -> Catalog:
         """The catalog, brought up to date with the files first."""
         try:
+            if self._journal_state() == self._quiet and time.monotonic() < self._quiet_until:
+                return self.catalog  # the journal did not move, the rest was checked just now
             state = self._state()
         except OSError:
             return self.catalog  # a file is being replaced; keep serving what we have
-        if self._current(state) or state == self._failed:
+        if self._current(state) or state == self._failed:  # up to date, or known to be bad
+            self._quiet, self._quiet_until = state[2], time.monotonic() + FULL_CHECK_S
             return self.catalog
+        self._quiet_until = -math.inf  # something moved: look at every file until current
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._reload(state))
         busy = time.monotonic() - self._changed_at < BUSY_WINDOW_S  # changes are streaming in
