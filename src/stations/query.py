@@ -88,6 +88,8 @@ class QueryContext:
 
 
 def _parse_crs(crs: str | CRS) -> CRS:
+    if type(crs) is CRS:
+        return crs
     try:
         return CRS(crs)
     except ValueError:
@@ -96,6 +98,8 @@ def _parse_crs(crs: str | CRS) -> CRS:
 
 
 def _parse_by(by: str | By) -> By:
+    if type(by) is By:
+        return by
     try:
         return By(by)
     except ValueError:

@@ -23,6 +23,7 @@ from stations.models import Amenity, Kind, Status
 from stations.query import By, Filters
 
 M = TypeVar("M", bound=BaseModel)
+OPEN_STATIONS = Filters()  # frozen: shared by every unfiltered query
 
 
 class PointQuery(BaseModel):
@@ -54,6 +55,8 @@ class PointQuery(BaseModel):
 
     def filters(self) -> Filters:
         """The station filters; riders' queries default to open stations."""
+        if not (self.kind or self.amenity or self.status or self.open_now):
+            return OPEN_STATIONS  # the common query: no filter objects built and checked
         return Filters(
             kinds=self.kind,
             amenities=self.amenity,
