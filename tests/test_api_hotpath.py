@@ -101,3 +101,16 @@ def test_hot_path_is_really_taken(clients, monkeypatch):
     assert seen == [[("lon", "107.2618"), ("lat", "28.912")]]
     assert framework.get("/api/nearest?lon=107.2618&lat=28.912").status_code == 200
     assert len(seen) == 1  # STATIONS_HOT_PATH=false: the framework answered
+
+
+def test_query_pairs_read_a_query_string_as_parse_qsl_does():
+    import random
+    from urllib.parse import parse_qsl
+
+    from stations.api.hotpath import query_pairs
+
+    rng = random.Random(5)
+    pieces = ["lon", "lat", "=", "&", "k", "5", ".", "-", "", "==", "&&", ";", "%20", "+", "%"]
+    for _ in range(5000):
+        query = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert query_pairs(query) == parse_qsl(query, keep_blank_values=True), query

@@ -69,6 +69,7 @@ class Loop:
         self.scale = self.official_length_m / self.length_m if self.calibrated else 1.0  # type: ignore[operator]
         self.orientation = COUNTERCLOCKWISE if self._signed_area() > 0 else CLOCKWISE
         self.bbox = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
+        self._calibration: dict[str, Any] | None = None
 
     @staticmethod
     def _densify(stored: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -170,15 +171,17 @@ class Loop:
         return points
 
     def calibration(self) -> dict[str, Any]:
-        """How along-loop figures are computed, for every answer that uses them."""
-        return {
-            "basis": "official_length" if self.calibrated else "geometry",
-            "geometric_length_m": round(self.length_m, 1),
-            "official_length_m": self.official_length_m,
-            "scale": round(self.scale, 6),
-            "accuracy": self.properties.get("accuracy"),
-            "orientation": self.orientation,
-        }
+        """How along-loop figures are computed, for every answer that uses them (a copy)."""
+        if self._calibration is None:  # the loop never changes: rounded once
+            self._calibration = {
+                "basis": "official_length" if self.calibrated else "geometry",
+                "geometric_length_m": round(self.length_m, 1),
+                "official_length_m": self.official_length_m,
+                "scale": round(self.scale, 6),
+                "accuracy": self.properties.get("accuracy"),
+                "orientation": self.orientation,
+            }
+        return dict(self._calibration)
 
 
 def _loop_problems(doc: object) -> tuple[list[list[float]] | None, dict[str, Any], list[str]]:

@@ -69,7 +69,7 @@ class HotPath:
         return False
 
     async def _answer(self, answer: Answer, scope: Scope, send: Send) -> None:
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        pairs = query_pairs(scope["query_string"].decode("latin-1"))
         media, tail = _GEOJSON, self.ok_headers
         try:
             status, body = 200, await answer(self.state, pairs)
@@ -85,6 +85,22 @@ class HotPath:
         raw = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
         await send({"type": "http.response.start", "status": status, "headers": raw + tail})
         await send({"type": "http.response.body", "body": body})
+
+
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, as Starlette reads a query string.
+
+    A rider's query (``lon=..&lat=..&k=5``) has nothing to unquote: split it directly (~1 µs
+    against ~4 µs); anything with ``%`` or ``+`` goes through `parse_qsl`.
+    """
+    if "%" in query or "+" in query:
+        return parse_qsl(query, keep_blank_values=True)
+    pairs = []
+    for part in query.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((key, value))
+    return pairs
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
