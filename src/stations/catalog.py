@@ -145,6 +145,8 @@ def _vocabulary_mask(
 
 
 MaskKey = tuple[frozenset[Kind], frozenset[Amenity], frozenset[Status]]
+_OPEN = (Status.OPEN,)
+_OPEN_KEY: MaskKey = (frozenset(), frozenset(), frozenset(_OPEN))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +222,7 @@ class Catalog:
         # reused while cached); derived catalogs share them, written stations are new objects.
         self._places: dict[int, tuple[Station, Place]] = {}
         self._static: dict[int, tuple[Station, dict[str, Any]]] = {}
-        self._heads: dict[tuple[int, CRS], tuple[Station, bytes]] = {}
+        self._heads: dict[tuple[int, CRS], tuple[Station, tuple[bytes, Place | None]]] = {}
         self._masks: dict[MaskKey, BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
@@ -430,11 +432,14 @@ class Catalog:
         None means "every position". Masks are cached per filter combination (and carried
         over to derived catalogs), so a query pays O(n) only the first time it is asked.
         """
-        key = (
-            frozenset(Kind(k) for k in kinds),
-            frozenset(Amenity(a) for a in amenities),
-            frozenset(Status(s) for s in statuses),
-        )
+        if not kinds and not amenities and statuses == _OPEN:
+            key = _OPEN_KEY  # the riders' default, without building and hashing enum sets
+        else:
+            key = (
+                frozenset(Kind(k) for k in kinds),
+                frozenset(Amenity(a) for a in amenities),
+                frozenset(Status(s) for s in statuses),
+            )
         if key not in self._masks:
             _remember(self._masks, key, self._build_mask(*key), limit=256)
         return self._masks[key]
@@ -503,27 +508,32 @@ class Catalog:
         _remember(self._static, id(station), (station, props), CACHE_LIMIT)
         return dict(props)
 
-    def feature_head(self, station: Station, crs: CRS) -> bytes:
-        """The station's GeoJSON Feature encoded up to its last static property (cached).
+    def encoding(self, station: Station, crs: CRS) -> tuple[bytes, Place | None]:
+        """The station's Feature encoded up to its derived properties, and its `Place` (cached).
 
-        The bytes end inside ``properties``, open: an answer appends the fields it derives per
-        query (``open_now``, distances, links) and closes both objects, so the static part of
-        a feature is serialised once per coordinate system, not once per answer
-        (`stations.query.Answer.encode`).
+        The bytes end inside ``properties``, ready for a next member: an answer appends the
+        fields it derives per query (``open_now``, distances, links) and closes both objects,
+        so the static part of a feature is serialised once per coordinate system, not once per
+        answer (`stations.query.Answer.encode`). The place (None when unlocated) comes in the
+        same lookup, for the navigation links.
         """
         key = (id(station), crs)
         cached = self._heads.get(key)
         if cached is not None and cached[0] is station:
             return cached[1]
+        props = self.static_properties(station)
         doc = {
             "type": "Feature",
             "id": station.id,
             "geometry": point_geometry(station, crs),
-            "properties": self.static_properties(station),
+            "properties": props,
         }
-        head = orjson.dumps(doc)[:-2]  # without the closing "}}" of properties and feature
-        _remember(self._heads, key, (station, head), CACHE_LIMIT)
-        return head
+        # Without the closing "}}" of properties and feature; a comma after the last member.
+        head = orjson.dumps(doc)[:-2] + (b"," if props else b"")
+        located = station.lon is not None and station.lat is not None
+        record = (head, self.place(station) if located else None)
+        _remember(self._heads, key, (station, record), CACHE_LIMIT)
+        return record
 
     def place(self, station: Station) -> Place:
         """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""

@@ -125,25 +125,26 @@ def station_feature(
 ) -> dict[str, Any]:
     """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
     props = catalog.static_properties(station)  # a fresh copy: ours to extend
-    props.update(_derived(catalog, station, ctx or QueryContext(), extra, origin, links))
+    located = station.lon is not None and station.lat is not None
+    place = catalog.place(station) if links and located else None
+    props.update(_derived(station, ctx or QueryContext(), extra, place, origin))
     geometry = point_geometry(station, crs)
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
 
 def _derived(
-    catalog: Catalog,
     station: Station,
     ctx: QueryContext,
     extra: dict[str, Any] | None,
+    place: Place | None,
     origin: Place | None,
-    links: bool,
 ) -> dict[str, Any]:
-    """What a feature's properties add to the static ones, in their order."""
+    """What a feature's properties add to the static ones, in their order (links to ``place``)."""
     out: dict[str, Any] = {"open_now": ctx.open_now(station)}
     if extra:
         out.update(extra)
-    if links and station.lon is not None and station.lat is not None:
-        out["navigation"] = navigation_links(catalog.place(station), origin)
+    if place is not None:
+        out["navigation"] = navigation_links(place, origin)
     return out
 
 
@@ -156,7 +157,7 @@ class Answer:
 
     `geojson` gives the FeatureCollection as objects (the CLI, the maps); `encode` gives the
     same document's JSON bytes, equal to ``orjson.dumps(answer.geojson())``, but assembled
-    from each station's cached `Catalog.feature_head` and only the per-query fields encoded:
+    from each station's cached `Catalog.encoding` and only the per-query fields encoded:
     the API's riders' routes answer with it.
     """
 
@@ -175,15 +176,17 @@ class Answer:
 
     def encode(self) -> bytes:
         """``orjson.dumps(self.geojson())``, without re-encoding each station's static part."""
-        c, crs, ctx, origin = self.catalog, self.crs, self.ctx, self.origin
-        parts = []
+        encoding, crs, ctx, origin = self.catalog.encoding, self.crs, self.ctx, self.origin
+        dumps = orjson.dumps
+        out = [_COLLECTION_HEAD]
         for station, extra in self.rows:
-            head = c.feature_head(station, crs)
-            tail = orjson.dumps(_derived(c, station, ctx, extra, origin, True))
-            # The head ends inside "properties": '{' if there were none, else after a value.
-            parts.append(head + (tail[1:] if head.endswith(b"{") else b"," + tail[1:]) + b"}")
-        meta = orjson.dumps(self._meta())
-        return _COLLECTION_HEAD + b",".join(parts) + b"]," + meta[1:]
+            head, place = encoding(station, crs)
+            tail = dumps(_derived(station, ctx, extra, place, origin))
+            out += (head, tail[1:], b"},")  # the tail closes properties; "}" the feature
+        if self.rows:
+            out[-1] = b"}"  # no comma after the last feature
+        out += (b"],", orjson.dumps(self._meta())[1:])
+        return b"".join(out)
 
     def _meta(self) -> dict[str, Any]:
         out: dict[str, Any] = {"numberReturned": len(self.rows), "query": self.query}
