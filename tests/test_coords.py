@@ -96,3 +96,15 @@ def test_check_lonlat_rejects(lon, lat, message):
 
 def test_check_lonlat_accepts_strings_of_numbers():
     assert coords.check_lonlat("107.5", "29") == (107.5, 29.0)
+
+
+def test_gcj02_and_bd09_is_both_conversions_at_once():
+    import random
+
+    from stations.coords import gcj02_and_bd09, gcj02_to_bd09, wgs84_to_gcj02
+
+    rng = random.Random(3)
+    for _ in range(500):
+        lon, lat = rng.uniform(70, 140), rng.uniform(0, 60)  # inside China and around it
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        assert gcj02_and_bd09(lon, lat) == (glon, glat, *gcj02_to_bd09(glon, glat))

@@ -156,6 +156,15 @@ def wgs84_to_gcj02(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, 
     return x + dlon, y + dlat
 
 
+def gcj02_and_bd09(lon: float, lat: float) -> tuple[float, float, float, float]:
+    """One WGS84 point in GCJ-02 and in BD-09 (navigation links need both; one call, floats)."""
+    lon, lat = float(lon), float(lat)
+    dlon, dlat = _offset(lon, lat)
+    glon, glat = lon + dlon, lat + dlat
+    blon, blat = _gcj_to_bd(glon, glat)
+    return glon, glat, blon, blat
+
+
 def gcj02_to_wgs84(lon: ArrayOrFloat, lat: ArrayOrFloat) -> tuple[ArrayOrFloat, ArrayOrFloat]:
     """Invert the GCJ-02 shift by fixed-point iteration (converges to < 1e-9 degrees)."""
     gx, gy = _prepare(lon, lat)

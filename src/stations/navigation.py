@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import quote
 
-from stations.coords import gcj02_to_bd09, wgs84_to_gcj02
+from stations.coords import gcj02_and_bd09
 
 SOURCE_APP = "stations.nanchuan"
 MY_LOCATION = "我的位置"
@@ -36,8 +36,7 @@ class Place(NamedTuple):
     @classmethod
     def from_wgs84(cls, lon: float, lat: float, name: str) -> Place:
         """Convert once; ``name`` is what the map app shows."""
-        glon, glat = wgs84_to_gcj02(float(lon), float(lat))
-        blon, blat = gcj02_to_bd09(glon, glat)
+        glon, glat, blon, blat = gcj02_and_bd09(lon, lat)
         label = _MY_LOCATION_QUOTED if name == MY_LOCATION else quote(name, safe="")
         return cls(
             (glon, glat),
@@ -52,34 +51,10 @@ _TAIL_AMAP = f"&coordinate=gaode&callnative=1&src={SOURCE_APP}"
 _TAIL_BAIDU = f"&coord_type=bd09ll&output=html&src={SOURCE_APP}"
 
 
-def _amap(dest: Place, mode: str, origin: Place | None) -> str:
-    start = "" if origin is None else "&from=" + origin.amap
-    return "https://uri.amap.com/navigation?to=" + dest.amap + "&mode=" + mode + start + _TAIL_AMAP
-
-
-def _baidu(dest: Place, mode: str, origin: Place | None) -> str:
-    if origin is None:  # without an origin Baidu's web API shows the place with "到这去"
-        return (
-            f"https://api.map.baidu.com/marker?location={dest.baidu}"
-            f"&title={dest.label}&content={dest.label}{_TAIL_BAIDU}"
-        )
-    return (
-        "https://api.map.baidu.com/direction?origin=latlng%3A"
-        + origin.baidu
-        + "%7Cname%3A"
-        + origin.label
-        + "&destination=latlng%3A"
-        + dest.baidu
-        + "%7Cname%3A"
-        + dest.label
-        + "&mode="
-        + mode
-        + _TAIL_BAIDU
-    )
-
-
 def navigation_links(dest: Place, origin: Place | None = None) -> dict[str, str]:
     """Amap and Baidu links (ride and walk) to ``dest``, from ``origin`` when known.
+
+    Built in one function (no helper per link): it runs for every station of every answer.
 
     Parameters
     ----------
@@ -88,9 +63,33 @@ def navigation_links(dest: Place, origin: Place | None = None) -> dict[str, str]
     origin
         The rider's position, when known; otherwise the apps start from "my location".
     """
+    amap = "https://uri.amap.com/navigation?to=" + dest.amap + "&mode="
+    if origin is None:
+        amap_tail = _TAIL_AMAP
+        # Without an origin Baidu's web API shows the place with "到这去".
+        baidu = (
+            f"https://api.map.baidu.com/marker?location={dest.baidu}"
+            f"&title={dest.label}&content={dest.label}{_TAIL_BAIDU}"
+        )
+        baidu_ride = baidu_walk = baidu
+    else:
+        amap_tail = "&from=" + origin.amap + _TAIL_AMAP
+        baidu = (
+            "https://api.map.baidu.com/direction?origin=latlng%3A"
+            + origin.baidu
+            + "%7Cname%3A"
+            + origin.label
+            + "&destination=latlng%3A"
+            + dest.baidu
+            + "%7Cname%3A"
+            + dest.label
+            + "&mode="
+        )
+        baidu_ride = baidu + "riding" + _TAIL_BAIDU
+        baidu_walk = baidu + "walking" + _TAIL_BAIDU
     return {
-        "amap_ride": _amap(dest, "ride", origin),
-        "amap_walk": _amap(dest, "walk", origin),
-        "baidu_ride": _baidu(dest, "riding", origin),
-        "baidu_walk": _baidu(dest, "walking", origin),
+        "amap_ride": amap + "ride" + amap_tail,
+        "amap_walk": amap + "walk" + amap_tail,
+        "baidu_ride": baidu_ride,
+        "baidu_walk": baidu_walk,
     }

@@ -6,7 +6,7 @@ GeoJSON FeatureCollections whose geometry is in the coordinate system the caller
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -277,14 +277,17 @@ def find_nearest(
         hits = catalog.index.nearest(
             wlon, wlat, k, mask=mask, predicate=pred, max_distance_m=max_distance_m
         )
-        rows = [(at(h.index), _straight(h)) for h in hits]
+        rows = _straight(at, hits)
     else:
         rows = _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m)
     return Answer(catalog, crs, ctx, origin, query, rows)
 
 
-def _straight(hit: Hit) -> dict[str, Any]:
-    return {"distance_m": round(hit.distance_m, 2), "bearing_deg": round(hit.bearing_deg, 1)}
+def _straight(
+    at: Callable[[int], Station], hits: list[Hit]
+) -> list[tuple[Station, dict[str, Any]]]:
+    """Each hit's station with its straight-line distance (cm) and bearing (0.1°)."""
+    return [(at(i), {"distance_m": round(d, 2), "bearing_deg": round(b, 1)}) for i, d, b in hits]
 
 
 def _nearest_by_loop(
@@ -360,6 +363,6 @@ def find_within(
         predicate=predicate if filters.open_now else None,
         limit=limit,
     )
-    rows = [(at(h.index), _straight(h)) for h in hits]
+    rows = _straight(at, hits)
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return Answer(catalog, crs, ctx, origin, query, rows)
