@@ -239,3 +239,18 @@ def test_encoded_answers_are_the_geojson_answers_bytes(bundled):
         assert answer.encode() == orjson.dumps(answer.geojson())
         checked += len(answer.rows)
     assert checked > 200  # the answers were not all empty
+
+
+def test_straight_rounding_matches_round():
+    import random
+
+    from stations.index import Hit
+
+    rng = random.Random(8)
+    hits = [Hit(0, rng.uniform(0, 2e7), rng.uniform(0, 360)) for _ in range(100_000)]
+    rows = query._straight(lambda i: None, hits)
+    for hit, (_, fields) in zip(hits, rows, strict=True):
+        assert fields == {
+            "distance_m": round(hit.distance_m, 2),
+            "bearing_deg": round(hit.bearing_deg, 1),
+        }
