@@ -56,7 +56,7 @@ def test_nearest_is_exact_against_brute_force(seed):
         for k in (1, 5):
             got = index.nearest(lon, lat, k)
             want = brute_force_nearest(lons, lats, lon, lat, k)
-            assert [h.index for h in got] == [h.index for h in want]
+            assert [h.position for h in got] == [h.position for h in want]
             assert all(
                 abs(g.distance_m - w.distance_m) < 1e-6 for g, w in zip(got, want, strict=True)
             )
@@ -72,8 +72,8 @@ def test_near_ties_are_ranked_on_the_ellipsoid():
     index = GeoIndex(lons, lats)
     want = brute_force_nearest(lons, lats, lon0, lat0, 2)
     got = index.nearest(lon0, lat0, 2)
-    assert [h.index for h in got] == [h.index for h in want]
-    assert got[0].index == 0  # north is nearer on the ellipsoid at the equator
+    assert [h.position for h in got] == [h.position for h in want]
+    assert got[0].position == 0  # north is nearer on the ellipsoid at the equator
 
 
 @settings(max_examples=60, deadline=None)
@@ -93,7 +93,7 @@ def test_nearest_worldwide_property(points, q, k):
 def test_antimeridian_neighbours_are_found():
     index = GeoIndex([179.99, -179.99, 0.0], [0.0, 0.0, 0.0])
     hits = index.nearest(-179.995, 0.0, 2)
-    assert {h.index for h in hits} == {0, 1}
+    assert {h.position for h in hits} == {0, 1}
     assert hits[0].distance_m < 1200
 
 
@@ -103,7 +103,7 @@ def test_within_matches_brute_force():
     d, _ = inverse(110, 30, lons, lats)
     for radius in (0, 50_000, 300_000):
         got = index.within(110, 30, radius)
-        assert sorted(h.index for h in got) == sorted(np.flatnonzero(d <= radius).tolist())
+        assert sorted(h.position for h in got) == sorted(np.flatnonzero(d <= radius).tolist())
         assert [h.distance_m for h in got] == sorted(h.distance_m for h in got)
 
 
@@ -116,7 +116,7 @@ def test_mask_predicate_and_max_distance():
     want = brute_force_nearest(lons[mask], lats[mask], 110, 30, 3)
     assert [h.distance_m for h in got] == pytest.approx([h.distance_m for h in want])
     odd = index.nearest(110, 30, 4, predicate=lambda i: i % 2 == 1)
-    assert all(h.index % 2 == 1 for h in odd) and len(odd) == 4
+    assert all(h.position % 2 == 1 for h in odd) and len(odd) == 4
     near = index.nearest(110, 30, 10, max_distance_m=got[0].distance_m - 1, mask=mask)
     assert near == []
 
@@ -132,11 +132,11 @@ def test_empty_and_bad_arguments():
 
 def test_fewer_points_than_k():
     hits = GeoIndex([1.0, 2.0], [1.0, 2.0]).nearest(0, 0, 5)
-    assert [h.index for h in hits] == [0, 1]
+    assert [h.position for h in hits] == [0, 1]
 
 
 def _same(got, want):
-    assert [h.index for h in got] == [h.index for h in want]
+    assert [h.position for h in got] == [h.position for h in want]
     assert [h.distance_m for h in got] == pytest.approx([h.distance_m for h in want], abs=1e-6)
 
 
@@ -191,6 +191,6 @@ def test_appending_many_points_rebuilds_the_trees():
     big = index.changed(*china_points(5000, 4), np.arange(100, 5100))
     assert big._extra.size == 0 and big._knn is not index._knn  # rebuilt
     empty = GeoIndex([], []).changed([107.0], [29.0], [0])
-    assert empty.nearest(107.0, 29.0, 1)[0].index == 0
+    assert empty.nearest(107.0, 29.0, 1)[0].position == 0
     with pytest.raises(ValueError):
         index.changed([107.0], [29.0], [1, 2])

@@ -38,10 +38,10 @@ class Hit(NamedTuple):
     """One result: position in the index, geodesic distance (m), initial bearing (degrees).
 
     A named tuple: made several times per query, where a frozen dataclass costs nearly twice
-    as much to create.
+    as much to create. (``position``, as ``index`` would hide the tuple's own method.)
     """
 
-    index: int
+    position: int
     distance_m: float
     bearing_deg: float
 
@@ -239,7 +239,7 @@ class GeoIndex:
         if self._extra.size:
             extra = self._accept(self._extra, mask, predicate)
             more = self._scan(lon, lat, q, k, extra, max_distance_m)
-            hits = sorted(hits + more, key=lambda h: (h.distance_m, self._rank_of(h.index)))[:k]
+            hits = sorted(hits + more, key=lambda h: (h.distance_m, self._rank_of(h.position)))[:k]
         return hits
 
     def _nearest_in_trees(
@@ -298,7 +298,7 @@ class GeoIndex:
         cand = idx.tolist()
         llr = self._llr0[idx].tolist()
         inv = GEOD.inv
-        found = []
+        found: list[tuple[float, float, int, float]] = []
         for j, i in enumerate(cand):
             if j >= k:
                 found.sort()
