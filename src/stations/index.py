@@ -88,9 +88,6 @@ class GeoIndex:
         # positions from _tsize on were appended since (arrays *1, small, searched directly).
         self._lons0, self._lats0, self._rank0 = base_lons, base_lats, base_rank
         self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
-        # lon, lat, rank side by side: a k-nearest query's candidates in one gather (one cache
-        # line each, not three).
-        self._llr0 = np.column_stack([base_lons, base_lats, base_rank.astype(float)])
         self._knn = KDTree(self._xyz0) if self.size else None
         self._balls = cKDTree(self._xyz0) if self.size else None
         self._tsize = self.size
@@ -150,7 +147,6 @@ class GeoIndex:
                 np.concatenate([self.rank, add_rank]),
             )
         out = object.__new__(GeoIndex)
-        out._llr0 = self._llr0
         out._lons0, out._lats0, out._rank0, out._xyz0 = (
             self._lons0,
             self._lats0,
@@ -296,17 +292,16 @@ class GeoIndex:
         chord, idx = self._knn_query(q, m, np.inf)
         chords = chord.tolist()
         cand = idx.tolist()
-        llr = self._llr0[idx].tolist()
+        lons, lats, ranks = self._lons0[idx].tolist(), self._lats0[idx].tolist(), self._rank0[idx]
         inv = GEOD.inv
-        found: list[tuple[float, float, int, float]] = []
+        found: list[tuple[float, int, int, float]] = []
         for j, i in enumerate(cand):
             if j >= k:
                 found.sort()
                 if distance_lower_bound_scalar(chords[j]) > found[k - 1][0]:
                     break
-            x, y, rank = llr[j]
-            az, _, dist = inv(lon, lat, x, y)
-            found.append((dist, rank, i, az + 360.0 if az < 0 else az))
+            az, _, dist = inv(lon, lat, lons[j], lats[j])
+            found.append((dist, int(ranks[j]), i, az + 360.0 if az < 0 else az))
         else:
             found.sort()
             if m < self.size and distance_lower_bound_scalar(chords[-1]) < found[k - 1][0]:
