@@ -194,3 +194,18 @@ def test_appending_many_points_rebuilds_the_trees():
     assert empty.nearest(107.0, 29.0, 1)[0].position == 0
     with pytest.raises(ValueError):
         index.changed([107.0], [29.0], [1, 2])
+
+
+def test_scalar_geodesic_is_pyprojs_inv():
+    """`INV_POINT` (pyproj's scalar routine, called directly) gives what `Geod.inv` gives."""
+    import random
+
+    from stations.geodesy import GEOD, INV_POINT
+
+    rng = random.Random(9)
+    for _ in range(500):
+        a = (rng.uniform(-180, 180), rng.uniform(-90, 90))
+        b = (rng.uniform(-180, 180), rng.uniform(-90, 90))
+        az, _, dist = INV_POINT(*a, *b)
+        expected_az, _, expected_dist = GEOD.inv(*a, *b)
+        assert (az, dist) == (expected_az, expected_dist)

@@ -254,3 +254,23 @@ def test_straight_rounding_matches_round():
             "distance_m": round(hit.distance_m, 2),
             "bearing_deg": round(hit.bearing_deg, 1),
         }
+
+
+def test_links_written_directly_are_orjsons_bytes_of_the_links():
+    """`Links.json` (no dict, no serialiser) is exactly ``orjson.dumps(Links.to(place))``."""
+    import random
+
+    import orjson
+
+    from stations.navigation import MY_LOCATION, Links, Place, navigation_links
+
+    rng = random.Random(5)
+    alphabet = 'ab "\\/<>&%+?#=\n\t\u2028工会驿站😀'
+    for _ in range(300):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        dest = Place.from_wgs84(rng.uniform(73, 135), rng.uniform(18, 53), name)
+        origin = rng.choice([None, Place.from_wgs84(107.26, 28.91, MY_LOCATION)])
+        links = Links(origin)
+        assert links.json(dest) == orjson.dumps(links.to(dest))
+        amap = parse_qs(urlparse(navigation_links(dest, origin)["amap_ride"]).query)
+        assert amap["to"][0].split(",", 2)[2] == name  # the name survives the quoting

@@ -11,11 +11,11 @@ stations) instead of rebuilding everything. Queries see only live positions thro
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,7 @@ from stations.index import BoolArray, GeoIndex, IntArray
 from stations.loading import FeatureCache, Position, Station, load_stations
 from stations.loop import Loop, Snap, load_loop
 from stations.models import Amenity, Kind, Status
-from stations.navigation import Place
+from stations.navigation import JSONTemplate, Place, json_template
 from stations.settings import Settings
 
 #: Per-station caches hold at most this many entries: riders ask about the same nearby stations
@@ -47,6 +47,20 @@ def point_geometry(station: Station, crs: CRS) -> dict[str, Any] | None:
         return None
     x, y = from_wgs84(station.lon, station.lat, crs)
     return {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
+
+
+class Encoded(NamedTuple):
+    """What an answer needs of a station, computed once (`Catalog.encoding`)."""
+
+    #: The Feature encoded up to its derived properties (see `Catalog.encoding`).
+    head: bytes
+    #: The station for navigation links (None when unlocated), and their `json_template`.
+    place: Place | None
+    links: JSONTemplate | None
+    #: ``open_now`` when the clock cannot change it: False unless open, None (unknown) without
+    #: opening hours. ``clock``: it can; ask `stations.query.QueryContext.open_now`.
+    open_now: bool | None
+    clock: bool
 
 
 def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
@@ -222,7 +236,7 @@ class Catalog:
         # reused while cached); derived catalogs share them, written stations are new objects.
         self._places: dict[int, tuple[Station, Place]] = {}
         self._static: dict[int, tuple[Station, dict[str, Any]]] = {}
-        self._heads: dict[tuple[int, CRS], tuple[Station, tuple[bytes, Place | None]]] = {}
+        self._heads: dict[CRS, dict[int, tuple[Station, Encoded]]] = {crs: {} for crs in CRS}
         self._masks: dict[MaskKey, BoolArray | None] = {}
         if loop is not None:
             self._place_on_loop(loop, loop_max_offroute_m)
@@ -508,19 +522,30 @@ class Catalog:
         _remember(self._static, id(station), (station, props), CACHE_LIMIT)
         return dict(props)
 
-    def encoding(self, station: Station, crs: CRS) -> tuple[bytes, Place | None]:
-        """The station's Feature encoded up to its derived properties, and its `Place` (cached).
+    def encoder(self, crs: CRS) -> Callable[[Station], Encoded]:
+        """A function giving a station's `Encoded` feature in ``crs`` (cached).
 
         The bytes end inside ``properties``, ready for a next member: an answer appends the
         fields it derives per query (``open_now``, distances, links) and closes both objects,
         so the static part of a feature is serialised once per coordinate system, not once per
-        answer (`stations.query.Answer.encode`). The place (None when unlocated) comes in the
-        same lookup, for the navigation links.
+        answer (`stations.query.Answer.encode`). The navigation links' template and whether
+        ``open_now`` depends on the clock come in the same lookup. One function per answer:
+        each of its stations then costs one lookup by ``id`` (an enum in a key would cost a
+        Python-level ``__hash__`` per station).
         """
-        key = (id(station), crs)
-        cached = self._heads.get(key)
-        if cached is not None and cached[0] is station:
-            return cached[1]
+        cache = self._heads[crs]
+
+        def encoding(station: Station) -> Encoded:
+            cached = cache.get(id(station))
+            if cached is not None and cached[0] is station:
+                return cached[1]
+            record = self._encode(station, crs)
+            _remember(cache, id(station), (station, record), CACHE_LIMIT)
+            return record
+
+        return encoding
+
+    def _encode(self, station: Station, crs: CRS) -> Encoded:
         props = self.static_properties(station)
         doc = {
             "type": "Feature",
@@ -531,9 +556,15 @@ class Catalog:
         # Without the closing "}}" of properties and feature; a comma after the last member.
         head = orjson.dumps(doc)[:-2] + (b"," if props else b"")
         located = station.lon is not None and station.lat is not None
-        record = (head, self.place(station) if located else None)
-        _remember(self._heads, key, (station, record), CACHE_LIMIT)
-        return record
+        place = self.place(station) if located else None
+        is_open = station.props.status is Status.OPEN
+        return Encoded(
+            head,
+            place,
+            json_template(place) if place is not None else None,
+            None if is_open else False,
+            is_open and station.props.opening_hours is not None,
+        )
 
     def place(self, station: Station) -> Place:
         """The station in GCJ-02/BD-09 for navigation links, converted once and cached."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +11,13 @@ from pyproj import Geod
 
 #: The WGS84 ellipsoid; every distance this package reports comes from it (Karney's algorithm).
 GEOD = Geod(ellps="WGS84")
+
+#: One geodesic between two points in degrees: (azimuth, back azimuth, distance). pyproj's scalar
+#: routine, which `Geod.inv` tries behind a Python-level wrapper that costs about as much again
+#: (a few per query); `Geod.inv` itself should a pyproj release drop it. Tested against it.
+INV_POINT: Callable[[float, float, float, float], tuple[float, float, float]] = getattr(
+    GEOD, "_inv_point", GEOD.inv
+)
 
 #: Radius of the unit-vector sphere used for index look-ups (IUGG mean radius, metres).
 SPHERE_R = 6_371_008.8

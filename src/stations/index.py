@@ -8,8 +8,9 @@ by ellipsoidal geodesic distance, and the candidate set is widened until a prove
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -18,7 +19,7 @@ from pykdtree.kdtree import KDTree
 from scipy.spatial import cKDTree
 
 from stations.geodesy import (
-    GEOD,
+    INV_POINT,
     FloatArray,
     chord_for_distance,
     distance_lower_bound_scalar,
@@ -45,6 +46,10 @@ class Hit(NamedTuple):
     distance_m: float
     bearing_deg: float
 
+
+#: Makes a `Hit` from a (position, distance, bearing) tuple without the named tuple's
+#: Python-level ``__new__`` (a third of the cost; several per query).
+_hit = partial(tuple.__new__, Hit)
 
 #: Points added since the trees were built are searched directly; past this many, or when a
 #: quarter of the tree's points are gone, `GeoIndex.changed` rebuilds the trees instead.
@@ -286,27 +291,32 @@ class GeoIndex:
         it farther than the k-th nearest found so far (and so every later one) ends the scan,
         so most queries compute k geodesics, not k + 3. One pyproj call per point: for a
         handful this beats the array path, whose buffer copies dominate (8 points: ~14 µs
-        against ~26 µs).
+        against ~26 µs). The tree returns squared chords (``sqr_dists``: no square root over
+        the array, no look-up of a default bound); the few needed are rooted here.
         """
+        assert self._knn is not None
         m = min(self.size, k + 3)
-        chord, idx = self._knn_query(q, m, np.inf)
-        chords = chord.tolist()
+        squares, found_idx = self._knn.query(q.reshape(1, 3), k=m, sqr_dists=True)
+        idx = found_idx.reshape(-1)
+        squared = squares.reshape(-1).tolist()
         cand = idx.tolist()
-        lons, lats, ranks = self._lons0[idx].tolist(), self._lats0[idx].tolist(), self._rank0[idx]
-        inv = GEOD.inv
+        lons, lats = self._lons0[idx].tolist(), self._lats0[idx].tolist()
+        ranks = self._rank0[idx].tolist()
+        inv = INV_POINT
         found: list[tuple[float, int, int, float]] = []
         for j, i in enumerate(cand):
             if j >= k:
                 found.sort()
-                if distance_lower_bound_scalar(chords[j]) > found[k - 1][0]:
+                if distance_lower_bound_scalar(math.sqrt(squared[j])) > found[k - 1][0]:
                     break
             az, _, dist = inv(lon, lat, lons[j], lats[j])
-            found.append((dist, int(ranks[j]), i, az + 360.0 if az < 0 else az))
+            found.append((dist, ranks[j], i, az + 360.0 if az < 0 else az))
         else:
             found.sort()
-            if m < self.size and distance_lower_bound_scalar(chords[-1]) < found[k - 1][0]:
+            bound = distance_lower_bound_scalar(math.sqrt(squared[-1]))
+            if m < self.size and bound < found[k - 1][0]:
                 return None  # an unseen point might be nearer: take the general path
-        return [Hit(i, d, b) for d, _, i, b in found[:k]]
+        return [_hit((i, d, b)) for d, _, i, b in found[:k]]
 
     def _nearest_scan(
         self,

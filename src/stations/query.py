@@ -24,7 +24,7 @@ from stations.geodesy import inverse
 from stations.index import Hit
 from stations.loading import Station
 from stations.models import Amenity, Kind, Status
-from stations.navigation import MY_LOCATION, Place, navigation_links
+from stations.navigation import MY_LOCATION, Links, Place
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0
@@ -128,7 +128,8 @@ def station_feature(
     props = catalog.static_properties(station)  # a fresh copy: ours to extend
     located = station.lon is not None and station.lat is not None
     place = catalog.place(station) if links and located else None
-    props.update(_derived(station, ctx or QueryContext(), extra, place, origin))
+    nav = Links(origin) if place is not None else None
+    props.update(_derived(station, ctx or QueryContext(), extra, place, nav))
     geometry = point_geometry(station, crs)
     return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
 
@@ -138,18 +139,19 @@ def _derived(
     ctx: QueryContext,
     extra: dict[str, Any] | None,
     place: Place | None,
-    origin: Place | None,
+    links: Links | None,
 ) -> dict[str, Any]:
     """What a feature's properties add to the static ones, in their order (links to ``place``)."""
     out: dict[str, Any] = {"open_now": ctx.open_now(station)}
     if extra:
         out.update(extra)
-    if place is not None:
-        out["navigation"] = navigation_links(place, origin)
+    if place is not None and links is not None:
+        out["navigation"] = links.to(place)
     return out
 
 
 _COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
+_NAVIGATION = b',"navigation":'
 
 
 @dataclass(slots=True)
@@ -176,16 +178,29 @@ class Answer:
         return {"type": "FeatureCollection", "features": features, **self._meta()}
 
     def encode(self) -> bytes:
-        """``orjson.dumps(self.geojson())``, without re-encoding each station's static part."""
-        encoding, crs, ctx, origin = self.catalog.encoding, self.crs, self.ctx, self.origin
+        """``orjson.dumps(self.geojson())``, without re-encoding each station's static part.
+
+        Per station only the derived numbers go through orjson; the links are the station's
+        cached JSON template (`Catalog.encoder`) interleaved with the rider's parts, which
+        `Links` puts together once per answer.
+        """
+        encoding, ctx = self.catalog.encoder(self.crs), self.ctx
+        links = Links(self.origin)
         dumps = orjson.dumps
         out = [_COLLECTION_HEAD]
         for station, extra in self.rows:
-            head, place = encoding(station, crs)
-            tail = dumps(_derived(station, ctx, extra, place, origin))
-            out += (head, tail[1:], b"},")  # the tail closes properties; "}" the feature
+            e = encoding(station)
+            derived = {"open_now": ctx.open_now(station) if e.clock else e.open_now}
+            if extra:
+                derived.update(extra)
+            if e.place is None or e.links is None:  # derived members close properties
+                out += (e.head, dumps(derived)[1:], b"},")
+            else:
+                out += (e.head, dumps(derived)[1:-1], _NAVIGATION)
+                out += links.parts(e.place, e.links)
+                out.append(b"}},")
         if self.rows:
-            out[-1] = b"}"  # no comma after the last feature
+            out[-1] = out[-1][:-1]  # no comma after the last feature
         out += (b"],", orjson.dumps(self._meta())[1:])
         return b"".join(out)
 
