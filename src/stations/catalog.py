@@ -50,9 +50,9 @@ def point_geometry(station: Station, crs: CRS) -> dict[str, Any] | None:
 
 
 class Encoded(NamedTuple):
-    """What an answer needs of a station, computed once (`Catalog.encoding`)."""
+    """What an answer needs of a station, computed once (`Catalog.encoder`)."""
 
-    #: The Feature encoded up to its derived properties (see `Catalog.encoding`).
+    #: The Feature encoded up to its derived properties (see `Catalog.encoder`).
     head: bytes
     #: The station for navigation links (None when unlocated), and their `json_template`.
     place: Place | None
