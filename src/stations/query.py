@@ -160,7 +160,7 @@ class Answer:
 
     `geojson` gives the FeatureCollection as objects (the CLI, the maps); `encode` gives the
     same document's JSON bytes, equal to ``orjson.dumps(answer.geojson())``, but assembled
-    from each station's cached `Catalog.encoding` and only the per-query fields encoded:
+    from each station's cached `Catalog.encoder` and only the per-query fields encoded:
     the API's riders' routes answer with it.
     """
 
