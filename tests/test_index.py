@@ -187,9 +187,9 @@ def test_appending_many_points_rebuilds_the_trees():
     lons, lats = china_points(100, 3)
     index = GeoIndex(lons, lats)
     derived = index.changed([107.0], [29.0], [100])
-    assert derived._extra.size == 1 and derived._knn is index._knn  # trees shared
+    assert derived._extra.size == 1 and derived._balls is index._balls  # trees shared
     big = index.changed(*china_points(5000, 4), np.arange(100, 5100))
-    assert big._extra.size == 0 and big._knn is not index._knn  # rebuilt
+    assert big._extra.size == 0 and big._balls is not index._balls  # rebuilt
     empty = GeoIndex([], []).changed([107.0], [29.0], [0])
     assert empty.nearest(107.0, 29.0, 1)[0].position == 0
     with pytest.raises(ValueError):

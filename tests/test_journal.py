@@ -71,13 +71,13 @@ def test_workers_follow_the_journal_without_rebuilding(data):
     settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
     with TestClient(create_app(settings)) as api:
         holder = api.app.state.holder
-        tree = holder.catalog.index._knn
+        tree = holder.catalog.index._balls
         version = holder.version
         # Another process writes (the store is not this app's): the next request serves it.
         GeoJSONStore(data).create(station("elsewhere", 107.31, 28.95), "other")
         near = api.get("/api/nearest", params={"lon": 107.31, "lat": 28.95, "k": 1}).json()
         assert near["features"][0]["id"] == "elsewhere"
-        assert holder.catalog.index._knn is tree  # followed, not rebuilt
+        assert holder.catalog.index._balls is tree  # followed, not rebuilt
         assert holder.version != version  # ETags change with the data
         GeoJSONStore(data).patch("elsewhere", {"properties": {"status": "closed"}}, "other")
         near = api.get("/api/nearest", params={"lon": 107.31, "lat": 28.95, "k": 1}).json()
@@ -99,7 +99,7 @@ def test_a_worker_behind_catches_up_from_the_retired_journal(data):
     settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
     with TestClient(create_app(settings)) as api:
         holder = api.app.state.holder
-        tree = holder.catalog.index._knn
+        tree = holder.catalog.index._balls
         GeoJSONStore(data).create(station("seen", 107.31, 28.95), "other")
         assert api.get("/api/stations/seen").status_code == 200
         # Two more writes this worker has not read yet, then another process folds them in.
@@ -108,7 +108,7 @@ def test_a_worker_behind_catches_up_from_the_retired_journal(data):
         assert GeoJSONStore(data).compact() == 3
         assert journal.previous_path(journal.journal_path(data)).exists()
         assert api.get("/api/stations/unseen-2").status_code == 200
-        assert holder._task is None and holder.catalog.index._knn is tree  # no reload
+        assert holder._task is None and holder.catalog.index._balls is tree  # no reload
         assert api.get("/healthz").json()["stations"] == 13
 
 

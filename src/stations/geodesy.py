@@ -39,20 +39,32 @@ def unit_vectors(lons: npt.ArrayLike, lats: npt.ArrayLike) -> FloatArray:
     return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
 
 
-def unit_vector(lon: float, lat: float) -> FloatArray:
-    """The unit vector of one geodetic position (degrees); the scalar fast path."""
+def unit_xyz(lon: float, lat: float) -> tuple[float, float, float]:
+    """The unit vector of one geodetic position (degrees) as three floats."""
     lam, phi = math.radians(lon), math.radians(lat)
     cos_phi = math.cos(phi)
-    return np.array((cos_phi * math.cos(lam), cos_phi * math.sin(lam), math.sin(phi)))
+    return cos_phi * math.cos(lam), cos_phi * math.sin(lam), math.sin(phi)
+
+
+def unit_vector(lon: float, lat: float) -> FloatArray:
+    """The unit vector of one geodetic position (degrees); the scalar fast path."""
+    return np.array(unit_xyz(lon, lat))
+
+
+#: Added to every chord bound (~6 mm on Earth): a position's unit vector computed by numpy
+#: for the tree and by `math` for a query may differ in the last bit, so a station exactly
+#: at the query point (geodesic 0 m) can sit at a chord of ~1e-16, outside a ball of radius 0.
+CHORD_SLACK = 1e-9
 
 
 def chord_for_distance(distance_m: float) -> float:
     """Chord length on the unit sphere that surely contains every point within ``distance_m``.
 
-    Uses `SPHERE_LOWER_BOUND`, so the ball is slightly larger than the geodesic disc.
+    Uses `SPHERE_LOWER_BOUND`, so the ball is slightly larger than the geodesic disc, and
+    `CHORD_SLACK` for rounding.
     """
     theta = distance_m / (SPHERE_R * SPHERE_LOWER_BOUND)
-    return float(2.0 * np.sin(min(theta, np.pi) / 2.0))
+    return float(2.0 * np.sin(min(theta, np.pi) / 2.0)) + CHORD_SLACK
 
 
 def distance_lower_bound(chord: npt.ArrayLike) -> FloatArray:
