@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import collection, station
 from helpers import serve
@@ -325,10 +326,27 @@ def evil_data(tmp_path_factory):
     return path
 
 
-def assert_popup_is_text(page: Page, watch: Watch) -> None:
-    page.locator(".st-marker[title^='<img']").first.click()
+def open_popup(page: Page, marker: str) -> Locator:
+    """Click ``marker`` until its popup shows (3 tries).
+
+    Once in a full CI run (2026-11-26) the first click found no popup within 30 s and the test
+    passed alone; the cause was not found (perhaps a click landing while the map settles after
+    loading). The popup's contents, not the first click's timing, are what the tests check.
+    """
     popup = page.locator(".leaflet-popup .st-popup")
-    popup.wait_for()
+    for _ in range(3):
+        page.locator(marker).first.click()
+        try:
+            popup.wait_for(timeout=5_000)
+            return popup
+        except PlaywrightTimeoutError:
+            continue
+    popup.wait_for(timeout=5_000)
+    return popup
+
+
+def assert_popup_is_text(page: Page, watch: Watch) -> None:
+    popup = open_popup(page, ".st-marker[title^='<img']")
     assert popup.locator(".st-name").inner_text() == XSS
     assert popup.locator(".st-name-en").inner_text() == '"><svg onload=alert(2)>'
     assert "<script>alert(3)</script>" in popup.inner_text()
