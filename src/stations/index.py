@@ -64,6 +64,9 @@ _hit = partial(tuple.__new__, Hit)
 #: Points added since the trees were built are searched directly; past this many, or when a
 #: quarter of the tree's points are gone, `GeoIndex.changed` rebuilds the trees instead.
 MAX_UNINDEXED = 4096
+#: The fast path asks the tree for k + 3 candidates, then 4x as many while the last cannot
+#: prove the answer; past this many it leaves the query to the general path.
+MAX_FAST_CANDIDATES = 1024
 
 
 class GeoIndex:
@@ -266,12 +269,16 @@ class GeoIndex:
             raise ValueError(f"k must be >= 1, got {k}")
         if self.size == 0:
             return []
-        if self._extra.size == 0 and mask is None and predicate is None and max_distance_m is None:
-            fast = self._nearest_unfiltered(lon, lat, k)
-            if fast is not None:
-                return fast
+        hits = None
+        if predicate is None and (
+            self._native is not None or (mask is None and max_distance_m is None)
+        ):
+            hits = self._nearest_fast(lon, lat, k, mask, max_distance_m)
+            if hits is not None and not self._extra.size:
+                return hits
         q = unit_vector(lon, lat)
-        hits = self._nearest_in_trees(lon, lat, q, k, mask, predicate, max_distance_m)
+        if hits is None:
+            hits = self._nearest_in_trees(lon, lat, q, k, mask, predicate, max_distance_m)
         if hits is None:  # selective filter: every eligible point was scanned, added ones too
             return self._nearest_scan(lon, lat, q, k, mask, predicate, max_distance_m)
         if self._extra.size:
@@ -320,46 +327,77 @@ class GeoIndex:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
         return hits
 
-    def _nearest_unfiltered(self, lon: float, lat: float, k: int) -> list[Hit] | None:
-        """The common case in one tree query and a few geodesics; None if not provable.
+    def _nearest_fast(
+        self, lon: float, lat: float, k: int, mask: BoolArray | None, max_distance_m: float | None
+    ) -> list[Hit] | None:
+        """The k nearest tree points in one tree query and a few geodesics; None: not proven.
 
-        Candidates come in chord order; past the k-th, a candidate whose chord already proves
-        it farther than the k-th nearest found so far (and so every later one) ends the scan,
-        so most queries compute k geodesics, not k + 3. One pyproj call per point: for a
-        handful this beats the array path, whose buffer copies dominate (8 points: ~14 µs
-        against ~26 µs).
+        The tree gives the ``m`` nearest eligible points by chord (``mask`` and the distance
+        bound applied inside the compiled search). Past the k-th, a candidate whose chord
+        already proves it farther than the k-th nearest found so far (and so every later one)
+        ends the scan, so most queries compute k geodesics, not k + 3. If the last candidate
+        cannot prove that no unseen point is nearer (or ties and outranks), the tree is asked
+        again for four times as many. One pyproj call per point: for a handful this beats the
+        array path, whose buffer copies dominate (8 points: ~14 µs against ~26 µs). Without
+        the compiled tree (pykdtree) only unmasked, unbounded queries come here.
         """
-        m = min(self.size, k + 3)
-        rows = self._candidates(lon, lat, m)
+        tsize = self._tsize
+        if tsize == 0:
+            return []
+        if mask is not None and tsize != mask.size:
+            mask = mask[:tsize]  # the tree's positions come first
+        bound = None
+        if max_distance_m is not None:
+            bound = chord_for_distance(max_distance_m) ** 2
         inv = INV_POINT
-        found: list[tuple[float, int, int, float]] = []
-        for j, (squared, rank, i, plon, plat) in enumerate(rows):
-            if j >= k:
+        m = min(tsize, k + 3)
+        while True:
+            rows = self._candidates(lon, lat, m, mask, bound)
+            found: list[tuple[float, int, int, float]] = []
+            for j, (squared, rank, i, plon, plat) in enumerate(rows):
+                if j >= k:
+                    found.sort()
+                    if distance_lower_bound_scalar(math.sqrt(squared)) > found[k - 1][0]:
+                        break
+                az, _, dist = inv(lon, lat, plon, plat)
+                found.append((dist, rank, i, az + 360.0 if az < 0 else az))
+            else:
                 found.sort()
-                if distance_lower_bound_scalar(math.sqrt(squared)) > found[k - 1][0]:
-                    break
-            az, _, dist = inv(lon, lat, plon, plat)
-            found.append((dist, rank, i, az + 360.0 if az < 0 else az))
-        else:
-            found.sort()
-            bound = distance_lower_bound_scalar(math.sqrt(rows[-1][0]))
-            if m < self.size and bound <= found[k - 1][0]:
-                return None  # an unseen point might be nearer, or tie and outrank: general path
-        return [_hit((i, d, b)) for d, _, i, b in found[:k]]
+                if not (
+                    len(rows) < m  # every eligible point was seen
+                    or m >= tsize
+                    or distance_lower_bound_scalar(math.sqrt(rows[-1][0])) > found[k - 1][0]
+                ):
+                    if m >= MAX_FAST_CANDIDATES:
+                        return None  # take the general path
+                    m = min(tsize, m * 4)
+                    continue
+            hits = [_hit((i, d, b)) for d, _, i, b in found[:k]]
+            if max_distance_m is not None:
+                hits = [h for h in hits if h.distance_m <= max_distance_m]
+            return hits
 
-    def _candidates(self, lon: float, lat: float, m: int) -> list[Candidate]:
-        """The ``m`` tree points nearest by chord, nearest first (no mask, no bound).
+    def _candidates(
+        self,
+        lon: float,
+        lat: float,
+        m: int,
+        mask: BoolArray | None = None,
+        bound: float | None = None,
+    ) -> list[Candidate]:
+        """The ``m`` eligible tree points nearest by chord, nearest first.
 
-        The compiled tree (`stations._knn`) answers in one call, ~5 µs at 1,000,000 points;
-        pykdtree, when the extension was not built, in ~28 µs: ~2 µs of search, the rest its
-        wrapper's result arrays and reading the candidates back out of numpy. pykdtree's
-        squared chords (``sqr_dists``) spare a square root over the array.
+        ``mask`` and ``bound`` (a squared chord; only points below it) need the compiled tree
+        (`stations._knn`), which answers in one call, ~5 µs at 1,000,000 points; pykdtree,
+        when the extension was not built, in ~28 µs: ~2 µs of search, the rest its wrapper's
+        result arrays and reading the candidates back out of numpy. pykdtree's squared
+        chords (``sqr_dists``) spare a square root over the array.
         """
         if self._native is not None:
             x, y, z = unit_xyz(lon, lat)
-            rows: list[Candidate] = self._native.query(x, y, z, m)
+            rows: list[Candidate] = self._native.query(x, y, z, m, bound, mask)
             return rows
-        assert self._knn is not None
+        assert self._knn is not None and mask is None and bound is None
         squares, found_idx = self._knn.query(
             unit_vector(lon, lat).reshape(1, 3), k=m, sqr_dists=True
         )
