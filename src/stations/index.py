@@ -350,6 +350,7 @@ class GeoIndex:
         if max_distance_m is not None:
             bound = chord_for_distance(max_distance_m) ** 2
         inv = INV_POINT
+        known: dict[int, tuple[float, int, int, float]] = {}  # geodesics of earlier rounds
         m = min(tsize, k + 3)
         while True:
             rows = self._candidates(lon, lat, m, mask, bound)
@@ -359,8 +360,11 @@ class GeoIndex:
                     found.sort()
                     if distance_lower_bound_scalar(math.sqrt(squared)) > found[k - 1][0]:
                         break
-                az, _, dist = inv(lon, lat, plon, plat)
-                found.append((dist, rank, i, az + 360.0 if az < 0 else az))
+                entry = known.get(i)
+                if entry is None:
+                    az, _, dist = inv(lon, lat, plon, plat)
+                    entry = known[i] = (dist, rank, i, az + 360.0 if az < 0 else az)
+                found.append(entry)
             else:
                 found.sort()
                 if not (
