@@ -172,12 +172,15 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def lua_for(lon: np.ndarray, lat: np.ndarray, path: str) -> str:
+def query_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """2,000 query points (lon, lat rows) near random stations; the same ones every run."""
     rng = np.random.default_rng(3)
     idx = rng.integers(0, lon.size, 2000)
-    qx = lon[idx] + rng.normal(0, 0.02, idx.size)
-    qy = lat[idx] + rng.normal(0, 0.02, idx.size)
-    points = ",".join(f"{{{x:.5f},{y:.5f}}}" for x, y in zip(qx, qy, strict=True))
+    return np.c_[lon[idx] + rng.normal(0, 0.02, idx.size), lat[idx] + rng.normal(0, 0.02, idx.size)]
+
+
+def lua_for(lon: np.ndarray, lat: np.ndarray, path: str) -> str:
+    points = ",".join(f"{{{x:.5f},{y:.5f}}}" for x, y in query_points(lon, lat).tolist())
     return LUA % {"seed": 7, "points": points, "path": path}
 
 

@@ -25,25 +25,16 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from bench_api import write_stations  # noqa: E402
+from bench_api import query_points, write_stations  # noqa: E402
 from stations import query  # noqa: E402
 from stations.api.app import create_app  # noqa: E402
 from stations.api.holder import CatalogHolder  # noqa: E402
 from stations.index import GeoIndex  # noqa: E402
 from stations.navigation import MY_LOCATION, Place  # noqa: E402
 from stations.settings import Settings  # noqa: E402
-
-
-def query_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """The 2,000 points `bench_api.lua_for` draws (same seed)."""
-    rng = np.random.default_rng(3)
-    idx = rng.integers(0, lon.size, 2000)
-    return np.c_[lon[idx] + rng.normal(0, 0.02, idx.size), lat[idx] + rng.normal(0, 0.02, idx.size)]
 
 
 @contextmanager
