@@ -23,7 +23,7 @@ import numpy as np
 import pulp
 from spopt.locate import LSCP, MCLP, PCenter
 
-from stations.planning import (
+from stations.planning.ring import (
     Demand,
     Ring,
     Site,

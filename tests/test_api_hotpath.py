@@ -88,7 +88,7 @@ def test_hot_path_leaves_cross_origin_and_other_methods_to_the_framework(clients
 def test_hot_path_is_really_taken(clients, monkeypatch):
     """Plain GETs are answered by the hot path; with it off, by FastAPI's route."""
     hot, framework = clients
-    from stations.api import queries
+    from stations.api.routes import queries
 
     seen = []
 

@@ -1,4 +1,4 @@
-from stations.loading import parse_feature
+from stations.storage.loading import parse_feature
 
 
 def test_healthz(client):

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stations.coverage import complement_on_ring, merge_on_ring
 from stations.loop import Loop
-from stations.planning import Ring, Site, coverage
-from stations.siting import ring_of
+from stations.planning.intervals import complement_on_ring, merge_on_ring
+from stations.planning.ring import Ring, Site, coverage
+from stations.planning.sites import ring_of
 
 L = 1000.0
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from conftest import BUNDLED_STATIONS, stored_bytes
 from stations.cli import app
 from stations.coords import CRS, from_wgs84
-from stations.loading import load_stations
+from stations.storage.loading import load_stations
 
 runner = CliRunner()
 

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station, stored_doc
-from stations import journal
 from stations.api import create_app
 from stations.errors import DataError
-from stations.loading import load_stations, read_document
 from stations.settings import Settings
-from stations.store import GeoJSONStore
+from stations.storage import journal
+from stations.storage.loading import load_stations, read_document
+from stations.storage.store import GeoJSONStore
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from conftest import BUNDLED_STATIONS, collection, station
 from stations.errors import DataError
-from stations.loading import load_stations, parse_stations
+from stations.storage.loading import load_stations, parse_stations
 
 
 def problems_of(doc):
@@ -98,9 +98,9 @@ def test_valid_opening_hours_accepted():
 
 
 def test_feature_cache_validates_only_what_changed(monkeypatch):
-    from stations import loading
+    from stations.storage import loading
     from stations.errors import DataError
-    from stations.loading import FeatureCache, parse_stations
+    from stations.storage.loading import FeatureCache, parse_stations
 
     calls = []
     real = loading.parse_feature
@@ -126,7 +126,7 @@ def test_feature_cache_validates_only_what_changed(monkeypatch):
 def test_loading_pauses_the_collector_and_restores_it(write_json, monkeypatch):
     import gc
 
-    import stations.loading as loading
+    import stations.storage.loading as loading
 
     seen = []
     real_parse = loading.parse_stations

@@ -12,8 +12,10 @@ from stations.catalog import Catalog
 from stations.cli import app
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
-from stations.loading import parse_stations
-from stations.maps import (
+from stations.settings import DEFAULT_GEODATA
+from stations.storage.loading import parse_stations
+from stations.web import assets
+from stations.web.maps import (
     MapOptions,
     build_map,
     fingerprint,
@@ -21,9 +23,7 @@ from stations.maps import (
     render_page,
     render_standalone,
 )
-from stations.settings import DEFAULT_GEODATA
-from stations.tiles import tile_source
-from stations.web import assets
+from stations.web.tiles import tile_source
 
 XSS = "<img src=x onerror=alert(1)>"
 REPO = DEFAULT_GEODATA.parent

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stations.errors import InvalidInput
-from stations.planning import (
+from stations.planning.ring import (
     Demand,
     Ring,
     Site,

@@ -10,8 +10,8 @@ from stations.catalog import Catalog
 from stations.coords import from_wgs84, wgs84_to_gcj02
 from stations.errors import InvalidInput
 from stations.geodesy import inverse
-from stations.loading import parse_stations
 from stations.loop import Loop
+from stations.storage.loading import parse_stations
 
 DELONG = (107.2618, 28.912)
 

@@ -13,8 +13,8 @@ from stations.cli import app
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
 from stations.loop import load_loop
-from stations.planning import max_distance
-from stations.siting import (
+from stations.planning.ring import max_distance
+from stations.planning.sites import (
     coverage_report,
     parse_demand_csv,
     ring_of,

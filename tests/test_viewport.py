@@ -7,8 +7,8 @@ from conftest import collection, station
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
-from stations.loading import parse_stations
 from stations.models import Kind
+from stations.storage.loading import parse_stations
 from stations.viewport import viewport
 
 

@@ -19,7 +19,10 @@ from stations import query
 from stations.catalog import Catalog
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
-from stations.loading import (
+from stations.loop import parse_loop
+from stations.models import KIND_LABELS, Amenity, Kind
+from stations.settings import Settings
+from stations.storage.loading import (
     COMPACTED,
     journal_state,
     load_stations,
@@ -27,12 +30,9 @@ from stations.loading import (
     read_document,
     read_json,
 )
-from stations.loop import parse_loop
-from stations.models import KIND_LABELS, Amenity, Kind
-from stations.settings import Settings
 
 if TYPE_CHECKING:
-    from stations.store import GeoJSONStore
+    from stations.storage.store import GeoJSONStore
 
 app = typer.Typer(
     help="Trade-union rest stations (工会驿站) on Nanchuan's 178 loop: query, check, serve.",
@@ -345,9 +345,9 @@ def map_command(
     loop: LoopPath = None,
 ) -> None:
     """Write a standalone map (loop, km marks, coverage, stations) that works with no CDN."""
-    from stations.maps import MapOptions, write_map
-    from stations.tiles import tile_source
     from stations.web.i18n import LANGS
+    from stations.web.maps import MapOptions, write_map
+    from stations.web.tiles import tile_source
 
     settings = _settings(stations, loop)
     if lang not in LANGS:
@@ -388,7 +388,7 @@ def map_command(
 def _export(collection: dict[str, Any], path: Path | None, layer: str) -> None:
     if path is None:
         return
-    from stations.siting import write_features
+    from stations.planning.sites import write_features
 
     written = write_features(collection, path, layer)
     err.print(f"wrote {written} ({len(collection['features'])} features)", highlight=False)
@@ -411,7 +411,7 @@ def coverage_command(
     loop: LoopPath = None,
 ) -> None:
     """Which stretches of the loop are farther than R (by road) from any station."""
-    from stations.siting import coverage_report
+    from stations.planning.sites import coverage_report
 
     try:
         catalog = Catalog.from_settings(_settings(stations, loop))
@@ -469,7 +469,7 @@ def suggest_command(
     loop: LoopPath = None,
 ) -> None:
     """Where the next N stations should go (exact p-center, or maximal covering of demand)."""
-    from stations.siting import read_demand, suggest
+    from stations.planning.sites import read_demand, suggest
 
     radius_m = radius_km * 1000.0 if radius_km is not None else None
     try:
@@ -544,9 +544,9 @@ def loop_import_command(
     loop: LoopPath = None,
 ) -> None:
     """Replace the schematic loop with a recorded GPS track (validated, simplified)."""
-    from stations.files import atomic_write_bytes
     from stations.loop import parse_loop
-    from stations.track import read_track, track_to_loop
+    from stations.storage.files import atomic_write_bytes
+    from stations.storage.track import read_track, track_to_loop
 
     settings = _settings(stations, loop)
     try:
@@ -610,7 +610,7 @@ def import_command(
     stations: StationsPath = None,
 ) -> None:
     """Import stations from a spreadsheet: every bad row reported; nothing written if any fails."""
-    from stations.tabular import read_rows, rows_to_features
+    from stations.storage.tabular import read_rows, rows_to_features
 
     settings = _settings(stations, None)
     try:
@@ -648,9 +648,9 @@ def export_command(
     stations: StationsPath = None,
 ) -> None:
     """Export the stations for a spreadsheet or a GIS (the import's column layout)."""
-    from stations.files import atomic_write_bytes
-    from stations.siting import write_features
-    from stations.tabular import feature_to_row, write_rows
+    from stations.planning.sites import write_features
+    from stations.storage.files import atomic_write_bytes
+    from stations.storage.tabular import feature_to_row, write_rows
 
     settings = _settings(stations, None)
     suffix = file.suffix.lower()
@@ -673,7 +673,7 @@ def export_command(
 
 
 def _store(settings: Settings) -> GeoJSONStore:
-    from stations.store import GeoJSONStore
+    from stations.storage.store import GeoJSONStore
 
     return GeoJSONStore.for_settings(settings)
 
@@ -776,7 +776,7 @@ def serve_command(
 
 def load_checked(settings: Settings) -> Catalog:
     """Load the data to serve; a broken stations file is refused, naming its last backup."""
-    from stations.store import with_backup_hint
+    from stations.storage.store import with_backup_hint
 
     try:
         return Catalog.from_settings(settings)

@@ -10,7 +10,7 @@ import numpy as np
 
 from stations.errors import DataError
 from stations.geodesy import GEOD, FloatArray, inverse
-from stations.loading import _position_problem, read_json
+from stations.storage.loading import _position_problem, read_json
 
 #: Densify the stored line so no segment is longer than this (metres) before snapping.
 DENSIFY_M = 100.0

@@ -15,14 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from stations import __version__
-from stations.api import edit, ogc, pages, planning, queries, reports, routes
 from stations.api.errors import install_error_handlers
-from stations.api.holder import CatalogHolder
 from stations.api.hotpath import HotPath
+from stations.api.routes import edit, ogc, pages, planning, queries, reports
+from stations.api.routes import stations as routes
 from stations.catalog import Catalog
-from stations.files import file_identity
-from stations.loading import FeatureCache, Position
 from stations.settings import Settings
+from stations.storage.files import file_identity
+from stations.storage.follower import CatalogHolder
+from stations.storage.loading import FeatureCache, Position
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

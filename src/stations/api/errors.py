@@ -20,7 +20,7 @@ from stations.errors import (
     StationsError,
     Unauthorized,
 )
-from stations.reports import TooManyReports
+from stations.storage.reports import TooManyReports
 
 log = logging.getLogger("stations.api")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stations.models import AMENITY_LABELS, KIND_LABELS, Kind
-from stations.reports import CATEGORY_LABELS
+from stations.storage.reports import CATEGORY_LABELS
 
 LANGS = ("zh", "en")
 

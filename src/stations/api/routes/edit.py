@@ -1,9 +1,9 @@
 """Writes: create, replace, patch and close (or purge) stations. Bearer token required.
 
-Each write goes through `stations.store.GeoJSONStore` (validated as loading validates, atomic,
-locked across processes, journaled, audited) in a worker thread; the answer is the stored feature
-in the requested ``crs``. Every worker applies the write on its next request; once writes pause
-for ``STATIONS_COMPACT_IDLE_S`` seconds, the journal is folded into the GeoJSON file itself.
+Each write goes through `storage.store.GeoJSONStore` (validated as loading validates, atomic,
+locked across processes, journaled, audited) in a worker thread; the answer is the stored
+feature in the requested ``crs``. Every worker applies the write on its next request; once
+writes pause for ``STATIONS_COMPACT_IDLE_S`` seconds, the journal is folded into the file.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from stations.api.schemas import ERRORS, geojson_responses
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput
 from stations.settings import Settings
-from stations.store import Feature, GeoJSONStore
+from stations.storage.store import Feature, GeoJSONStore
 
 log = logging.getLogger("stations.api")
 router = APIRouter(

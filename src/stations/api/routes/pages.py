@@ -23,12 +23,12 @@ from stations.api.schemas import ERRORS
 from stations.catalog import Catalog
 from stations.coords import from_wgs84
 from stations.errors import InvalidInput, StationNotFound
-from stations.maps import VIEWPORT_API, MapOptions, build_map, render_page
 from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
-from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 from stations.web import assets
 from stations.web.i18n import TEXTS, browser_config
+from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page
+from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 
 router = APIRouter(
     tags=["pages"], responses=ERRORS, dependencies=[Depends(reject_unknown_parameters)]

@@ -13,7 +13,7 @@ from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import InvalidInput
-from stations.siting import coverage_report, suggest
+from stations.planning.sites import coverage_report, suggest
 
 router = APIRouter(
     prefix="/api/planning",

@@ -1,6 +1,6 @@
 """The catalog a worker serves, kept current while other processes (or this one) write.
 
-Writes append to the stations file's journal (`stations.journal`). Every request looks at the
+Writes append to the stations file's journal (`storage.journal`). Every request looks at the
 journal (one ``stat``) and compares it with the position the catalog was read up to; the
 snapshot and the loop are looked at too (two more) when the journal changed or a second has
 passed since they were (each ``stat`` costs several microseconds on a busy machine: a sizeable
@@ -32,10 +32,10 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
-from stations import journal
 from stations.catalog import Catalog
 from stations.errors import StationsError
-from stations.loading import FeatureCache, Position, Station, compacted_from
+from stations.storage import journal
+from stations.storage.loading import FeatureCache, Position, Station, compacted_from
 
 log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1

@@ -3,13 +3,13 @@
 `StationStore` is what the API and the CLI write through; a PostGIS store will implement the same
 methods when the service outgrows one machine. `GeoJSONStore` keeps the bundled file format:
 
-- every change is validated by the same code as loading (`stations.loading.parse_feature`), and
+- every change is validated by the same code as loading (`storage.loading.parse_feature`), and
   ids stay unique, so nothing invalid is ever written;
 - writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers and the CLI can
   write at once without losing an update;
-- a write appends one line to the journal beside the file and fsyncs it (`stations.journal`):
+- a write appends one line to the journal beside the file and fsyncs it (`storage.journal`):
   O(1) whatever the file's size, where rewriting a 186,000-station file took seconds. Every
-  reader applies the journal (`stations.loading.read_document`); API workers apply just the
+  reader applies the journal (`storage.loading.read_document`); API workers apply just the
   lines they have not seen;
 - the journal is folded into the file itself (compaction: a new snapshot written atomically,
   temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
@@ -35,10 +35,12 @@ from typing import Any, Protocol
 
 import orjson
 
-from stations import journal
 from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
-from stations.files import atomic_write_bytes, file_identity
-from stations.loading import (
+from stations.models import Status
+from stations.settings import Settings
+from stations.storage import journal
+from stations.storage.files import atomic_write_bytes, file_identity
+from stations.storage.loading import (
     COMPACTED,
     FeatureCache,
     Position,
@@ -47,8 +49,6 @@ from stations.loading import (
     parse_feature,
     read_document,
 )
-from stations.models import Status
-from stations.settings import Settings
 
 Feature = dict[str, Any]
 #: The stored data per data file as this process last read it (under the lock), so that a

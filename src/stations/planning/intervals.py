@@ -1,6 +1,6 @@
 """Intervals on a ring: union and complement, with stretches that wrap past the ring's end.
 
-The building blocks of coverage (`stations.planning.coverage`): a station covers an interval of
+The building blocks of coverage (`stations.planning.ring.coverage`): a station covers an interval of
 the loop either side of its access point, and what is left over is the gaps.
 """
 

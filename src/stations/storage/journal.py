@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from stations.errors import DataError
-from stations.files import fsync_dir
+from stations.storage.files import fsync_dir
 
 SUFFIX = ".journal"
 

@@ -1,7 +1,7 @@
 """Planners' answers on the real loop: coverage reports, suggested sites, demand, exports.
 
 Glue between the catalog (stations, the loop, its calibration) and the exact ring algorithms in
-`stations.planning`. Positions on the ring are in the loop's reported metres (official length);
+`stations.planning.ring`. Positions on the ring are in the loop's reported metres (official length);
 geometry goes back through the loop's geometric chainage.
 """
 
@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from stations import planning
 from stations.catalog import Catalog
 from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
 from stations.loop import Loop, Snap
 from stations.models import Status
-from stations.planning import Demand, Ring, Site
+from stations.planning import ring as planning
+from stations.planning.ring import Demand, Ring, Site
 
 #: Above this many demand points the ring MCLP aggregates them to 10 m bins first.
 MAX_DEMAND = 2000
@@ -286,7 +286,7 @@ def suggest(
             raise InvalidInput("demand-weighted suggestions need a radius (radius_m / --radius-km)")
         snaps = [loop.snap(x, y) for x, y, _ in demand]
         if max(s.offroute_m for s in snaps) > DEFAULT_DEMAND_OFFROUTE_M:
-            from stations.offloop import suggest_off_loop
+            from stations.planning.offloop import suggest_off_loop
 
             return suggest_off_loop(catalog, count, radius_m, demand, include_planned)
         points = demand_on_ring(loop, demand, snaps)
@@ -332,7 +332,7 @@ def suggest(
             "before": objective(ring, radius_m).as_dict(),
             "after": with_all.as_dict(),
         },
-        "solver": "stations.planning (exact ring algorithms)",
+        "solver": "stations.planning.ring (exact ring algorithms)",
         **extra,
         "loop_calibration": loop.calibration(),
     }

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stations.coverage import complement_on_ring, merge_on_ring
 from stations.errors import InvalidInput
+from stations.planning.intervals import complement_on_ring, merge_on_ring
 
 #: Bisection stops when the bracket is narrower than this (metres).
 TOLERANCE_M = 0.01

@@ -151,7 +151,7 @@ def rows_to_features(
     rows: Iterable[dict[str, Any]], crs: CRS
 ) -> tuple[list[tuple[int, dict[str, Any]]], RowProblems]:
     """Features of good rows (with their row numbers) and the problems of bad ones."""
-    from stations.store import check_written_feature
+    from stations.storage.store import check_written_feature
 
     good: list[tuple[int, dict[str, Any]]] = []
     bad = RowProblems()
@@ -192,7 +192,7 @@ def feature_to_row(feature: dict[str, Any], crs: CRS = CRS.WGS84) -> dict[str, A
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
     """CSV (UTF-8 with BOM, which Excel needs for Chinese) or XLSX, English headers."""
-    from stations.files import atomic_write_bytes
+    from stations.storage.files import atomic_write_bytes
 
     headers = [key for key, _ in COLUMNS]
     if path.suffix.lower() == ".csv":

@@ -22,8 +22,8 @@ from stations.api.params import (
     query_model,
     query_parser,
 )
-from stations.api.reports import report_store
 from stations.api.responses import GEOJSON, GeoJSONResponse, ORJSONResponse
+from stations.api.routes.reports import report_store
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import from_wgs84
 from stations.models import Status

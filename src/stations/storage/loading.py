@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from stations import journal
 from stations.coords import in_china
 from stations.errors import DataError
-from stations.files import file_identity
 from stations.models import PositionAccuracy, StationProperties
+from stations.storage import journal
+from stations.storage.files import file_identity
 
 
 @dataclass(frozen=True, slots=True)

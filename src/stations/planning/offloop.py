@@ -16,7 +16,7 @@ import numpy as np
 from stations.catalog import Catalog
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
-from stations.siting import nearest_town, ring_of, statuses_for
+from stations.planning.sites import nearest_town, ring_of, statuses_for
 
 #: Candidate sites along the loop every this many metres (geometric).
 LOOP_CANDIDATE_STEP_M = 2000.0

@@ -14,8 +14,8 @@ from stations.api.responses import ORJSONResponse
 from stations.api.schemas import ERRORS, json_responses
 from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import StationNotFound
-from stations.reports import Category, ReportStore
 from stations.settings import Settings
+from stations.storage.reports import Category, ReportStore
 
 router = APIRouter(
     tags=["reports"],

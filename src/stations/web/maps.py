@@ -24,16 +24,17 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
-from stations import __version__, planning
+from stations import __version__
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
-from stations.files import atomic_write_text
 from stations.models import Kind, PositionAccuracy, Status
+from stations.planning import ring as planning
+from stations.planning.sites import ring_of
 from stations.query import QueryContext, station_feature
-from stations.siting import ring_of
-from stations.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.storage.files import atomic_write_text
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
+from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 
 #: Where the service answers viewport queries.
 VIEWPORT_API = "/api/map/stations"
@@ -178,7 +179,7 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
 
 
 def _add_suggestions(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
-    from stations.siting import suggest
+    from stations.planning.sites import suggest
 
     lang, crs = options.lang, options.tiles.crs
     radius = (options.coverage_km or 5.0) * 1000.0

@@ -1,0 +1,1 @@
+"""Planning new stations: exact ring algorithms, intervals, sites, demand, off-loop siting."""

@@ -1,0 +1,1 @@
+"""Storage: files, journal, snapshot following, validation, the stores, tables, tracks, reports."""
