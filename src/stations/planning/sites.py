@@ -332,7 +332,7 @@ def suggest(
             "before": objective(ring, radius_m).as_dict(),
             "after": with_all.as_dict(),
         },
-        "solver": "stations.planning.ring (exact ring algorithms)",
+        "solver": "stations.planning (exact ring algorithms)",
         **extra,
         "loop_calibration": loop.calibration(),
     }
