@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from stations import index
+from stations import chordtree
 from stations.geodesy import unit_vectors
 from stations.index import GeoIndex
 
-KNNTree = index.KNNTree
+KNNTree = chordtree.KNNTree
 
 
 def test_the_install_builds_the_extension():
@@ -102,7 +102,7 @@ def test_compiled_and_pykdtree_indexes_answer_alike(seed, share):
     rank = np.random.default_rng(seed).permutation(lon.size)
     compiled = GeoIndex(lon, lat, rank)
     fallback = GeoIndex(lon, lat, rank, native=False)
-    assert compiled._native is not None and fallback._native is None
+    assert compiled._chords.native is not None and fallback._chords.native is None
     rng = np.random.default_rng(seed + 10)
     mask = rng.random(lon.size) < share
     mask[4000 // 2 : 4000 // 2 + 20 : 3] = True  # some of the pile stay eligible

@@ -67,14 +67,8 @@ def chord_for_distance(distance_m: float) -> float:
     return float(2.0 * np.sin(min(theta, np.pi) / 2.0)) + CHORD_SLACK
 
 
-def distance_lower_bound(chord: npt.ArrayLike) -> FloatArray:
+def distance_lower_bound(chord: float) -> float:
     """The smallest ellipsoidal distance a point at this unit-sphere chord can have."""
-    theta = 2.0 * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
-    return theta * SPHERE_R * SPHERE_LOWER_BOUND
-
-
-def distance_lower_bound_scalar(chord: float) -> float:
-    """`distance_lower_bound` for one chord, without numpy overhead."""
     return 2.0 * math.asin(min(max(chord / 2.0, 0.0), 1.0)) * SPHERE_R * SPHERE_LOWER_BOUND
 
 

@@ -8,39 +8,25 @@ by ellipsoidal geodesic distance, and the candidate set is widened until a prove
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from pykdtree.kdtree import KDTree
 from scipy.spatial import cKDTree
 
-try:  # the compiled k-nearest search; without a C compiler at install, pykdtree answers
-    from stations._knn import KNNTree as _KNNTree
-
-    KNNTree: type[_KNNTree] | None = _KNNTree
-except ImportError:  # pragma: no cover - the package was built without the extension
-    KNNTree = None
-
+from stations.chordtree import BoolArray, ChordTree, IntArray
 from stations.geodesy import (
-    INV_POINT,
     FloatArray,
     chord_for_distance,
-    distance_lower_bound_scalar,
+    distance_lower_bound,
     inverse,
     inverse_from,
     unit_vector,
     unit_vectors,
-    unit_xyz,
 )
 
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
-#: A tree candidate: squared chord, rank, position, lon, lat (as `stations._knn` gives them).
-Candidate = tuple[float, int, int, float, float]
 #: Optional per-candidate check (e.g. "open now") applied after the vectorised mask.
 Predicate = Callable[[int], bool]
 
@@ -61,23 +47,19 @@ class Hit(NamedTuple):
 #: Python-level ``__new__`` (a third of the cost; several per query).
 _hit = partial(tuple.__new__, Hit)
 
-#: Points added since the trees were built are searched directly; past this many, or when a
-#: quarter of the tree's points are gone, `GeoIndex.changed` rebuilds the trees instead.
+#: Points added since the trees were built are searched directly; past this many
+#: `GeoIndex.changed` rebuilds the trees instead.
 MAX_UNINDEXED = 4096
-#: The fast path asks the tree for k + 3 candidates, then 4x as many while the last cannot
-#: prove the answer; past this many it leaves the query to the general path.
-MAX_FAST_CANDIDATES = 1024
 
 
 class GeoIndex:
     """Nearest-k and within-radius queries over points given in WGS84 degrees.
 
-    Two trees over the same unit vectors: pykdtree answers k-nearest (a single query costs
-    ~9 µs at 1,000,000 points, against ~30 µs for SciPy's cKDTree, whose per-call overhead
-    dominated the riders' hot route), SciPy's cKDTree answers radius (ball) queries, which
-    pykdtree lacks. `changed` appends points without rebuilding either tree (they are searched
-    directly until there are many), so following a write costs a worker a few O(n) array
-    copies (well under a millisecond at 186,000 stations) instead of a rebuild.
+    Two trees over the same unit vectors: a `stations.chordtree.ChordTree` proposes k-nearest
+    candidates (see there why it is compiled), SciPy's cKDTree answers radius (ball) queries.
+    `changed` appends points without rebuilding either tree (they are searched directly until
+    there are many), so following a write costs a worker a few O(n) array copies instead of a
+    rebuild.
 
     Parameters
     ----------
@@ -112,12 +94,7 @@ class GeoIndex:
         self._lons0, self._lats0, self._rank0 = base_lons, base_lats, base_rank
         self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
         self._wants_native = native
-        self._native = (
-            KNNTree(self._xyz0, base_lons, base_lats, base_rank.astype(np.int64))
-            if native and KNNTree is not None and self.size
-            else None
-        )
-        self._knn = KDTree(self._xyz0) if self.size and self._native is None else None
+        self._chords = ChordTree(self._xyz0, base_lons, base_lats, base_rank, native)
         self._balls = cKDTree(self._xyz0) if self.size else None
         self._tsize = self.size
         self._lons1 = self._lats1 = np.empty(0, float)
@@ -183,8 +160,8 @@ class GeoIndex:
             self._rank0,
             self._xyz0,
         )
-        out._knn, out._balls, out._tsize = self._knn, self._balls, self._tsize
-        out._native, out._wants_native = self._native, self._wants_native
+        out._chords, out._balls, out._tsize = self._chords, self._balls, self._tsize
+        out._wants_native = self._wants_native
         out._lons1 = np.concatenate([self._lons1, add_lon])
         out._lats1 = np.concatenate([self._lats1, add_lat])
         out._rank1 = np.concatenate([self._rank1, add_rank])
@@ -220,26 +197,6 @@ class GeoIndex:
             idx = idx[np.fromiter((pred(int(i)) for i in idx), dtype=bool, count=idx.size)]
         return idx
 
-    def _knn_query(self, q: FloatArray, m: int, upper: float) -> tuple[FloatArray, IntArray]:
-        """The m nearest tree points by chord below ``upper``, padded as pykdtree pads.
-
-        Missing neighbours have chord ``inf`` and position ``_tsize``.
-        """
-        if self._native is not None:
-            x, y, z = q.tolist()
-            rows = self._native.query(x, y, z, m, upper * upper if upper < np.inf else None)
-            chord = np.full(m, np.inf)
-            idx = np.full(m, self._tsize, dtype=np.intp)
-            if rows:
-                squared, _, positions, _, _ = zip(*rows, strict=True)
-                chord[: len(rows)] = np.sqrt(squared)
-                idx[: len(rows)] = positions
-            return chord, idx
-        assert self._knn is not None
-        bound = None if upper == np.inf else upper
-        chord, idx = self._knn.query(q.reshape(1, 3), k=m, distance_upper_bound=bound)
-        return chord.reshape(-1), idx.reshape(-1).astype(np.intp)
-
     def nearest(
         self,
         lon: float,
@@ -271,7 +228,7 @@ class GeoIndex:
             return []
         hits = None
         if predicate is None and (
-            self._native is not None or (mask is None and max_distance_m is None)
+            self._chords.filters_inside or (mask is None and max_distance_m is None)
         ):
             hits = self._nearest_fast(lon, lat, k, mask, max_distance_m)
             if hits is not None and not self._extra.size:
@@ -306,7 +263,7 @@ class GeoIndex:
         tsize = self._tsize
         m = min(tsize, 2 * k + 8 if filtered else k + 3)
         while True:
-            chord, idx = self._knn_query(q, m, upper)
+            chord, idx = self._chords.padded(q, m, upper)
             valid = idx < tsize
             exhausted = m >= tsize or not bool(valid.all())
             seen_chord = float(chord[valid][-1]) if valid.any() else 0.0
@@ -317,7 +274,7 @@ class GeoIndex:
                 return None
             m = min(tsize, m * 4)
         hits, kth = self._hits(lon, lat, accepted, k)
-        if not exhausted and distance_lower_bound_scalar(seen_chord) <= kth:
+        if not exhausted and distance_lower_bound(seen_chord) <= kth:
             # An unseen point might still beat or tie the k-th (ties go by rank): take every
             # point in the proven ball.
             assert self._balls is not None
@@ -330,92 +287,22 @@ class GeoIndex:
     def _nearest_fast(
         self, lon: float, lat: float, k: int, mask: BoolArray | None, max_distance_m: float | None
     ) -> list[Hit] | None:
-        """The k nearest tree points in one tree query and a few geodesics; None: not proven.
+        """The k nearest tree points from the chord tree alone; None when it cannot prove them.
 
-        The tree gives the ``m`` nearest eligible points by chord (``mask`` and the distance
-        bound applied inside the compiled search). Past the k-th, a candidate whose chord
-        already proves it farther than the k-th nearest found so far (and so every later one)
-        ends the scan, so most queries compute k geodesics, not k + 3. If the last candidate
-        cannot prove that no unseen point is nearer (or ties and outranks), the tree is asked
-        again for four times as many. One pyproj call per point: for a handful this beats the
-        array path, whose buffer copies dominate (8 points: ~14 µs against ~26 µs). Without
-        the compiled tree (pykdtree) only unmasked, unbounded queries come here.
+        Without the compiled tree only unmasked, unbounded queries come here.
         """
-        tsize = self._tsize
-        if tsize == 0:
+        if self._tsize == 0:
             return []
-        if mask is not None and tsize != mask.size:
-            mask = mask[:tsize]  # the tree's positions come first
-        bound = None
+        if mask is not None and self._tsize != mask.size:
+            mask = mask[: self._tsize]  # the tree's positions come first
+        bound = None if max_distance_m is None else chord_for_distance(max_distance_m) ** 2
+        found = self._chords.nearest(lon, lat, k, mask, bound)
+        if found is None:
+            return None
+        hits = [_hit((i, d, b)) for d, _, i, b in found]
         if max_distance_m is not None:
-            bound = chord_for_distance(max_distance_m) ** 2
-        inv = INV_POINT
-        known: dict[int, tuple[float, int, int, float]] = {}  # geodesics of earlier rounds
-        m = min(tsize, k + 3)
-        while True:
-            rows = self._candidates(lon, lat, m, mask, bound)
-            found: list[tuple[float, int, int, float]] = []
-            for j, (squared, rank, i, plon, plat) in enumerate(rows):
-                if j >= k:
-                    found.sort()
-                    if distance_lower_bound_scalar(math.sqrt(squared)) > found[k - 1][0]:
-                        break
-                entry = known.get(i)
-                if entry is None:
-                    az, _, dist = inv(lon, lat, plon, plat)
-                    entry = known[i] = (dist, rank, i, az + 360.0 if az < 0 else az)
-                found.append(entry)
-            else:
-                found.sort()
-                if not (
-                    len(rows) < m  # every eligible point was seen
-                    or m >= tsize
-                    or distance_lower_bound_scalar(math.sqrt(rows[-1][0])) > found[k - 1][0]
-                ):
-                    if m >= MAX_FAST_CANDIDATES:
-                        return None  # take the general path
-                    m = min(tsize, m * 4)
-                    continue
-            hits = [_hit((i, d, b)) for d, _, i, b in found[:k]]
-            if max_distance_m is not None:
-                hits = [h for h in hits if h.distance_m <= max_distance_m]
-            return hits
-
-    def _candidates(
-        self,
-        lon: float,
-        lat: float,
-        m: int,
-        mask: BoolArray | None = None,
-        bound: float | None = None,
-    ) -> list[Candidate]:
-        """The ``m`` eligible tree points nearest by chord, nearest first.
-
-        ``mask`` and ``bound`` (a squared chord; only points below it) need the compiled tree
-        (`stations._knn`), which answers in one call, ~5 µs at 1,000,000 points; pykdtree,
-        when the extension was not built, in ~28 µs: ~2 µs of search, the rest its wrapper's
-        result arrays and reading the candidates back out of numpy. pykdtree's squared
-        chords (``sqr_dists``) spare a square root over the array.
-        """
-        if self._native is not None:
-            x, y, z = unit_xyz(lon, lat)
-            rows: list[Candidate] = self._native.query(x, y, z, m, bound, mask)
-            return rows
-        assert self._knn is not None and mask is None and bound is None
-        squares, found_idx = self._knn.query(
-            unit_vector(lon, lat).reshape(1, 3), k=m, sqr_dists=True
-        )
-        idx = found_idx.reshape(-1)
-        return list(
-            zip(
-                squares.reshape(-1).tolist(),
-                self._rank0[idx].tolist(),
-                idx.tolist(),
-                self._lons0[idx].tolist(),
-                self._lats0[idx].tolist(),
-                strict=True,
-            )
-        )
+            hits = [h for h in hits if h.distance_m <= max_distance_m]
+        return hits
 
     def _nearest_scan(
         self,
