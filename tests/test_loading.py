@@ -98,8 +98,8 @@ def test_valid_opening_hours_accepted():
 
 
 def test_feature_cache_validates_only_what_changed(monkeypatch):
-    from stations.storage import loading
     from stations.errors import DataError
+    from stations.storage import loading
     from stations.storage.loading import FeatureCache, parse_stations
 
     calls = []
