@@ -221,9 +221,9 @@ def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a file becomes millions of objects.
 
     A load allocates objects that all live on, so every collection it triggers scans the
-    growing heap for nothing: at 1,000,000 stations this took the load from 41 s to 50 s and
-    held the GIL for 7 s inside one ``orjson.loads`` (2.6 s paused), long enough for uvicorn's
-    supervisor to take a loading worker for hung (`stations serve --workers`).
+    growing heap for nothing: on a national file that slows the load markedly and lengthens
+    the GIL holds inside ``orjson.loads`` past what uvicorn's supervisor tolerates from a
+    loading worker (`stations serve --workers`).
     """
     enabled = gc.isenabled()
     gc.disable()
