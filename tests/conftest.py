@@ -41,7 +41,7 @@ def stored_bytes(path: Path) -> bytes:
 
 def stored_doc(path: Path) -> dict[str, Any]:
     """The stations document as readers see it (snapshot + journal)."""
-    from stations.storage.loading import read_document
+    from stations.storage.snapshot import read_document
 
     doc, _ = read_document(path)
     return doc

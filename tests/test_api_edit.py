@@ -11,7 +11,7 @@ from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station, stored_bytes, stor
 from stations.api import create_app
 from stations.coords import CRS, from_wgs84
 from stations.settings import Settings
-from stations.storage.store import GeoJSONStore
+from stations.storage.geojson import GeoJSONStore
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,8 @@ from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations import query
 from stations.catalog import OVERLAY_LIMIT, Catalog, Overlay
 from stations.loop import load_loop
-from stations.storage.loading import Station, parse_feature
+from stations.models import Station
+from stations.storage.loading import parse_feature
 
 KINDS = ["union_station", "warm_station", "cold_drink_fridge", "worker_service_point"]
 AMENITIES = ["drinking_water", "toilet", "phone_charging", "ebike_charging"]

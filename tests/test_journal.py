@@ -12,8 +12,9 @@ from stations.api import create_app
 from stations.errors import DataError
 from stations.settings import Settings
 from stations.storage import journal
-from stations.storage.loading import load_stations, read_document
-from stations.storage.store import GeoJSONStore
+from stations.storage.geojson import GeoJSONStore
+from stations.storage.loading import load_stations
+from stations.storage.snapshot import read_document
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from conftest import station
-from stations.storage.store import GeoJSONStore
+from stations.storage.geojson import GeoJSONStore
 store = GeoJSONStore(Path({path!r}))
 for i in range({n}):
     store.create(station(f"cli-{{i}}", 107.0 + i * 0.001, 28.8), "cli")
@@ -147,7 +147,7 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_write(data):
 
 
 def test_corrupt_file_at_start_is_refused_naming_the_backup(data):
-    from stations.storage.store import GeoJSONStore
+    from stations.storage.geojson import GeoJSONStore
 
     store = GeoJSONStore(data)
     store.create(station("one", 107.2, 28.9), "test")

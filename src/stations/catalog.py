@@ -24,10 +24,11 @@ import orjson
 from stations.coords import CRS, from_wgs84
 from stations.index import BoolArray, GeoIndex, IntArray
 from stations.loop import Loop, Snap, load_loop
-from stations.models import Amenity, Kind, Status
+from stations.models import Amenity, Kind, Station, Status
 from stations.navigation import JSONTemplate, Place, json_template
 from stations.settings import Settings
-from stations.storage.loading import FeatureCache, Position, Station, load_stations
+from stations.storage.loading import FeatureCache, load_stations
+from stations.storage.snapshot import Position
 
 #: Per-station caches hold at most this many entries: riders ask about the same nearby stations
 #: again and again, while a national file (1M stations) must not end up copied into every worker.

@@ -8,7 +8,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -22,17 +22,10 @@ from stations.errors import DataError, StationsError
 from stations.loop import parse_loop
 from stations.models import KIND_LABELS, Amenity, Kind
 from stations.settings import Settings
-from stations.storage.loading import (
-    COMPACTED,
-    journal_state,
-    load_stations,
-    parse_stations,
-    read_document,
-    read_json,
-)
-
-if TYPE_CHECKING:
-    from stations.storage.store import GeoJSONStore
+from stations.storage.files import read_json
+from stations.storage.loading import load_stations, parse_stations
+from stations.storage.snapshot import COMPACTED, journal_state, read_document
+from stations.storage.store import open_store
 
 app = typer.Typer(
     help="Trade-union rest stations (工会驿站) on Nanchuan's 178 loop: query, check, serve.",
@@ -631,7 +624,7 @@ def import_command(
         out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
         return
     try:
-        created, updated = _store(settings).import_features([f for _, f in good], actor, update)
+        created, updated = open_store(settings).import_features([f for _, f in good], actor, update)
     except StationsError as exc:
         raise _fail(exc) from None
     out.print(
@@ -672,12 +665,6 @@ def export_command(
     out.print(f"wrote {file} ({len(doc['features'])} stations)", highlight=False)
 
 
-def _store(settings: Settings) -> GeoJSONStore:
-    from stations.storage.store import GeoJSONStore
-
-    return GeoJSONStore.for_settings(settings)
-
-
 @app.command("compact")
 def compact_command(
     stations: StationsPath = None,
@@ -689,7 +676,7 @@ def compact_command(
     """Fold the write journal into the stations file (the API does this when writes pause)."""
     settings = _settings(stations, None)
     try:
-        folded = _store(settings).compact(if_idle)
+        folded = open_store(settings).compact(if_idle)
     except StationsError as exc:
         raise _fail(exc) from None
     if folded:
@@ -732,7 +719,7 @@ def serve_command(
     if journal_state(settings.stations_path) is not None:
         # Start from a whole file: writes left in the journal (a crash, a kill) are folded in.
         with contextlib.suppress(DataError):  # the load below names every problem
-            _store(settings).compact()
+            open_store(settings).compact()
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 

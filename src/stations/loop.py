@@ -10,7 +10,8 @@ import numpy as np
 
 from stations.errors import DataError
 from stations.geodesy import GEOD, FloatArray, inverse
-from stations.storage.loading import _position_problem, read_json
+from stations.storage.files import read_json
+from stations.storage.loading import position_problem
 
 #: Densify the stored line so no segment is longer than this (metres) before snapping.
 DENSIFY_M = 100.0
@@ -205,7 +206,7 @@ def _loop_problems(doc: object) -> tuple[list[list[float]] | None, dict[str, Any
         return None, props, ["the loop needs at least 4 positions (a closed ring)"]
     problems = []
     for i, pos in enumerate(coords):
-        problem = _position_problem(pos)
+        problem = position_problem(pos)
         if problem:
             problems.append(f"geometry position {i}: {problem}")
     if not problems and list(coords[0][:2]) != list(coords[-1][:2]):

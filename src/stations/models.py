@@ -1,8 +1,9 @@
-"""The station schema: vocabularies and the validated properties of one station."""
+"""The station schema: vocabularies, the validated properties of one station, and the station."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
@@ -143,3 +144,22 @@ class StationProperties(BaseModel):
         if value is not None and not PHONE_PATTERN.fullmatch(value):
             raise ValueError(f"phone {value!r} must be digits, spaces, '-' and a leading '+'")
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """One validated station: its properties and WGS84 position (None when unlocated)."""
+
+    props: StationProperties
+    lon: float | None
+    lat: float | None
+
+    @property
+    def id(self) -> str:
+        """The station's stable id."""
+        return self.props.id
+
+    @property
+    def located(self) -> bool:
+        """Whether the station has a position."""
+        return self.lon is not None

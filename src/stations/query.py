@@ -22,9 +22,8 @@ from stations.coords import CRS, check_lonlat, to_wgs84
 from stations.errors import InvalidInput
 from stations.geodesy import inverse
 from stations.index import Hit
-from stations.models import Amenity, Kind, Status
+from stations.models import Amenity, Kind, Station, Status
 from stations.navigation import MY_LOCATION, Links, Place
-from stations.storage.loading import Station
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0

@@ -15,15 +15,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from stations import __version__
+from stations.api.compaction import IdleCompaction
 from stations.api.errors import install_error_handlers
 from stations.api.hotpath import HotPath
 from stations.api.routes import edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
 from stations.catalog import Catalog
 from stations.settings import Settings
-from stations.storage.files import file_identity
 from stations.storage.follower import CatalogHolder
-from stations.storage.loading import FeatureCache, Position
+from stations.storage.loading import FeatureCache
+from stations.storage.snapshot import Position, file_identity
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -138,8 +139,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             cache,
             loop_version,
         )
+        app.state.compaction = IdleCompaction(settings)
         yield
-        await edit.finish_compaction(app.state)
+        await app.state.compaction.close()
 
     app = StationsApp(
         title="stations",

@@ -1,7 +1,8 @@
-"""Atomic file writes.
+"""Files: JSON read with every problem located, and atomic writes.
 
-A temp file in the same folder, flushed and fsynced, renamed over the target, then the folder
-fsynced: a crash leaves either the old file or the new one, never half of one.
+An atomic write is a temp file in the same folder, flushed and fsynced, renamed over the
+target, then the folder fsynced: a crash leaves either the old file or the new one, never half
+of one.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stations.errors import DataError
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
@@ -43,7 +49,17 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def file_identity(path: Path) -> str:
-    """Inode, modification time and size: changes whenever the file is replaced or written."""
-    st = path.stat()
-    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+def read_json(path: Path) -> Any:
+    """Read a JSON file, raising `DataError` with the position of a syntax error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(str(path), ["file not found"]) from None
+    except OSError as exc:
+        raise DataError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    if not raw.strip():
+        raise DataError(str(path), ["file is empty (truncated?); expected a GeoJSON document"])
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(str(path), [f"not valid JSON: {exc}"]) from None

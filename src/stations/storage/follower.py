@@ -5,10 +5,11 @@ journal (one ``stat``) and compares it with the position the catalog was read up
 snapshot and the loop are looked at too (two more) when the journal changed or a second has
 passed since they were (each ``stat`` costs several microseconds on a busy machine: a sizeable
 share of a rider's query). New journal lines are applied right there
-(`Catalog.with_changes`: milliseconds, nothing re-parsed or re-indexed), so a write is served by
-every worker on its next request and a stream of writes does not stall reads. A compaction
-retires the journal, so it is noticed at once too; a snapshot it wrote from exactly this
-position is adopted without reading it.
+(`Catalog.with_changes`: nothing re-parsed or re-indexed), so a write is served by every worker
+on its next request and a stream of writes does not stall reads. A compaction retires the
+journal, so it is noticed at once too; a snapshot it folded from this worker's data is adopted
+without reading it. What changed since the worker's position is decided by
+`storage.snapshot.changes_since`, the same function the writer follows the files with.
 
 Anything else (the file replaced by hand, a backup restored, the loop edited: noticed within
 `FULL_CHECK_S`; or a compaction this worker had not caught up with) rebuilds the catalog in a
@@ -27,15 +28,14 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import astuple
 from pathlib import Path
-
-from starlette.concurrency import run_in_threadpool
 
 from stations.catalog import Catalog
 from stations.errors import StationsError
+from stations.models import Station
 from stations.storage import journal
-from stations.storage.loading import FeatureCache, Position, Station, compacted_from
+from stations.storage.loading import FeatureCache
+from stations.storage.snapshot import Position, changes_since, identity_of
 
 log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1
@@ -101,7 +101,7 @@ class CatalogHolder:
         """The journal's (inode, size), None while there is none.
 
         With no journal (no write yet) `os.access` asks without the exception a failed
-        ``stat`` raises: in a worker under load that exception cost ~15 µs a request.
+        ``stat`` raises, which would cost more than the check itself on every request.
         """
         path = self._stat_paths[2]
         if self._quiet is None and not os.access(path, os.F_OK):
@@ -116,57 +116,25 @@ class CatalogHolder:
         """The files' state, from three ``stat`` calls."""
         stations = os.stat(self._stat_paths[0])
         loop = os.stat(self._stat_paths[1])
-        jstate = self._journal_state()
-        return (
-            f"{stations.st_ino}-{stations.st_mtime_ns}-{stations.st_size}",
-            f"{loop.st_ino}-{loop.st_mtime_ns}-{loop.st_size}",
-            jstate,
-        )
+        return identity_of(stations), identity_of(loop), self._journal_state()
 
     def _current(self, state: FilesState) -> bool:
         """Bring the catalog up to ``state`` without a reload if possible; True if done."""
         snapshot, loop, jstate = state
         if loop != self._loop:
             return False
-        pos = self._position
-        if snapshot != pos.snapshot:
-            identity, folded = compacted_from(self._stations_path)
-            if identity != snapshot or folded is None or not self._catch_up(folded):
-                return False
-            pos = self._position = Position(snapshot, None, 0)  # what we hold, folded
-            self._set_version()
-        if jstate is None:
-            return pos.journal_inode is None
-        inode, size = jstate
-        if inode == pos.journal_inode and size == pos.journal_offset:
-            return True
-        if pos.journal_inode not in (None, inode) or (
-            inode == pos.journal_inode and size < pos.journal_offset
-        ):
-            return False  # not the journal we were reading
-        return self._follow(inode, pos.journal_offset if inode == pos.journal_inode else 0)
-
-    def _catch_up(self, folded: Position) -> bool:
-        """Whether the snapshot folded from ``folded`` holds exactly our data.
-
-        It does when we stood where it was folded from, or stand on the same journal and can
-        read the lines we had not (from the retired journal).
-        """
-        entries = journal.missed_before_fold(
-            self._journal_path, astuple(self._position), astuple(folded)
-        )
-        return entries is not None and self._apply(entries)
-
-    def _follow(self, inode: int, start: int) -> bool:
-        """Apply the journal's lines from ``start``; False if they cannot be applied."""
         try:
-            entries, offset = journal.read_entries(self._journal_path, start)
+            changes = changes_since(self._stations_path, self._position, snapshot, jstate)
         except (StationsError, OSError) as exc:
             log.error("cannot follow the journal; reloading: %s", exc)
             return False
-        if not self._apply(entries):
+        if changes is None:
             return False
-        self._position = Position(self._position.snapshot, inode, offset)
+        if changes.position == self._position and not changes.entries:
+            return True
+        if not self._apply(changes.entries):
+            return False
+        self._position = changes.position
         self._set_version()
         return True
 
@@ -225,7 +193,7 @@ class CatalogHolder:
 
     async def _reload(self, state: FilesState) -> None:
         try:
-            catalog = await run_in_threadpool(self._load)
+            catalog = await asyncio.to_thread(self._load)
         except StationsError as exc:
             log.error("data changed but is invalid; still serving the previous data: %s", exc)
             self._failed = state  # do not retry on every request; the next change retries

@@ -1,9 +1,10 @@
 """The write-ahead journal beside a stations file: what was written since its last snapshot.
 
-A write to a 186,000-station GeoJSON file used to rewrite the whole file (and every API worker
-re-read it). Now a write appends one JSON line to ``<file>.journal`` and fsyncs it: that line is
-the write's durability. Readers see the snapshot with the journal applied (`read_document`);
-API workers apply only the lines they have not seen (`read_entries` from an offset). From time
+Rewriting a national GeoJSON file on every write (and having every API worker re-read it) would
+cost seconds; instead a write appends one JSON line to ``<file>.journal`` and fsyncs it: that
+line is the write's durability. Readers see the snapshot with the journal applied
+(`storage.snapshot.read_document`); API workers and writers apply only the lines they have not
+seen (`read_entries` from an offset, via `storage.snapshot.changes_since`). From time
 to time the store folds the journal into a new snapshot and starts a new journal (compaction).
 
 Each line carries a station's whole new state, ``{"op": "put", "feature": {...}}``, or its

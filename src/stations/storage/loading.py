@@ -1,12 +1,10 @@
-"""Read and validate the GeoJSON files; every problem is reported with file, feature and field."""
+"""Read and validate stations; every problem is reported with file, feature and field."""
 
 from __future__ import annotations
 
 import gc
 import hashlib
 import math
-import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,29 +15,9 @@ import orjson
 from pydantic import ValidationError
 
 from stations.coords import in_china
-from stations.errors import DataError
-from stations.models import PositionAccuracy, StationProperties
-from stations.storage import journal
-from stations.storage.files import file_identity
-
-
-@dataclass(frozen=True, slots=True)
-class Station:
-    """One validated station: its properties and WGS84 position (None when unlocated)."""
-
-    props: StationProperties
-    lon: float | None
-    lat: float | None
-
-    @property
-    def id(self) -> str:
-        """The station's stable id."""
-        return self.props.id
-
-    @property
-    def located(self) -> bool:
-        """Whether the station has a position."""
-        return self.lon is not None
+from stations.errors import DataError, InvalidInput
+from stations.models import PositionAccuracy, Station, StationProperties
+from stations.storage.snapshot import Position, read_document
 
 
 @dataclass(slots=True)
@@ -52,93 +30,8 @@ class Parsed:
     position: Position | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """How far a reader got: the snapshot it read (file identity) and its journal's offset."""
-
-    snapshot: str
-    journal_inode: int | None  # None: there was no journal
-    journal_offset: int
-
-
-def journal_state(path: Path) -> tuple[int, int] | None:
-    """(inode, size) of the journal of the stations file ``path``; None if there is none."""
-    try:
-        st = journal.journal_path(path).stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_size
-
-
-#: Foreign member at the head of a snapshot written by compaction: the position it was folded
-#: from. A reader standing exactly there already holds the snapshot's data and need not read it.
-COMPACTED = "stations:compacted"
-_COMPACTED_RE = re.compile(rb'"stations:compacted":\s*(\{[^{}]*\})')
-
-
-def compacted_from(path: Path) -> tuple[str, Position | None]:
-    """The snapshot's identity and, if compaction wrote it, the position it was folded from.
-
-    Only the first bytes are read (compaction writes the marker first), from the same open
-    file whose identity is returned.
-    """
-    with open(path, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        head = handle.read(512)
-    identity = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-    found = _COMPACTED_RE.search(head)
-    if found is None:
-        return identity, None
-    try:
-        mark = orjson.loads(found.group(1))
-        return identity, Position(str(mark["base"]), int(mark["journal"]), int(mark["offset"]))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return identity, None
-
-
-def read_document(path: Path) -> tuple[Any, Position]:
-    """The stations document as stored: the snapshot with its journal applied.
-
-    The snapshot is read first and its journal second; if a compaction replaced the snapshot
-    meanwhile (its identity changed), the read is repeated, so a reader never pairs an old
-    snapshot with a journal that no longer follows it.
-    """
-    jpath = journal.journal_path(path)
-    for _ in range(20):
-        try:
-            before = file_identity(path)
-        except FileNotFoundError:
-            raise DataError(str(path), ["file not found"]) from None
-        doc = read_json(path)
-        state = journal_state(path)
-        entries, offset = journal.read_entries(jpath) if state else ([], 0)
-        if file_identity(path) != before:
-            continue  # compacted while we read: read again
-        if entries:
-            if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
-                raise DataError(str(path), ["expected a GeoJSON FeatureCollection"])
-            journal.apply(doc["features"], entries)
-        return doc, Position(before, state[0] if state else None, offset)
-    raise DataError(str(path), ["the file kept changing while being read; try again"])
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file, raising `DataError` with the position of a syntax error."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(str(path), ["file not found"]) from None
-    except OSError as exc:
-        raise DataError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    if not raw.strip():
-        raise DataError(str(path), ["file is empty (truncated?); expected a GeoJSON document"])
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DataError(str(path), [f"not valid JSON: {exc}"]) from None
-
-
-def _position_problem(coords: object) -> str | None:
+def position_problem(coords: object) -> str | None:
+    """What is wrong with GeoJSON Point coordinates ``coords`` (None: a valid [lon, lat])."""
     if not isinstance(coords, list | tuple) or len(coords) not in (2, 3):
         return f"coordinates must be [lon, lat], got {coords!r}"
     lon, lat = coords[0], coords[1]
@@ -212,7 +105,7 @@ def parse_feature(feature: object, label: str) -> tuple[Station | None, list[str
         got = geom.get("type") if isinstance(geom, dict) else geom
         problems.append(f"{label}: geometry must be a Point, got {got!r}")
     else:
-        problem = _position_problem(geom.get("coordinates"))
+        problem = position_problem(geom.get("coordinates"))
         if problem:
             problems.append(f"{label}: geometry.{problem}")
         else:
@@ -261,9 +154,23 @@ class FeatureCache:
             self._stations[key] = station
         return station, problems, warnings
 
-    def keep_only(self, keys: set[bytes]) -> None:
-        """Forget stations no longer in the file."""
-        self._stations = {k: v for k, v in self._stations.items() if k in keys}
+
+def check_written_feature(
+    feature: object, label: str = "station", cache: FeatureCache | None = None
+) -> dict[str, Any]:
+    """Validate a feature as loading does, and refuse what loading only warns about.
+
+    With ``cache`` (an API worker's), the validated station is remembered, so the worker does
+    not validate it again when it applies its own write from the journal.
+    """
+    parse = cache.parse if cache is not None else parse_feature
+    station, problems, warnings = parse(feature, label)
+    if problems or station is None:
+        raise InvalidInput("; ".join(problems))
+    if warnings:
+        raise InvalidInput("; ".join(warnings) + " (refused on write; fix the coordinates)")
+    assert isinstance(feature, dict)
+    return feature
 
 
 def parse_stations(doc: object, source: str, cache: FeatureCache | None = None) -> Parsed:
@@ -314,9 +221,9 @@ def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a file becomes millions of objects.
 
     A load allocates objects that all live on, so every collection it triggers scans the
-    growing heap for nothing: at 1,000,000 stations this took the load from 41 s to 50 s and
-    held the GIL for 7 s inside one ``orjson.loads`` (2.6 s paused), long enough for uvicorn's
-    supervisor to take a loading worker for hung (`stations serve --workers`).
+    growing heap for nothing: on a national file that slows the load markedly and lengthens
+    the GIL holds inside ``orjson.loads`` past what uvicorn's supervisor tolerates from a
+    loading worker (`stations serve --workers`).
     """
     enabled = gc.isenabled()
     gc.disable()

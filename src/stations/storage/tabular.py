@@ -38,6 +38,8 @@ from typing import Any
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput
 from stations.models import AMENITY_LABELS, KIND_LABELS
+from stations.storage.files import atomic_write_bytes
+from stations.storage.loading import check_written_feature
 
 COLUMNS = [
     ("id", "编号"),
@@ -84,7 +86,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8-sig")
         raw = [[_from_csv_cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
     elif suffix == ".xlsx":
-        import openpyxl
+        import openpyxl  # only for XLSX: costly to import, most runs never need it
 
         try:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -151,8 +153,6 @@ def rows_to_features(
     rows: Iterable[dict[str, Any]], crs: CRS
 ) -> tuple[list[tuple[int, dict[str, Any]]], RowProblems]:
     """Features of good rows (with their row numbers) and the problems of bad ones."""
-    from stations.storage.store import check_written_feature
-
     good: list[tuple[int, dict[str, Any]]] = []
     bad = RowProblems()
     seen: dict[str, int] = {}
@@ -192,8 +192,6 @@ def feature_to_row(feature: dict[str, Any], crs: CRS = CRS.WGS84) -> dict[str, A
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
     """CSV (UTF-8 with BOM, which Excel needs for Chinese) or XLSX, English headers."""
-    from stations.storage.files import atomic_write_bytes
-
     headers = [key for key, _ in COLUMNS]
     if path.suffix.lower() == ".csv":
         out = io.StringIO()
@@ -202,7 +200,7 @@ def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
         atomic_write_bytes(path, out.getvalue().encode("utf-8-sig"))
         return
-    import openpyxl
+    import openpyxl  # only for XLSX: costly to import, most runs never need it
 
     book = openpyxl.Workbook()
     sheet = book.active

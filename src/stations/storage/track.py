@@ -24,7 +24,7 @@ from stations.loop import Loop, parse_loop
 
 def read_track(path: Path) -> list[tuple[float, float]]:
     """The track's positions (lon, lat) in recorded order: tracks, else routes, else points."""
-    import pyogrio
+    import pyogrio  # GDAL: costly to import, only track import needs it
 
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")

@@ -1,21 +1,18 @@
 """Writes: create, replace, patch and close (or purge) stations. Bearer token required.
 
-Each write goes through `storage.store.GeoJSONStore` (validated as loading validates, atomic,
-locked across processes, journaled, audited) in a worker thread; the answer is the stored
-feature in the requested ``crs``. Every worker applies the write on its next request; once
-writes pause for ``STATIONS_COMPACT_IDLE_S`` seconds, the journal is folded into the file.
+Each write goes through the store (`storage.store.open_store`: validated as loading validates,
+atomic, locked across processes, journaled, audited) in a worker thread; the answer is the
+stored feature in the requested ``crs``. Every worker applies the write on its next request;
+once writes pause for ``STATIONS_COMPACT_IDLE_S`` seconds, the journal is folded into the file
+(`api.compaction`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sys
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 
 from stations.api.auth import WriterDep
 from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
@@ -23,10 +20,9 @@ from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput
-from stations.settings import Settings
-from stations.storage.store import Feature, GeoJSONStore
+from stations.storage.base import Feature, Store
+from stations.storage.store import open_store
 
-log = logging.getLogger("stations.api")
 router = APIRouter(
     prefix="/api/stations",
     tags=["editing"],
@@ -48,63 +44,18 @@ FeatureBody = Annotated[
 ]
 
 
-def _store(request: Request, settings: Settings) -> GeoJSONStore:
+async def writable_store(request: Request, settings: SettingsDep) -> Store:
     """The store, validating through this worker's cache (its own writes are not re-validated)."""
-    return GeoJSONStore.for_settings(settings, request.app.state.holder.cache)
+    return open_store(settings, request.app.state.holder.cache)
 
 
-async def _written(request: Request, settings: Settings) -> None:
+StoreDep = Annotated[Store, Depends(writable_store)]
+
+
+async def _written(request: Request) -> None:
     """After a write: serve it at once on this worker, and fold the journal once writes pause."""
     await request.app.state.holder.refresh()  # read-your-writes on this worker
-    state = request.app.state
-    timer: asyncio.TimerHandle | None = getattr(state, "compaction_timer", None)
-    if timer is not None:
-        timer.cancel()
-
-    def start() -> None:
-        state.compaction = asyncio.ensure_future(_compact_when_idle(settings))
-
-    state.compaction_timer = asyncio.get_running_loop().call_later(settings.compact_idle_s, start)
-
-
-async def finish_compaction(state: State) -> None:
-    """At shutdown: no new fold; let one under way finish (it holds the lock briefly)."""
-    timer: asyncio.TimerHandle | None = getattr(state, "compaction_timer", None)
-    if timer is not None:
-        timer.cancel()
-    task: asyncio.Future[None] | None = getattr(state, "compaction", None)
-    if task is not None and not task.done():
-        try:
-            await asyncio.wait_for(task, timeout=120)
-        except TimeoutError:  # pragma: no cover - a stuck child; the lock dies with it
-            log.error("compaction did not finish before shutdown")
-
-
-async def _compact_when_idle(settings: Settings) -> None:
-    """Fold the journal in a child process (`stations compact --if-idle`).
-
-    Folding 186,000 stations serialises the whole file; done in this worker it would hold the
-    GIL for about a second and stall every read it serves meanwhile. The child takes the lock
-    like any writer; this worker adopts the new file without reading it (see the holder).
-    """
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "stations",
-        "compact",
-        "--stations",
-        str(settings.stations_path),
-        "--if-idle",
-        str(settings.compact_idle_s),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await proc.communicate()
-    text = output.decode("utf-8", "replace").strip()
-    if proc.returncode:
-        log.error("compaction failed: %s", text)
-    elif text:
-        log.info("%s", text)
+    request.app.state.compaction.written()
 
 
 def _with_point(feature: Feature, x: float, y: float) -> Feature:
@@ -148,13 +99,13 @@ async def create_station(
     request: Request,
     body: FeatureBody,
     writer: WriterDep,
-    settings: SettingsDep,
+    store: StoreDep,
     crs: CrsParam = CRS.WGS84,
 ) -> GeoJSONResponse:
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
-    stored = await run_in_threadpool(_store(request, settings).create, feature, writer)
-    await _written(request, settings)
+    stored = await run_in_threadpool(store.create, feature, writer)
+    await _written(request)
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
 
@@ -164,13 +115,13 @@ async def replace_station(
     station_id: str,
     body: FeatureBody,
     writer: WriterDep,
-    settings: SettingsDep,
+    store: StoreDep,
     crs: CrsParam = CRS.WGS84,
 ) -> GeoJSONResponse:
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
-    stored = await run_in_threadpool(_store(request, settings).replace, station_id, feature, writer)
-    await _written(request, settings)
+    stored = await run_in_threadpool(store.replace, station_id, feature, writer)
+    await _written(request)
     return _answer(stored, crs)
 
 
@@ -185,14 +136,14 @@ async def patch_station(
         Body(description="{'properties': {...changed...}} and/or {'geometry': Point in crs}."),
     ],
     writer: WriterDep,
-    settings: SettingsDep,
+    store: StoreDep,
     crs: CrsParam = CRS.WGS84,
 ) -> GeoJSONResponse:
     """Change some properties and/or the position of a station."""
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
     changes = {k: v for k, v in converted.items() if k != "type"}
-    stored = await run_in_threadpool(_store(request, settings).patch, station_id, changes, writer)
-    await _written(request, settings)
+    stored = await run_in_threadpool(store.patch, station_id, changes, writer)
+    await _written(request)
     return _answer(stored, crs)
 
 
@@ -203,12 +154,12 @@ async def delete_station(
     request: Request,
     station_id: str,
     writer: WriterDep,
-    settings: SettingsDep,
+    store: StoreDep,
     purge: Annotated[
         bool, Query(description="Remove it for good instead of marking it closed.")
     ] = False,
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
-    stored = await run_in_threadpool(_store(request, settings).delete, station_id, writer, purge)
-    await _written(request, settings)
+    stored = await run_in_threadpool(store.delete, station_id, writer, purge)
+    await _written(request)
     return _answer(stored, CRS.WGS84)

@@ -15,7 +15,7 @@ from stations.api.responses import GEOJSON, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.catalog import Catalog
 from stations.errors import InvalidInput, StationNotFound
-from stations.storage.loading import Station
+from stations.models import Station
 
 router = APIRouter(
     prefix="/ogc",

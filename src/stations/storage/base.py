@@ -1,0 +1,71 @@
+"""The store interface: what the API, the CLI and bulk import need from where stations live.
+
+`storage.geojson.GeoJSONStore` implements it on the bundled file format; a PostGIS store for
+several replicas will implement the same methods. Callers get a store from
+`storage.store.open_store` and never name an implementation. ``tests/test_store_contract.py``
+is the suite every implementation passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from stations.storage.snapshot import Changes, Position
+
+#: A GeoJSON Feature as JSON: ``{"type": "Feature", "id", "geometry", "properties"}``.
+Feature = dict[str, Any]
+
+
+class Store(Protocol):
+    """Stations, validated on every write, with a history readers can follow.
+
+    Every write validates as loading does (`storage.loading.check_written_feature`) and raises
+    `InvalidInput` storing nothing if a feature is invalid; writes naming an unknown id raise
+    `StationNotFound`; an unreadable store raises `DataError`. ``actor`` names the writer in
+    the audit log.
+    """
+
+    def version(self) -> str:
+        """A token that changes whenever the data changes."""
+        ...
+
+    def snapshot(self) -> tuple[Feature, Position]:
+        """The stations as a FeatureCollection, and the position they were read at."""
+        ...
+
+    def changes(self, since: Position) -> Changes | None:
+        """The writes made since ``since``; None if they cannot be told (read `snapshot`)."""
+        ...
+
+    def create(self, feature: Feature, actor: str) -> Feature:
+        """Add a station; `Conflict` if its id exists."""
+        ...
+
+    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
+        """Replace a station entirely (its id cannot change)."""
+        ...
+
+    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+        """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
+        ...
+
+    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+        """Mark a station closed (kept, with history), or remove it with ``purge`` (None)."""
+        ...
+
+    def import_features(
+        self, features: list[Feature], actor: str, update: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Add many stations at once; return the ids created and updated.
+
+        With ``update``, stations whose id exists are replaced; without it a clash raises
+        `Conflict` and nothing is written.
+        """
+        ...
+
+    def compact(self, idle_s: float | None = None) -> int:
+        """Fold the history into the stored data; return how many writes it held (0: none).
+
+        With ``idle_s``, only if nobody has written for that many seconds.
+        """
+        ...

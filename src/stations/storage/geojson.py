@@ -1,0 +1,375 @@
+"""The store (`storage.base.Store`) on a GeoJSON file: the bundled format, kept by `GeoJSONStore`.
+
+- every change is validated by the same code as loading (`storage.loading.parse_feature`), and
+  ids stay unique, so nothing invalid is ever written;
+- writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers and the CLI can
+  write at once without losing an update;
+- a write appends one line to the journal beside the file and fsyncs it (`storage.journal`):
+  O(1) whatever the file's size, where rewriting a national file takes seconds. Every
+  reader applies the journal (`storage.snapshot.read_document`); API workers and writers
+  apply just the lines they have not seen (`storage.snapshot.changes_since`);
+- the journal is folded into the file itself (compaction: a new snapshot written atomically,
+  temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
+  import, when the API has been quiet for a few seconds, at ``stations serve`` start-up and by
+  ``stations compact``; the snapshot it replaces is kept in ``.backups/`` (the last
+  ``keep_backups``);
+- one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
+  which token label, what changed (before and after).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
+from stations.models import Status
+from stations.settings import Settings
+from stations.storage import journal
+from stations.storage.base import Feature
+from stations.storage.files import atomic_write_bytes
+from stations.storage.loading import FeatureCache, check_written_feature
+from stations.storage.snapshot import (
+    COMPACTED,
+    Changes,
+    Position,
+    changes_since,
+    compaction_mark,
+    file_identity,
+    journal_state,
+    read_document,
+)
+
+#: The stored data per data file as this process last read it (under the lock), so that a
+#: write reads only the journal lines other processes appended since.
+_STORED: dict[str, _Stored] = {}
+
+
+@dataclass
+class _Stored:
+    """The data as this process last read it under the lock, and where it read up to."""
+
+    doc: dict[str, Any]
+    where: dict[str, int]  # station id -> index in doc["features"]
+    position: Position
+    pending: int  # journal lines not yet in the snapshot
+
+    def follow(self, changes: Changes) -> None:
+        """Apply what was written since our position (`changes_since`, or our own write)."""
+        if changes.position.snapshot != self.position.snapshot:
+            self.pending = 0  # a fold was adopted: the lines before it are in the snapshot
+        if changes.entries:
+            self.where = journal.apply(self.doc["features"], changes.entries, self.where)
+        self.pending += changes.in_journal
+        self.position = changes.position
+
+
+class GeoJSONStore:
+    """Stations in one GeoJSON FeatureCollection file and its journal (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        The stations file (the snapshot); its journal is ``<path>.journal``.
+    keep_backups
+        Snapshots kept in ``.backups/`` (one is taken at each compaction).
+    compact_every
+        Fold the journal into a new snapshot once it holds this many writes.
+    cache
+        Stations validated before (see `check_written_feature`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        keep_backups: int = 20,
+        compact_every: int = 1000,
+        cache: FeatureCache | None = None,
+    ) -> None:
+        self.path = path
+        self.journal_path = journal.journal_path(path)
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.backups = path.parent / ".backups"
+        self.audit_path = path.parent / "audit.jsonl"
+        self.keep_backups = keep_backups
+        self.compact_every = compact_every
+        self.cache = cache
+
+    @classmethod
+    def for_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
+        """The store behind the configured stations file (``cache``: an API worker's)."""
+        return cls(
+            settings.stations_path,
+            keep_backups=settings.keep_backups,
+            compact_every=settings.compact_every,
+            cache=cache,
+        )
+
+    def version(self) -> str:
+        """Snapshot identity and journal length: changes on every write."""
+        state = journal_state(self.path)
+        return f"{file_identity(self.path)}-{state[0] if state else 0}-{state[1] if state else 0}"
+
+    def snapshot(self) -> tuple[Feature, Position]:
+        """The FeatureCollection as stored (journal applied, no compaction mark), its position."""
+        doc, position = read_document(self.path)
+        if not isinstance(doc, dict):
+            raise DataError(str(self.path), ["expected a GeoJSON FeatureCollection"])
+        return {k: v for k, v in doc.items() if k != COMPACTED}, position
+
+    def changes(self, since: Position) -> Changes | None:
+        """The journal entries written since ``since``; None if the files moved on otherwise."""
+        return changes_since(self.path, since, file_identity(self.path), journal_state(self.path))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _current(self) -> _Stored:
+        """The stored data (call under the lock): only new journal lines are read if we can."""
+        key = str(self.path.resolve())
+        stored = _STORED.get(key)
+        if stored is not None:
+            changes = changes_since(
+                self.path, stored.position, file_identity(self.path), journal_state(self.path)
+            )
+            if changes is not None:
+                stored.follow(changes)
+                return stored
+        doc, position = read_document(self.path)
+        where = _checked_ids(doc, str(self.path))  # refuse to build on a broken file
+        entries, _ = journal.read_entries(self.journal_path) if position.journal_inode else ([], 0)
+        stored = _Stored(doc, where, position, len(entries))
+        _STORED[key] = stored
+        return stored
+
+    def _write(self, stored: _Stored, entries: list[journal.Entry], audit: dict[str, Any]) -> None:
+        """Make entries durable (journal append + fsync), then audit them; compact if due."""
+        inode_before = stored.position.journal_inode
+        size = journal.append(self.journal_path, entries)
+        state = journal_state(self.path)
+        assert state is not None
+        if inode_before is not None and state[0] != inode_before:  # pragma: no cover - lock
+            raise DataError(str(self.journal_path), ["journal replaced during a write"])
+        written = Position(stored.position.snapshot, state[0], size)
+        stored.follow(Changes(entries, written, len(entries)))
+        self._audit(audit)
+        if stored.pending >= self.compact_every:
+            self._compact(stored)
+
+    def compact(self, idle_s: float | None = None) -> int:
+        """Fold the journal into a new snapshot; return how many writes it held (0: nothing).
+
+        With ``idle_s``, only if nobody has written for that many seconds (writes are
+        streaming in: the next pause will do).
+        """
+        with self._locked():
+            stored = self._current()
+            if stored.position.journal_inode is None:
+                return 0
+            if idle_s is not None:
+                age = time.time() - self.journal_path.stat().st_mtime
+                if age < idle_s:
+                    return 0
+            return self._compact(stored)
+
+    def _compact(self, stored: _Stored) -> int:
+        folded = stored.pending
+        head = {"type": "FeatureCollection", COMPACTED: compaction_mark(stored.position)}
+        doc = {**head, **{k: v for k, v in stored.doc.items() if k not in head}}
+        body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"  # as json.dumps(indent=2)
+        self._backup()
+        atomic_write_bytes(self.path, body)  # first the snapshot holding every line...
+        journal.retire(self.journal_path)  # ...then the journal (replaying it would be harmless)
+        stored.position = Position(file_identity(self.path), None, 0)
+        stored.pending = 0
+        return folded
+
+    def _backup(self) -> None:
+        if not self.path.exists():
+            return
+        self.backups.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        atomic_write_bytes(
+            self.backups / f"{self.path.stem}.{stamp}.geojson", self.path.read_bytes()
+        )
+        kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
+        for old in kept[: max(0, len(kept) - self.keep_backups)]:
+            old.unlink(missing_ok=True)
+
+    def last_backup(self) -> Path | None:
+        """The newest backup, if any."""
+        kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
+        return kept[-1] if kept else None
+
+    def _audit(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(
+            {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry},
+            ensure_ascii=False,
+        )
+        fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _get(self, stored: _Stored, station_id: str) -> Feature:
+        at = stored.where.get(station_id)
+        if at is None:
+            raise StationNotFound(f"no station with id {station_id!r}")
+        feature: Feature = stored.doc["features"][at]
+        return feature
+
+    def _put(
+        self, stored: _Stored, action: str, feature: Feature, actor: str, before: Feature | None
+    ) -> None:
+        sid = feature["properties"]["id"]
+        audit = {"actor": actor, "action": action, "id": sid, "before": before, "after": feature}
+        self._write(stored, [journal.Entry(sid, feature)], audit)
+
+    def create(self, feature: Feature, actor: str) -> Feature:
+        """Add a station; Conflict if its id exists."""
+        feature = check_written_feature(_with_id(feature), cache=self.cache)
+        sid = feature["properties"]["id"]
+        with self._locked():
+            stored = self._current()
+            if sid in stored.where:
+                raise Conflict(f"a station with id {sid!r} already exists; use PUT to replace it")
+            self._put(stored, "create", feature, actor, None)
+        return feature
+
+    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
+        """Replace a station entirely (its id cannot change)."""
+        feature = check_written_feature(_with_id(feature), cache=self.cache)
+        if feature["properties"]["id"] != station_id:
+            raise InvalidInput(
+                f"properties.id {feature['properties']['id']!r} differs from the URL's "
+                f"{station_id!r}; ids cannot change"
+            )
+        with self._locked():
+            stored = self._current()
+            before = self._get(stored, station_id)
+            self._put(stored, "replace", feature, actor, before)
+        return feature
+
+    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+        """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
+        if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
+            raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
+        props = changes.get("properties", {})
+        if not isinstance(props, dict):
+            raise InvalidInput("properties must be an object")
+        if "id" in props and props["id"] != station_id:
+            raise InvalidInput("ids cannot change")
+        with self._locked():
+            stored = self._current()
+            current = self._get(stored, station_id)
+            merged = check_written_feature(
+                {
+                    **current,
+                    "properties": {**current["properties"], **props},
+                    "geometry": changes.get("geometry", current.get("geometry")),
+                },
+                cache=self.cache,
+            )
+            self._put(stored, "patch", merged, actor, current)
+        return merged
+
+    def import_features(
+        self, features: list[Feature], actor: str, update: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Add many stations in one write (one lock, then a new snapshot).
+
+        With ``update``, stations whose id exists are replaced. Returns the ids created and
+        updated; without ``update`` a clash raises Conflict listing the ids.
+        """
+        checked = [check_written_feature(_with_id(f)) for f in features]
+        created: list[str] = []
+        updated: list[str] = []
+        with self._locked():
+            stored = self._current()
+            clash = [
+                f["properties"]["id"] for f in checked if f["properties"]["id"] in stored.where
+            ]
+            if clash and not update:
+                raise Conflict(
+                    f"{len(clash)} id(s) already exist ({', '.join(clash[:10])}); use --update "
+                    "to replace them"
+                )
+            for f in checked:
+                sid = f["properties"]["id"]
+                (updated if sid in stored.where else created).append(sid)
+            entries = [journal.Entry(f["properties"]["id"], f) for f in checked]
+            audit = {"actor": actor, "action": "import", "created": created, "updated": updated}
+            self._write(stored, entries, audit)
+            self._compact(stored)  # a bulk change: the file itself shows it at once
+        return created, updated
+
+    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+        """Mark a station closed (kept, with history), or remove it with ``purge``."""
+        with self._locked():
+            stored = self._current()
+            current = self._get(stored, station_id)
+            if purge:
+                audit = {
+                    "actor": actor,
+                    "action": "purge",
+                    "id": station_id,
+                    "before": current,
+                    "after": None,
+                }
+                self._write(stored, [journal.Entry(station_id, None)], audit)
+                return None
+            closed = {
+                **current,
+                "properties": {**current["properties"], "status": Status.CLOSED.value},
+            }
+            self._put(stored, "close", closed, actor, current)
+            return closed
+
+
+def _checked_ids(doc: object, source: str) -> dict[str, int]:
+    """Station id -> index, for a document whose structure and ids are sound.
+
+    Each station was validated when it was written (and every load validates the file again),
+    so a writer's first write does not validate a national file once more.
+    """
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise DataError(source, ["expected a GeoJSON FeatureCollection"])
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise DataError(source, ["'features' must be an array"])
+    where = journal.index_by_id(features)
+    if len(where) != len(features):
+        raise DataError(
+            source,
+            ["every feature needs a unique properties.id; check the file with `stations validate`"],
+        )
+    return where
+
+
+def _with_id(feature: object) -> Feature:
+    """Features carry their id twice (Feature id and properties.id); fill the Feature's."""
+    if not isinstance(feature, dict):
+        raise InvalidInput("expected a GeoJSON Feature object")
+    props = feature.get("properties")
+    if isinstance(props, dict) and "id" in props and "id" not in feature:
+        return {**feature, "id": props["id"]}
+    return feature

@@ -1,0 +1,214 @@
+"""The Store contract: what every store implementation must do, run against each of them.
+
+A backend is a factory giving a zero-argument, picklable opener on fresh data holding the
+bundled stations. To run the suite against another store (PostgreSQL), add its factory to
+`BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
+from stations.errors import Conflict, InvalidInput, StationNotFound
+from stations.settings import Settings
+from stations.storage.base import Store
+from stations.storage.store import open_store
+
+Opener = Callable[[], Store]
+KNOWN = "delong-yinxing-union-station"  # a station of the bundled data
+
+
+def geojson_store(tmp_path: Path) -> Opener:
+    """The GeoJSON store on a copy of the bundled data."""
+    path = tmp_path / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, path)
+    settings = Settings(_env_file=None, stations_path=path, loop_path=BUNDLED_LOOP)  # type: ignore[call-arg]
+    return functools.partial(open_store, settings)
+
+
+BACKENDS = {"geojson": geojson_store}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+def store(opener: Opener) -> Store:
+    return opener()
+
+
+def features(store: Store) -> dict[str, dict[str, Any]]:
+    doc, _ = store.snapshot()
+    assert doc["type"] == "FeatureCollection"
+    return {f["properties"]["id"]: f for f in doc["features"]}
+
+
+def ids_seen_by(opener: Opener) -> list[str]:
+    """The station ids in file order, as a fresh store handle sees them (in a child process)."""
+    doc, _ = opener().snapshot()
+    return [f["properties"]["id"] for f in doc["features"]]
+
+
+def test_create_stores_the_station_and_refuses_a_used_id(store):
+    before = features(store)
+    created = store.create(station("new-one", 107.2, 28.95), "test")
+    assert created["properties"]["id"] == "new-one" and created["id"] == "new-one"
+    after = features(store)
+    assert after["new-one"]["geometry"]["coordinates"] == [107.2, 28.95]
+    assert set(after) == set(before) | {"new-one"}
+    version = store.version()
+    with pytest.raises(Conflict, match="already exists"):
+        store.create(station("new-one", 107.3, 28.95), "test")
+    assert store.version() == version and features(store) == after
+
+
+def test_invalid_features_are_refused_with_nothing_stored(store):
+    before, version = features(store), store.version()
+    with pytest.raises(InvalidInput, match="kind"):
+        store.create(station("bad", 107.2, 28.95, kind="castle"), "test")
+    with pytest.raises(InvalidInput):
+        store.create({"type": "Feature", "geometry": None, "properties": []}, "test")
+    with pytest.raises(InvalidInput, match="refused on write"):
+        store.create(station("paris", 2.35, 48.85), "test")  # only a warning on load
+    with pytest.raises(InvalidInput, match="ids cannot change"):
+        store.patch(KNOWN, {"properties": {"id": "other"}}, "test")
+    with pytest.raises(InvalidInput):
+        store.patch(KNOWN, {"properties": {"status": "gone"}}, "test")
+    assert store.version() == version and features(store) == before
+
+
+def test_replace_patch_and_unknown_ids(store):
+    current = features(store)[KNOWN]
+    replaced = store.replace(
+        KNOWN, {**current, "properties": {**current["properties"], "phone": "023-1234567"}}, "t"
+    )
+    assert features(store)[KNOWN] == replaced
+    assert replaced["properties"]["phone"] == "023-1234567"
+    with pytest.raises(InvalidInput, match="differs from the URL"):
+        store.replace(KNOWN, station("another-id", 107.2, 28.95), "t")
+    patched = store.patch(KNOWN, {"geometry": {"type": "Point", "coordinates": [107.3, 29.0]}}, "t")
+    assert patched["properties"]["phone"] == "023-1234567"  # other properties kept
+    assert features(store)[KNOWN]["geometry"]["coordinates"] == [107.3, 29.0]
+    for write in (
+        lambda: store.replace("nowhere", station("nowhere", 107.2, 28.95), "t"),
+        lambda: store.patch("nowhere", {"properties": {"phone": "023-1234567"}}, "t"),
+        lambda: store.delete("nowhere", "t"),
+        lambda: store.delete("nowhere", "t", purge=True),
+    ):
+        with pytest.raises(StationNotFound, match="no station with id 'nowhere'"):
+            write()
+
+
+def test_delete_closes_and_purge_removes(store):
+    closed = store.delete(KNOWN, "t")
+    assert closed is not None and closed["properties"]["status"] == "closed"
+    assert features(store)[KNOWN]["properties"]["status"] == "closed"  # kept, with history
+    assert store.delete(KNOWN, "t", purge=True) is None
+    assert KNOWN not in features(store)
+    store.create(station(KNOWN, 107.26, 28.91), "t")  # the id is free again, at the end
+    doc, _ = store.snapshot()
+    assert doc["features"][-1]["properties"]["id"] == KNOWN
+
+
+def test_import_creates_and_with_update_replaces(store):
+    before = features(store)
+    created, updated = store.import_features(
+        [station("imp-1", 107.2, 28.95), station("imp-2", 107.21, 28.95)], "office"
+    )
+    assert (created, updated) == (["imp-1", "imp-2"], [])
+    version, stored = store.version(), features(store)
+    assert set(stored) == set(before) | {"imp-1", "imp-2"}
+    clash = [station("imp-2", 107.22, 28.95), station("imp-3", 107.23, 28.95)]
+    with pytest.raises(Conflict, match="imp-2"):
+        store.import_features(clash, "office")
+    with pytest.raises(InvalidInput):
+        store.import_features([station("imp-4", 107.2, 28.95, kind="castle")], "office")
+    assert store.version() == version and features(store) == stored  # nothing written
+    created, updated = store.import_features(clash, "office", update=True)
+    assert (created, updated) == (["imp-3"], ["imp-2"])
+    assert features(store)["imp-2"]["geometry"]["coordinates"] == [107.22, 28.95]
+
+
+def test_every_write_changes_the_version(store):
+    seen = {store.version()}
+    writes = [
+        lambda: store.create(station("v", 107.2, 28.95), "t"),
+        lambda: store.patch("v", {"properties": {"phone": "023-1234567"}}, "t"),
+        lambda: store.replace("v", station("v", 107.21, 28.95), "t"),
+        lambda: store.delete("v", "t"),
+        lambda: store.delete("v", "t", purge=True),
+        lambda: store.import_features([station("w", 107.2, 28.96)], "t"),
+        lambda: store.create(station("x", 107.2, 28.97), "t"),
+        lambda: store.compact(),
+    ]
+    for write in writes:
+        write()
+        seen.add(store.version())
+    assert len(seen) == len(writes) + 1
+
+
+def test_changes_since_a_position_are_exactly_the_writes(store):
+    _, start = store.snapshot()
+    changes = store.changes(start)
+    assert changes is not None and changes.entries == [] and changes.position == start
+    a = store.create(station("a", 107.2, 28.95), "t")
+    a2 = store.patch("a", {"properties": {"phone": "023-1234567"}}, "t")
+    store.delete(KNOWN, "t", purge=True)
+    changes = store.changes(start)
+    assert changes is not None
+    assert [(e.station_id, e.feature) for e in changes.entries] == [
+        ("a", a),
+        ("a", a2),
+        (KNOWN, None),
+    ]
+    _, now = store.snapshot()
+    assert changes.position == now
+    later = store.changes(now)
+    assert later is not None and later.entries == []
+    # Across a compaction, a reader that stood anywhere in the folded history catches up.
+    b = store.create(station("b", 107.21, 28.95), "t")
+    assert store.compact() == 4
+    since = store.changes(now)
+    assert since is not None and [(e.station_id, e.feature) for e in since.entries] == [("b", b)]
+
+
+def test_compaction_keeps_the_data_identical(store):
+    store.create(station("c1", 107.2, 28.95), "t")
+    store.delete(KNOWN, "t", purge=True)
+    store.patch("c1", {"properties": {"phone": "023-1234567"}}, "t")
+    doc, _ = store.snapshot()
+    assert store.compact() == 3
+    assert store.snapshot()[0] == doc
+    assert store.compact() == 0  # nothing left to fold
+    assert store.snapshot()[0] == doc
+
+
+def test_another_process_sees_the_writes(opener):
+    store = opener()
+    store.create(station("from-here", 107.2, 28.95), "t")
+    store.delete(KNOWN, "t", purge=True)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        seen = pool.submit(ids_seen_by, opener).result(timeout=120)
+        assert seen[-1] == "from-here" and KNOWN not in seen
+        assert seen == ids_seen_by(opener)  # a second handle in this process agrees
+        # ...and what another process writes, this handle sees.
+        pool.submit(_create_in_child, opener, "from-there").result(timeout=120)
+    assert ids_seen_by(lambda: store)[-1] == "from-there"
+    assert store.create(station("after", 107.22, 28.95), "t")["id"] == "after"
+    assert ids_seen_by(lambda: store)[-2:] == ["from-there", "after"]
+
+
+def _create_in_child(opener: Opener, sid: str) -> None:
+    opener().create(station(sid, 107.21, 28.95), "child")
