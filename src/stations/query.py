@@ -18,7 +18,7 @@ import orjson
 
 from stations import hours
 from stations.catalog import Catalog, point_geometry
-from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
 from stations.geodesy import inverse
 from stations.index import Hit
@@ -110,9 +110,8 @@ def _parse_by(by: str | By) -> By:
 def query_point(lon: object, lat: object, crs: str | CRS) -> tuple[float, float, CRS]:
     """Validate a query position and return it in WGS84 with the parsed crs."""
     crs = _parse_crs(crs)
-    x, y = check_lonlat(lon, lat)
-    wx, wy = to_wgs84(x, y, crs)
-    return float(wx), float(wy), crs
+    wlon, wlat = wgs84_position(lon, lat, crs)
+    return wlon, wlat, crs
 
 
 def station_feature(
