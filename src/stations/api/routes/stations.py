@@ -18,9 +18,9 @@ from stations.api.deps import (
 )
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
-from stations.cli import info_data
 from stations.coords import CRS
 from stations.errors import StationNotFound
+from stations.info import info_data
 
 router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS)
 FC = geojson_responses("FeatureCollection")
