@@ -7,8 +7,9 @@ import pytest
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations import query
-from stations.catalog import OVERLAY_LIMIT, Catalog, Overlay
+from stations.catalog import Catalog
 from stations.loop import load_loop
+from stations.rows import OVERLAY_LIMIT, Overlay
 from stations.storage.loading import Station, parse_feature
 
 KINDS = ["union_station", "warm_station", "cold_drink_fridge", "worker_service_point"]
@@ -124,7 +125,7 @@ def test_heavy_churn_rebuilds_and_still_answers_as_fresh():
     catalog = Catalog(stations, loop)
     changes = {f"s{i}": (None if i % 5 == 0 else make(f"s{i}", rng)) for i in range(0, 200, 2)}
     derived = catalog.with_changes(changes)
-    assert derived._dead == 0  # past MAX_DEAD_SHARE: built compact, afresh
+    assert derived._rows.dead == 0  # past MAX_DEAD_SHARE: built compact, afresh
     stations = [changes.get(s.id, s) for s in stations if changes.get(s.id, s) is not None]
     assert answers(derived, 1) == answers(Catalog(stations, loop), 1)
 

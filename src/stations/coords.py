@@ -128,7 +128,7 @@ def _raw_offset(lon: Any, lat: Any, m: Any) -> tuple[Any, Any]:
 
 
 def _offset(lon: Any, lat: Any) -> tuple[Any, Any]:
-    """GCJ-02 offset for floats (plain `math`: ~50x faster than numpy on one value) or arrays."""
+    """GCJ-02 offset for floats (plain `math`, far cheaper than numpy on one value) or arrays."""
     if isinstance(lon, float):
         x0, y0, x1, y1 = CHINA_EXTENT
         if not (x0 <= lon <= x1 and y0 <= lat <= y1):

@@ -220,7 +220,7 @@ def parse_demand_geojson(text: str, crs: CRS, source: str) -> list[tuple[float, 
         if not isinstance(geom, dict) or geom.get("type") != "Point":
             raise InvalidInput(f"{source}: feature {i} is not a Point")
         coords = geom.get("coordinates") or [None, None]
-        wx, wy = wgs84_position(*coords[:2], crs, name=f"feature {i}")
+        wx, wy = wgs84_position(coords[0], coords[1], crs, name=f"feature {i}")
         w = (f.get("properties") or {}).get("weight", 1.0)
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
             raise InvalidInput(f"{source}: feature {i}: weight must be a number >= 0")
