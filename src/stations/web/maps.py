@@ -111,9 +111,9 @@ def _to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
 
 def _bounds(catalog: Catalog) -> tuple[float, float, float, float] | None:
     boxes = []
-    if len(catalog.located):
-        lons, lats = catalog.lonlat()
-        boxes.append((float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())))
+    extent = catalog.extent()
+    if extent is not None:
+        boxes.append(extent)
     if catalog.loop is not None:
         boxes.append(catalog.loop.bbox)
     if not boxes:

@@ -51,17 +51,7 @@ def _check_format(f: str | None) -> None:
 def _collection(request: Request, catalog: Catalog, cid: str) -> dict[str, Any]:
     title, description = COLLECTIONS[cid]
     if cid == "stations":
-        idx = catalog.index
-        bbox = (
-            [
-                float(idx.lons.min()),
-                float(idx.lats.min()),
-                float(idx.lons.max()),
-                float(idx.lats.max()),
-            ]
-            if idx.size
-            else [-180.0, -90.0, 180.0, 90.0]
-        )
+        bbox = list(catalog.extent() or (-180.0, -90.0, 180.0, 90.0))
     else:
         assert catalog.loop is not None
         bbox = list(catalog.loop.bbox)
