@@ -50,6 +50,7 @@ def answers(catalog: Catalog, rng_seed: int) -> list[object]:
         sorted((k, round(v.loop_km, 6)) for k, v in catalog.loop_places.items()),
         sorted((catalog.station_at(i).id, round(p.loop_km, 6)) for i, p in catalog.loop_members),
         catalog.counts_by_kind(),
+        catalog.extent(),
     ]
     for f in FILTERS:
         out.append([s.id for s in catalog.select(f.kinds, f.amenities, f.statuses)])
