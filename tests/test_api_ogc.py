@@ -1,3 +1,15 @@
+import shutil
+
+from fastapi.testclient import TestClient
+
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
+from stations.api import create_app
+from stations.settings import Settings
+
+TOKEN = "s3cret-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def test_landing_and_conformance(client):
     landing = client.get("/ogc").json()
     rels = {link["rel"] for link in landing["links"]}
@@ -36,3 +48,38 @@ def test_items_bbox_item_and_errors(client):
     assert client.get("/ogc/collections/stations/items/nope").status_code == 404
     assert client.get("/ogc/collections/stations/items", params={"limit": 10001}).status_code == 400
     assert client.get("/ogc/collections/stations/items", params={"f": "xml"}).status_code == 400
+
+
+def test_stations_extent_follows_writes(tmp_path):
+    """After writes delete the easternmost station and move the southernmost, the extent
+    covers the live stations only (it once came from index arrays still holding old positions)."""
+    data = tmp_path / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, data)
+    settings = Settings(
+        _env_file=None, stations_path=data, loop_path=BUNDLED_LOOP, admin_token=f"office:{TOKEN}"
+    )
+
+    def extent(api: TestClient) -> list[float]:
+        return api.get("/ogc/collections/stations").json()["extent"]["spatial"]["bbox"][0]
+
+    def located(api: TestClient) -> list[dict]:
+        feats = api.get("/api/stations", params={"limit": 10000}).json()["features"]
+        return [f for f in feats if f["geometry"]]
+
+    def live(api: TestClient) -> list[float]:
+        xs, ys = zip(*(f["geometry"]["coordinates"] for f in located(api)), strict=True)
+        return [min(xs), min(ys), max(xs), max(ys)]
+
+    with TestClient(create_app(settings)) as api:
+        before = extent(api)
+        assert before == live(api)
+        east = max(located(api), key=lambda f: f["geometry"]["coordinates"][0])
+        south = min(located(api), key=lambda f: f["geometry"]["coordinates"][1])
+        assert api.delete(f"/api/stations/{east['id']}?purge=true", headers=AUTH).status_code == 200
+        moved = {"geometry": {"type": "Point", "coordinates": [107.2, 29.0]}}
+        assert (
+            api.patch(f"/api/stations/{south['id']}", json=moved, headers=AUTH).status_code == 200
+        )
+        after = extent(api)
+        assert after == live(api)
+        assert after[2] < before[2] and after[1] > before[1]

@@ -7,9 +7,10 @@ import pytest
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations import query
-from stations.catalog import OVERLAY_LIMIT, Catalog, Overlay
+from stations.catalog import Catalog
 from stations.loop import load_loop
 from stations.models import Station
+from stations.rows import OVERLAY_LIMIT, Overlay
 from stations.storage.loading import parse_feature
 
 KINDS = ["union_station", "warm_station", "cold_drink_fridge", "worker_service_point"]
@@ -50,6 +51,7 @@ def answers(catalog: Catalog, rng_seed: int) -> list[object]:
         sorted((k, round(v.loop_km, 6)) for k, v in catalog.loop_places.items()),
         sorted((catalog.station_at(i).id, round(p.loop_km, 6)) for i, p in catalog.loop_members),
         catalog.counts_by_kind(),
+        catalog.extent(),
     ]
     for f in FILTERS:
         out.append([s.id for s in catalog.select(f.kinds, f.amenities, f.statuses)])
@@ -125,7 +127,7 @@ def test_heavy_churn_rebuilds_and_still_answers_as_fresh():
     catalog = Catalog(stations, loop)
     changes = {f"s{i}": (None if i % 5 == 0 else make(f"s{i}", rng)) for i in range(0, 200, 2)}
     derived = catalog.with_changes(changes)
-    assert derived._dead == 0  # past MAX_DEAD_SHARE: built compact, afresh
+    assert derived._rows.dead == 0  # past MAX_DEAD_SHARE: built compact, afresh
     stations = [changes.get(s.id, s) for s in stations if changes.get(s.id, s) is not None]
     assert answers(derived, 1) == answers(Catalog(stations, loop), 1)
 

@@ -108,3 +108,19 @@ def test_gcj02_and_bd09_is_both_conversions_at_once():
         lon, lat = rng.uniform(70, 140), rng.uniform(0, 60)  # inside China and around it
         glon, glat = wgs84_to_gcj02(lon, lat)
         assert gcj02_and_bd09(lon, lat) == (glon, glat, *gcj02_to_bd09(glon, glat))
+
+
+def test_wgs84_position_checks_then_converts():
+    gx, gy = coords.wgs84_to_gcj02(107.1, 29.1)
+    wx, wy = coords.wgs84_position(str(gx), gy, coords.CRS.GCJ02)
+    assert type(wx) is float and type(wy) is float
+    assert abs(wx - 107.1) < 1e-9 and abs(wy - 29.1) < 1e-9
+    assert coords.wgs84_position("107.5", 29, "wgs84") == (107.5, 29.0)
+    with pytest.raises(InvalidCoordinates, match="^row 3: lat must be within"):
+        coords.wgs84_position(107, 95, coords.CRS.BD09, name="row 3")
+
+
+def test_in_bbox_includes_edges():
+    lons, lats = np.array([107.0, 107.5, 108.0, 107.2]), np.array([29.0, 29.5, 29.2, 30.1])
+    inside = coords.in_bbox(lons, lats, (107.0, 29.0, 107.5, 29.5))
+    assert inside.tolist() == [True, True, False, False]

@@ -19,6 +19,7 @@ from stations import query
 from stations.catalog import Catalog
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
+from stations.info import info_data
 from stations.loop import parse_loop
 from stations.models import KIND_LABELS, Amenity, Kind
 from stations.settings import Settings
@@ -232,40 +233,6 @@ def validate_command(
             err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if failed:
         raise typer.Exit(code=1)
-
-
-def info_data(catalog: Catalog) -> dict[str, Any]:
-    """Counts by kind, loop lengths and every station's km mark (shared with the API)."""
-    loop = catalog.loop
-    rows = []
-    for s in catalog.all:
-        place = catalog.loop_places.get(s.id)
-        rows.append(
-            {
-                "id": s.id,
-                "name": s.props.name,
-                "kind": s.props.kind.value,
-                "status": s.props.status.value,
-                "position_accuracy": s.props.position_accuracy.value,
-                "loop_km": round(place.loop_km, 3) if place else None,
-                "offroute_m": round(place.snap.offroute_m, 1) if place else None,
-            }
-        )
-    rows.sort(key=lambda r: (r["loop_km"] is None, r["loop_km"] or 0.0, r["id"]))
-    return {
-        "stations": catalog.count,
-        "by_kind": catalog.counts_by_kind(),
-        "loop": None
-        if loop is None
-        else {
-            "name": loop.properties.get("name"),
-            "geometric_length_m": round(loop.length_m, 1),
-            "official_length_m": loop.official_length_m,
-            "calibration": loop.calibration(),
-        },
-        "station_marks": rows,
-        "warnings": catalog.warnings,
-    }
 
 
 @app.command("info")

@@ -68,12 +68,27 @@ def check_lonlat(lon: object, lat: object, *, name: str = "") -> tuple[float, fl
     return out[0], out[1]
 
 
-def in_china(lon: ArrayOrFloat, lat: ArrayOrFloat) -> npt.NDArray[np.bool_]:
-    """Whether the GCJ-02 offset applies: the rough mainland bounding box the providers use."""
+def in_bbox(
+    lon: ArrayOrFloat, lat: ArrayOrFloat, bbox: tuple[float, float, float, float]
+) -> npt.NDArray[np.bool_]:
+    """Whether each point lies inside ``bbox`` = (west, south, east, north), edges included.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes in degrees (scalars or arrays), in the datum of ``bbox``.
+    bbox
+        The box as GeoJSON writes it; no wrapping across the antimeridian.
+    """
     lon_a = np.asarray(lon, dtype=float)
     lat_a = np.asarray(lat, dtype=float)
-    x0, y0, x1, y1 = CHINA_EXTENT
+    x0, y0, x1, y1 = bbox
     return (lon_a >= x0) & (lon_a <= x1) & (lat_a >= y0) & (lat_a <= y1)
+
+
+def in_china(lon: ArrayOrFloat, lat: ArrayOrFloat) -> npt.NDArray[np.bool_]:
+    """Whether the GCJ-02 offset applies: the rough mainland bounding box the providers use."""
+    return in_bbox(lon, lat, CHINA_EXTENT)
 
 
 def _raw_offset(lon: Any, lat: Any, m: Any) -> tuple[Any, Any]:
@@ -113,7 +128,7 @@ def _raw_offset(lon: Any, lat: Any, m: Any) -> tuple[Any, Any]:
 
 
 def _offset(lon: Any, lat: Any) -> tuple[Any, Any]:
-    """GCJ-02 offset for floats (plain `math`: ~50x faster than numpy on one value) or arrays."""
+    """GCJ-02 offset for floats (plain `math`, far cheaper than numpy on one value) or arrays."""
     if isinstance(lon, float):
         x0, y0, x1, y1 = CHINA_EXTENT
         if not (x0 <= lon <= x1 and y0 <= lat <= y1):
@@ -218,3 +233,25 @@ def from_wgs84(
     if crs is CRS.GCJ02:
         return wgs84_to_gcj02(lon, lat)
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def wgs84_position(
+    lon: object, lat: object, crs: CRS | str, *, name: str = ""
+) -> tuple[float, float]:
+    """A position given in ``crs``, range-checked and converted to WGS84 floats.
+
+    The one way input coordinates enter the package (queries, imports, demand, reports, edits),
+    so every front end rejects a bad position with the same message.
+
+    Parameters
+    ----------
+    lon, lat
+        The position in ``crs`` (numbers or strings of numbers, degrees, GeoJSON order).
+    crs
+        The coordinate system they are given in.
+    name
+        Optional prefix for the message of `InvalidCoordinates` (see `check_lonlat`).
+    """
+    x, y = check_lonlat(lon, lat, name=name)
+    wx, wy = to_wgs84(x, y, crs)
+    return float(wx), float(wy)

@@ -3,7 +3,7 @@
 Amap's URI API takes GCJ-02 (``coordinate=gaode``), Baidu's takes BD-09 (``coord_type=bd09ll``),
 so each link carries the point converted to its provider's datum. Riders are on two wheels or
 on foot, so ride and walk modes are offered. A `Place` holds both conversions and the URL-quoted
-label, so a station is converted once (the catalog caches it) and a rider once per query.
+label, so a station is converted once (`stations.features` caches it) and a rider once per query.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Place(NamedTuple):
     """A WGS84 point in GCJ-02 and BD-09, with its label quoted for URLs.
 
     The URL fragments (coordinates with 6 decimals, ~0.1 m) are formatted once here: a station
-    is converted once (the catalog caches it) and a rider once per query, and building four
+    is converted once (`stations.features` caches it) and a rider once per query, and building four
     links per answered station is then string concatenation only. A named tuple: one is made
     per query, cheaper than a frozen dataclass.
     """
@@ -132,8 +132,8 @@ JSONTemplate = tuple[bytes, bytes, bytes, bytes, bytes]
 def json_template(dest: Place) -> JSONTemplate:
     """The JSON object of the links to ``dest``, cut where an origin's parts go.
 
-    It does not depend on the origin, so a catalog caches it with each station; `Links.parts`
-    interleaves an origin's parts (Amap's ``from`` and Baidu's ``origin``) with it.
+    It does not depend on the origin, so it is cached with each station (`stations.features`);
+    `Links.parts` interleaves an origin's parts (Amap's ``from`` and Baidu's ``origin``) with it.
     """
     amap = _AMAP + dest.amap + "&mode="
     baidu = dest.baidu + "%7Cname%3A" + dest.label + "&mode="

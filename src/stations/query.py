@@ -7,23 +7,19 @@ GeoJSON FeatureCollections whose geometry is in the coordinate system the caller
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from math import floor
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import orjson
-
-from stations import hours
-from stations.catalog import Catalog, point_geometry
-from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.catalog import Catalog
+from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
+from stations.features import QueryContext, encode_collection, station_feature
 from stations.geodesy import inverse
 from stations.index import Hit
 from stations.models import Amenity, Kind, Station, Status
-from stations.navigation import MY_LOCATION, Links, Place
+from stations.navigation import MY_LOCATION, Place
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0
@@ -68,25 +64,6 @@ class Filters:
             object.__setattr__(self, name, tuple(values))
 
 
-@dataclass(slots=True)
-class QueryContext:
-    """The moment and zone a query is evaluated at."""
-
-    tz: str = hours.DEFAULT_TZ
-    now: datetime | None = None
-    _now: datetime | None = field(init=False, default=None)
-
-    def open_now(self, station: Station) -> bool | None:
-        """True/False when known, None when the hours are unknown."""
-        if station.props.status is not Status.OPEN:
-            return False
-        if station.props.opening_hours is None:
-            return None
-        if self._now is None:  # the moment of the query, taken once and only if needed
-            self._now = self.now or datetime.now(ZoneInfo(self.tz))
-        return hours.is_open(station.props.opening_hours, self._now, self.tz)
-
-
 def _parse_crs(crs: str | CRS) -> CRS:
     if type(crs) is CRS:
         return crs
@@ -109,48 +86,8 @@ def _parse_by(by: str | By) -> By:
 def query_point(lon: object, lat: object, crs: str | CRS) -> tuple[float, float, CRS]:
     """Validate a query position and return it in WGS84 with the parsed crs."""
     crs = _parse_crs(crs)
-    x, y = check_lonlat(lon, lat)
-    wx, wy = to_wgs84(x, y, crs)
-    return float(wx), float(wy), crs
-
-
-def station_feature(
-    catalog: Catalog,
-    station: Station,
-    crs: CRS = CRS.WGS84,
-    ctx: QueryContext | None = None,
-    extra: dict[str, Any] | None = None,
-    origin: Place | None = None,
-    links: bool = True,
-) -> dict[str, Any]:
-    """A station as a GeoJSON Feature in ``crs``, with derived fields (open_now, loop_km, links)."""
-    props = catalog.static_properties(station)  # a fresh copy: ours to extend
-    located = station.lon is not None and station.lat is not None
-    place = catalog.place(station) if links and located else None
-    nav = Links(origin) if place is not None else None
-    props.update(_derived(station, ctx or QueryContext(), extra, place, nav))
-    geometry = point_geometry(station, crs)
-    return {"type": "Feature", "id": station.id, "geometry": geometry, "properties": props}
-
-
-def _derived(
-    station: Station,
-    ctx: QueryContext,
-    extra: dict[str, Any] | None,
-    place: Place | None,
-    links: Links | None,
-) -> dict[str, Any]:
-    """What a feature's properties add to the static ones, in their order (links to ``place``)."""
-    out: dict[str, Any] = {"open_now": ctx.open_now(station)}
-    if extra:
-        out.update(extra)
-    if place is not None and links is not None:
-        out["navigation"] = links.to(place)
-    return out
-
-
-_COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
-_NAVIGATION = b',"navigation":'
+    wlon, wlat = wgs84_position(lon, lat, crs)
+    return wlon, wlat, crs
 
 
 @dataclass(slots=True)
@@ -159,8 +96,8 @@ class Answer:
 
     `geojson` gives the FeatureCollection as objects (the CLI, the maps); `encode` gives the
     same document's JSON bytes, equal to ``orjson.dumps(answer.geojson())``, but assembled
-    from each station's cached `Catalog.encoder` and only the per-query fields encoded:
-    the API's riders' routes answer with it.
+    from each station's cached encoding (`stations.features.encode_collection`): the API's
+    riders' routes answer with it.
     """
 
     catalog: Catalog
@@ -177,31 +114,10 @@ class Answer:
         return {"type": "FeatureCollection", "features": features, **self._meta()}
 
     def encode(self) -> bytes:
-        """``orjson.dumps(self.geojson())``, without re-encoding each station's static part.
-
-        Per station only the derived numbers go through orjson; the links are the station's
-        cached JSON template (`Catalog.encoder`) interleaved with the rider's parts, which
-        `Links` puts together once per answer.
-        """
-        encoding, ctx = self.catalog.encoder(self.crs), self.ctx
-        links = Links(self.origin)
-        dumps = orjson.dumps
-        out = [_COLLECTION_HEAD]
-        for station, extra in self.rows:
-            e = encoding(station)
-            derived = {"open_now": ctx.open_now(station) if e.clock else e.open_now}
-            if extra:
-                derived.update(extra)
-            if e.place is None or e.links is None:  # derived members close properties
-                out += (e.head, dumps(derived)[1:], b"},")
-            else:
-                out += (e.head, dumps(derived)[1:-1], _NAVIGATION)
-                out += links.parts(e.place, e.links)
-                out.append(b"}},")
-        if self.rows:
-            out[-1] = out[-1][:-1]  # no comma after the last feature
-        out += (b"],", orjson.dumps(self._meta())[1:])
-        return b"".join(out)
+        """``orjson.dumps(self.geojson())``, without re-encoding each station's static part."""
+        return encode_collection(
+            self.catalog, self.crs, self.ctx, self.origin, self.rows, self._meta()
+        )
 
     def _meta(self) -> dict[str, Any]:
         out: dict[str, Any] = {"numberReturned": len(self.rows), "query": self.query}
@@ -303,9 +219,9 @@ def _straight(
 ) -> list[tuple[Station, dict[str, Any]]]:
     """Each hit's station with its straight-line distance (cm) and bearing (0.1°).
 
-    Both are non-negative, so half-up rounding by ``floor`` gives what ``round`` gives (no
-    difference in 1,000,000 random values of each) at a third of its cost (``round(x, n)``
-    goes through a decimal string), on every station of every answer.
+    Both are non-negative, so half-up rounding by ``floor`` gives what ``round`` gives (a test
+    compares them) without ``round(x, n)``'s detour through a decimal string, on every
+    station of every answer.
     """
     return [
         (

@@ -1,9 +1,9 @@
 """What a map shows in its current view: the stations, or grid clusters when there are too many.
 
-A national map cannot carry 186,000 markers (folium's MarkerCluster needs ~39 s and 21 MB of HTML
-for 100,000). The page asks for its viewport instead; up to ``max_markers`` stations come back as
-they are, and beyond that stations are counted in screen-sized grid cells (64 px at the requested
-zoom) with numpy, which takes milliseconds at national scale. Cells holding one station return the
+A national map cannot carry every station as a marker (client-side clustering of a national
+file is far too slow and heavy). The page asks for its viewport instead; up to ``max_markers``
+stations come back as they are, and beyond that stations are counted in screen-sized grid cells
+(64 px at the requested zoom), vectorised with numpy. Cells holding one station return the
 station itself.
 """
 
@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from stations.catalog import Catalog
-from stations.coords import CRS, from_wgs84, to_wgs84
+from stations.coords import CRS, from_wgs84, in_bbox, to_wgs84
 from stations.errors import InvalidInput
+from stations.features import QueryContext, station_feature
+from stations.index import IntArray
 from stations.models import Kind, Status
-from stations.query import QueryContext, station_feature
 
 #: Cluster cell size in screen pixels.
 CELL_PX = 64
@@ -66,47 +67,20 @@ def viewport(
     """
     if not 0 <= zoom <= 22:
         raise InvalidInput(f"zoom must be a whole number from 0 to 22; got {zoom}")
-    x0, y0, x1, y1 = wgs84_bbox(bbox, crs)
     lons, lats = catalog.index.lons, catalog.index.lats
-    keep = (lons >= x0) & (lons <= x1) & (lats >= y0) & (lats <= y1)
+    keep = in_bbox(lons, lats, wgs84_bbox(bbox, crs))
     mask = catalog.mask(kinds, (), statuses)
     if mask is not None:
         keep &= mask
     hits = np.flatnonzero(keep)
     ctx = ctx or QueryContext()
-    features: list[dict[str, Any]] = []
-    if len(hits) <= max_markers:
+    clustered = len(hits) > max_markers
+    if clustered:
+        features = _clusters(catalog, hits, zoom, crs, ctx)
+    else:
         hits = hits[np.argsort(catalog.index.rank[hits], kind="stable")]  # file order
         at = catalog.station_at
         features = [station_feature(catalog, at(i), crs, ctx) for i in hits.tolist()]
-        clustered = False
-    else:
-        clustered = True
-        cell = CELL_PX * 360.0 / (256.0 * 2.0**zoom)  # degrees of longitude per cell
-        hx, hy = lons[hits], lats[hits]
-        # Cells square on screen: latitude measured in Mercator units, in degrees of longitude.
-        my = np.degrees(np.log(np.tan(np.pi / 4 + np.radians(np.clip(hy, -85.0, 85.0)) / 2)))
-        cx = np.floor((hx + 180.0) / cell).astype(np.int64)
-        cy = np.floor((my + 180.0) / cell).astype(np.int64)
-        keys = cx * (int(360.0 / cell) + 2) + cy
-        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        mean_x = np.bincount(inverse, weights=hx) / counts
-        mean_y = np.bincount(inverse, weights=hy) / counts
-        first = np.full(len(counts), -1, dtype=np.int64)
-        first[inverse[::-1]] = hits[::-1]  # some station of each cell (for single-station cells)
-        for c in range(len(counts)):
-            if counts[c] == 1:
-                station = catalog.station_at(int(first[c]))
-                features.append(station_feature(catalog, station, crs, ctx))
-                continue
-            x, y = from_wgs84(float(mean_x[c]), float(mean_y[c]), crs)
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
-                    "properties": {"cluster": True, "count": int(counts[c])},
-                }
-            )
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -114,3 +88,40 @@ def viewport(
         "numberReturned": len(features),
         "clustered": clustered,
     }
+
+
+def _clusters(
+    catalog: Catalog, hits: IntArray, zoom: int, crs: CRS, ctx: QueryContext
+) -> list[dict[str, Any]]:
+    """The stations at positions ``hits`` counted in grid cells of `CELL_PX` at ``zoom``.
+
+    A cell of one station gives the station's feature; others a cluster feature at their
+    stations' mean position.
+    """
+    cell = CELL_PX * 360.0 / (256.0 * 2.0**zoom)  # degrees of longitude per cell
+    hx, hy = catalog.index.lons[hits], catalog.index.lats[hits]
+    # Cells square on screen: latitude measured in Mercator units, in degrees of longitude.
+    my = np.degrees(np.log(np.tan(np.pi / 4 + np.radians(np.clip(hy, -85.0, 85.0)) / 2)))
+    cx = np.floor((hx + 180.0) / cell).astype(np.int64)
+    cy = np.floor((my + 180.0) / cell).astype(np.int64)
+    keys = cx * (int(360.0 / cell) + 2) + cy
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    mean_x = np.bincount(inverse, weights=hx) / counts
+    mean_y = np.bincount(inverse, weights=hy) / counts
+    first = np.full(len(counts), -1, dtype=np.int64)
+    first[inverse[::-1]] = hits[::-1]  # some station of each cell (for single-station cells)
+    features = []
+    for c in range(len(counts)):
+        if counts[c] == 1:
+            station = catalog.station_at(int(first[c]))
+            features.append(station_feature(catalog, station, crs, ctx))
+            continue
+        x, y = from_wgs84(float(mean_x[c]), float(mean_y[c]), crs)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
+                "properties": {"cluster": True, "count": int(counts[c])},
+            }
+        )
+    return features

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from stations.catalog import Catalog
-from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
 from stations.loop import Loop, Snap
@@ -190,15 +190,14 @@ def parse_demand_csv(text: str, crs: CRS, source: str) -> list[tuple[float, floa
     problems = []
     for n, row in enumerate(rows, start=2):
         try:
-            x, y = check_lonlat(row.get(lon_key), row.get(lat_key), name=f"row {n}")
+            wx, wy = wgs84_position(row.get(lon_key), row.get(lat_key), crs, name=f"row {n}")
             w = float(row.get(w_key) or 1.0) if w_key else 1.0
             if not math.isfinite(w) or w < 0:
                 raise InvalidInput(f"row {n}: weight must be a number >= 0, got {row.get(w_key)!r}")
         except (InvalidInput, ValueError) as exc:
             problems.append(str(exc))
             continue
-        wx, wy = to_wgs84(x, y, crs)
-        out.append((float(wx), float(wy), w))
+        out.append((wx, wy, w))
     if problems:
         raise InvalidInput(f"{source}: " + "; ".join(problems[:20]))
     return out
@@ -221,12 +220,11 @@ def parse_demand_geojson(text: str, crs: CRS, source: str) -> list[tuple[float, 
         if not isinstance(geom, dict) or geom.get("type") != "Point":
             raise InvalidInput(f"{source}: feature {i} is not a Point")
         coords = geom.get("coordinates") or [None, None]
-        x, y = check_lonlat(*coords[:2], name=f"feature {i}")
+        wx, wy = wgs84_position(coords[0], coords[1], crs, name=f"feature {i}")
         w = (f.get("properties") or {}).get("weight", 1.0)
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
             raise InvalidInput(f"{source}: feature {i}: weight must be a number >= 0")
-        wx, wy = to_wgs84(x, y, crs)
-        out.append((float(wx), float(wy), float(w)))
+        out.append((wx, wy, float(w)))
     return out
 
 

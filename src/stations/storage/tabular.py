@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.models import AMENITY_LABELS, KIND_LABELS
 from stations.storage.files import atomic_write_bytes
@@ -141,11 +141,10 @@ def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
     geometry = None
     if _text(lon) is not None or _text(lat) is not None:
         try:
-            x, y = check_lonlat(_text(lon), _text(lat))
+            wx, wy = wgs84_position(_text(lon), _text(lat), crs)
         except InvalidInput as exc:
             raise InvalidInput(f"{label}: lon/lat: {exc}") from None
-        wx, wy = to_wgs84(x, y, crs)
-        geometry = {"type": "Point", "coordinates": [round(float(wx), 7), round(float(wy), 7)]}
+        geometry = {"type": "Point", "coordinates": [round(wx, 7), round(wy, 7)]}
     return {"type": "Feature", "id": props.get("id"), "geometry": geometry, "properties": props}
 
 

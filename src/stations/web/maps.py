@@ -27,10 +27,10 @@ from jinja2 import Template
 from stations import __version__
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
+from stations.features import QueryContext, station_feature
 from stations.models import Kind, PositionAccuracy, Status
 from stations.planning import ring as planning
 from stations.planning.sites import ring_of
-from stations.query import QueryContext, station_feature
 from stations.storage.files import atomic_write_text
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
@@ -111,9 +111,9 @@ def _to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
 
 def _bounds(catalog: Catalog) -> tuple[float, float, float, float] | None:
     boxes = []
-    if len(catalog.located):
-        lons, lats = catalog.lonlat()
-        boxes.append((float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())))
+    extent = catalog.extent()
+    if extent is not None:
+        boxes.append(extent)
     if catalog.loop is not None:
         boxes.append(catalog.loop.bbox)
     if not boxes:

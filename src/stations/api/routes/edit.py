@@ -18,7 +18,7 @@ from stations.api.auth import WriterDep
 from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
-from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
+from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.storage.base import Feature, Store
 from stations.storage.store import open_store
@@ -76,8 +76,8 @@ def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
     coords = geom.get("coordinates")
     if not isinstance(coords, list) or len(coords) < 2:
         return feature  # the validator explains what is wrong
-    x, y = check_lonlat(coords[0], coords[1], name="geometry.coordinates")
-    return _with_point(feature, *to_wgs84(x, y, crs))
+    position = wgs84_position(coords[0], coords[1], crs, name="geometry.coordinates")
+    return _with_point(feature, *position)
 
 
 def _answer(

@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from stations import query
 from stations.api.deps import BBoxDep, CatalogDep, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GEOJSON, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.catalog import Catalog
 from stations.errors import InvalidInput, StationNotFound
+from stations.features import QueryContext, station_feature
 from stations.models import Station
 
 router = APIRouter(
@@ -51,17 +51,7 @@ def _check_format(f: str | None) -> None:
 def _collection(request: Request, catalog: Catalog, cid: str) -> dict[str, Any]:
     title, description = COLLECTIONS[cid]
     if cid == "stations":
-        idx = catalog.index
-        bbox = (
-            [
-                float(idx.lons.min()),
-                float(idx.lats.min()),
-                float(idx.lons.max()),
-                float(idx.lats.max()),
-            ]
-            if idx.size
-            else [-180.0, -90.0, 180.0, 90.0]
-        )
+        bbox = list(catalog.extent() or (-180.0, -90.0, 180.0, 90.0))
     else:
         assert catalog.loop is not None
         bbox = list(catalog.loop.bbox)
@@ -209,10 +199,10 @@ def _matches(catalog: Catalog, cid: str, bbox: Any) -> list[Station | None]:
     return [None]
 
 
-def _render(catalog: Catalog, item: Station | None, ctx: query.QueryContext) -> dict[str, Any]:
+def _render(catalog: Catalog, item: Station | None, ctx: QueryContext) -> dict[str, Any]:
     if item is None:
         return _loop_feature(catalog)
-    return query.station_feature(catalog, item, ctx=ctx, links=False)
+    return station_feature(catalog, item, ctx=ctx, links=False)
 
 
 def _collection_link(request: Request, cid: str) -> dict[str, str]:
@@ -245,7 +235,7 @@ async def read_items(
     if limit > settings.ogc_max_limit:
         raise InvalidInput(f"limit must be from 1 to {settings.ogc_max_limit}; got {limit}")
     matched = _matches(catalog, collection_id, bbox)
-    ctx = query.QueryContext(tz=settings.timezone)
+    ctx = QueryContext(tz=settings.timezone)
     page = [_render(catalog, item, ctx) for item in matched[offset : offset + limit]]
     url = f"{_base(request)}/collections/{collection_id}/items"
     keep = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
@@ -287,7 +277,7 @@ async def read_item(
     """One feature of a collection."""
     _check_format(f)
     _require(catalog, collection_id)
-    ctx = query.QueryContext(tz=settings.timezone)
+    ctx = QueryContext(tz=settings.timezone)
     if collection_id == "stations" and feature_id in catalog.by_id:
         feature = _render(catalog, catalog.by_id[feature_id], ctx)
     elif collection_id == "loop" and feature_id == _loop_feature(catalog)["id"]:

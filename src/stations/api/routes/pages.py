@@ -144,10 +144,7 @@ def map_page(
 def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
     """The rider page: find the nearest station, list it, show it on the map."""
     config = browser_config(lang)
-    box = catalog.loop.bbox if catalog.loop is not None else None
-    if box is None and len(catalog.located):
-        lons, lats = catalog.lonlat()
-        box = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
+    box = catalog.loop.bbox if catalog.loop is not None else catalog.extent()
     cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (107.2, 29.0)
     mx, my = from_wgs84(cx, cy, tiles.crs)
     config.update(

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
-from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
 from stations.planning.sites import coverage_report, suggest
 
@@ -108,9 +108,8 @@ async def create_suggestions(
     _check_radius(body.radius_m, settings.max_radius_m)
     points: list[tuple[float, float, float]] = []
     for i, d in enumerate(body.demand):
-        x, y = check_lonlat(d.lon, d.lat, name=f"demand[{i}]")
-        wx, wy = to_wgs84(x, y, body.crs)
-        points.append((float(wx), float(wy), d.weight))
+        wx, wy = wgs84_position(d.lon, d.lat, body.crs, name=f"demand[{i}]")
+        points.append((wx, wy, d.weight))
     result: dict[str, Any] = await run_in_threadpool(
         suggest, catalog, body.count, body.radius_m, points, body.include_planned
     )

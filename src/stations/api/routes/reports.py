@@ -12,7 +12,7 @@ from stations.api.auth import WriterDep
 from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
 from stations.api.responses import ORJSONResponse
 from stations.api.schemas import ERRORS, json_responses
-from stations.coords import CRS, check_lonlat, to_wgs84
+from stations.coords import CRS, wgs84_position
 from stations.errors import StationNotFound
 from stations.settings import Settings
 from stations.storage.reports import Category, ReportStore
@@ -71,9 +71,8 @@ async def create_report(
         raise StationNotFound(f"no station with id {station_id!r}")
     position = None
     if body.lon is not None or body.lat is not None:
-        x, y = check_lonlat(body.lon, body.lat, name="position")
-        wx, wy = to_wgs84(x, y, body.crs)
-        position = (round(float(wx), 7), round(float(wy), 7))
+        wx, wy = wgs84_position(body.lon, body.lat, body.crs, name="position")
+        position = (round(wx, 7), round(wy, 7))
     address = request.client.host if request.client else "unknown"
     report = await run_in_threadpool(
         report_store(settings).add, station_id, body.category, body.text, position, address

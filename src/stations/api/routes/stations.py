@@ -18,9 +18,10 @@ from stations.api.deps import (
 )
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
-from stations.cli import info_data
 from stations.coords import CRS
 from stations.errors import StationNotFound
+from stations.features import station_feature
+from stations.info import info_data
 
 router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS)
 FC = geojson_responses("FeatureCollection")
@@ -58,7 +59,7 @@ async def read_stations(
     page = matched[offset : offset + limit]
     body = {
         "type": "FeatureCollection",
-        "features": [query.station_feature(catalog, s, crs, ctx) for s in page],
+        "features": [station_feature(catalog, s, crs, ctx) for s in page],
         "numberMatched": len(matched),
         "numberReturned": len(page),
     }
@@ -83,7 +84,7 @@ async def read_station(
     station = catalog.by_id.get(station_id)
     if station is None:
         raise StationNotFound(f"no station with id {station_id!r}")
-    feature = query.station_feature(catalog, station, crs, query.QueryContext(tz=settings.timezone))
+    feature = station_feature(catalog, station, crs, query.QueryContext(tz=settings.timezone))
     return cached(request, feature, request.app.state.holder.version, settings.cache_max_age_s)
 
 

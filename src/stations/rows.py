@@ -1,0 +1,160 @@
+"""Which station is where in a catalog: index positions, file ranks, liveness, ids.
+
+A catalog gives each located station a *position* (its row in the index and the filter arrays).
+`Rows` records them; `Rows.changed` derives the rows after a write in O(changes): written
+stations take new positions at the end, their old ones die, and the id mappings are `Overlay`s
+of the few changed ids over the shared dicts of the catalog first loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from stations.index import BoolArray, IntArray
+from stations.models import Station
+
+#: Past this many changed ids, a derived catalog's overlays are folded into plain dicts.
+OVERLAY_LIMIT = 4096
+
+V = TypeVar("V")
+
+_GONE: Any = object()
+
+
+class Overlay(Mapping[str, V], Generic[V]):
+    """A read-only mapping: a shared base dict under a small dict of changes (O(1) to derive)."""
+
+    def __init__(
+        self, base: dict[str, V], top: dict[str, Any] | None = None, length: int | None = None
+    ) -> None:
+        self._base = base
+        self._top: dict[str, Any] = top or {}
+        self._len = len(base) if length is None else length
+
+    def changed(self, changes: Mapping[str, V | None]) -> Overlay[V]:
+        """The mapping with ``changes`` applied (None removes a key)."""
+        length = self._len
+        for key, value in changes.items():
+            length += (value is not None) - (key in self)
+        top = {**self._top, **{k: _GONE if v is None else v for k, v in changes.items()}}
+        if len(top) > OVERLAY_LIMIT:
+            return Overlay(dict(Overlay(self._base, top, length).items()))
+        return Overlay(self._base, top, length)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        value = self._top[key] if key in self._top else self._base.get(key, _GONE)
+        return default if value is _GONE else value
+
+    def __getitem__(self, key: str) -> V:
+        value = self._top[key] if key in self._top else self._base.get(key, _GONE)
+        if value is _GONE:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._top:
+            return self._top[key] is not _GONE
+        return key in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        for k in self._base:
+            if k not in self._top:
+                yield k
+        for k, v in self._top.items():
+            if v is not _GONE:
+                yield k
+
+    def __len__(self) -> int:
+        return self._len
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Which station is where: index positions, file ranks, liveness, and every station by id."""
+
+    #: Station at each position (shared, append-only, with the catalogs derived from this).
+    at: list[Station]
+    #: Positions this catalog uses (``at`` may be longer: another derived catalog's).
+    n: int
+    #: Live positions; None when none is dead.
+    alive: BoolArray | None
+    dead: int
+    #: File rank and position (-1: unlocated) of every station, by id.
+    where: Overlay[tuple[int, int]]
+    by_id: Overlay[Station]
+    unlocated: dict[str, tuple[int, Station]]
+    #: The file rank a new station gets.
+    next_rank: int
+
+    @classmethod
+    def of(cls, listed: Sequence[Station]) -> Rows:
+        """The rows of stations in file order (located ones take positions in that order)."""
+        where: dict[str, tuple[int, int]] = {}
+        located: list[Station] = []
+        for rank, s in enumerate(listed):
+            where[s.id] = (rank, len(located)) if s.located else (rank, -1)
+            if s.located:
+                located.append(s)
+        unlocated = {s.id: (i, s) for i, s in enumerate(listed) if not s.located}
+        by_id = Overlay({s.id: s for s in listed})
+        return cls(located, len(located), None, 0, Overlay(where), by_id, unlocated, len(listed))
+
+    def live(self) -> IntArray:
+        """The live positions, ascending."""
+        if self.alive is None:
+            return np.arange(self.n, dtype=np.intp)
+        return np.flatnonzero(self.alive)
+
+    def positions(self, ids: Iterable[str]) -> list[int]:
+        """The positions of those of ``ids`` that have one."""
+        found = (self.where.get(k) for k in ids)
+        return [w[1] for w in found if w is not None and w[1] >= 0]
+
+    def changed(
+        self, changes: Mapping[str, Station | None], dead: list[int]
+    ) -> tuple[Rows, list[Station], IntArray]:
+        """The rows after ``changes``, the stations given new positions, and their file ranks.
+
+        ``dead``: the changed stations' old positions. New positions are appended in the
+        order of ``changes``. A station keeps its file rank when rewritten; new ones come last.
+        """
+        fresh = [s for s in changes.values() if s is not None and s.located]
+        at = self.at if len(self.at) == self.n else self.at[: self.n]  # extended by another
+        at.extend(fresh)
+        alive = np.ones(self.n + len(fresh), bool)
+        if self.alive is not None:
+            alive[: self.n] = self.alive
+        alive[dead] = False
+        where: dict[str, tuple[int, int] | None] = {}
+        unlocated = dict(self.unlocated)
+        next_rank, ranks, position = self.next_rank, [], self.n
+        for sid, station in changes.items():
+            old = self.where.get(sid)
+            rank, next_rank = (next_rank, next_rank + 1) if old is None else (old[0], next_rank)
+            unlocated.pop(sid, None)
+            if station is None:
+                where[sid] = None
+            elif station.located:
+                where[sid] = (rank, position)
+                ranks.append(rank)
+                position += 1
+            else:
+                where[sid] = (rank, -1)
+                unlocated[sid] = (rank, station)
+        total = self.dead + len(dead)
+        rows = Rows(
+            at,
+            len(at),
+            alive if total else None,
+            total,
+            self.where.changed(where),
+            self.by_id.changed(changes),
+            unlocated,
+            next_rank,
+        )
+        return rows, fresh, np.array(ranks, np.intp)
