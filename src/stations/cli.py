@@ -87,7 +87,9 @@ def _fail(exc: StationsError) -> typer.Exit:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    # numpy scalars (positions found by the planning algorithms) as the API writes them
+    option = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+    sys.stdout.write(orjson.dumps(data, option=option).decode() + "\n")
 
 
 def format_distance(metres: float) -> str:
@@ -483,12 +485,11 @@ def suggest_command(
     if as_json:
         _print_json(result)
         return
-    before, after = (
-        result["objective"]["before"],
-        result["objective"]["after"] if ("objective" in result) else ({}, {}),
-    )
+    # The off-loop (spopt) answer has no ring objective, only demand figures.
+    objective = result.get("objective") or {}
+    before, after = objective.get("before"), objective.get("after")
     out.print(f"{result['method']} — {result['solver']}", highlight=False)
-    if before:
+    if before and after:
         line = (
             f"farthest loop point from a station: {_km_text(before['max_distance_m'])} -> "
             f"{_km_text(after['max_distance_m'])}"
