@@ -13,14 +13,11 @@ from stations.cli import app
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
 from stations.loop import load_loop
+from stations.planning.demand import parse_demand_csv
+from stations.planning.places import ring_of
 from stations.planning.ring import max_distance
-from stations.planning.sites import (
-    coverage_report,
-    parse_demand_csv,
-    ring_of,
-    suggest,
-    write_features,
-)
+from stations.planning.sites import coverage_report, suggest
+from stations.storage.exchange import write_features
 
 runner = CliRunner()
 

@@ -390,7 +390,7 @@ def map_command(
 def _export(collection: dict[str, Any], path: Path | None, layer: str) -> None:
     if path is None:
         return
-    from stations.planning.sites import write_features
+    from stations.storage.exchange import write_features
 
     written = write_features(collection, path, layer)
     err.print(f"wrote {written} ({len(collection['features'])} features)", highlight=False)
@@ -471,7 +471,8 @@ def suggest_command(
     loop: LoopPath = None,
 ) -> None:
     """Where the next N stations should go (exact p-center, or maximal covering of demand)."""
-    from stations.planning.sites import read_demand, suggest
+    from stations.planning.demand import read_demand
+    from stations.planning.sites import suggest
 
     radius_m = radius_km * 1000.0 if radius_km is not None else None
     try:
@@ -649,7 +650,7 @@ def export_command(
     stations: StationsPath = None,
 ) -> None:
     """Export the stations for a spreadsheet or a GIS (the import's column layout)."""
-    from stations.planning.sites import write_features
+    from stations.storage.exchange import write_features
     from stations.storage.files import atomic_write_bytes
     from stations.storage.tabular import feature_to_row, write_rows
 
