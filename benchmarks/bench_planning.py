@@ -23,6 +23,7 @@ import numpy as np
 import pulp
 from spopt.locate import LSCP, MCLP, PCenter
 
+from stations.planning.covering import mclp
 from stations.planning.ring import (
     Demand,
     Ring,
@@ -30,7 +31,6 @@ from stations.planning.ring import (
     coverage,
     distances_at,
     max_distance,
-    mclp,
     min_cover,
     p_center,
 )

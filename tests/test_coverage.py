@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from stations.loop import Loop
 from stations.planning.intervals import complement_on_ring, merge_on_ring
+from stations.planning.places import ring_of
 from stations.planning.ring import Ring, Site, coverage
-from stations.planning.sites import ring_of
 
 L = 1000.0
 

@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 
 from stations.errors import InvalidInput
+from stations.planning.covering import covered_weight, mclp
 from stations.planning.ring import (
     Demand,
     Ring,
     Site,
     coverage,
-    covered_weight,
     distances_at,
     max_distance,
-    mclp,
     min_cover,
     p_center,
 )

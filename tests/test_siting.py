@@ -13,14 +13,11 @@ from stations.cli import app
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
 from stations.loop import load_loop
+from stations.planning.demand import parse_demand_csv
+from stations.planning.places import ring_of
 from stations.planning.ring import max_distance
-from stations.planning.sites import (
-    coverage_report,
-    parse_demand_csv,
-    ring_of,
-    suggest,
-    write_features,
-)
+from stations.planning.sites import coverage_report, suggest
+from stations.storage.exchange import write_features
 
 runner = CliRunner()
 
@@ -190,3 +187,27 @@ def test_loop_import_refuses_bad_tracks(tmp_path, bundled):
     r = runner.invoke(app, ["loop", "import", str(tmp_path / "missing.gpx"), "--loop", str(target)])
     assert r.exit_code == 1 and "no such file" in r.output
     assert target.read_bytes() == before
+
+
+def test_cli_suggest_table_for_demand_off_the_loop(tmp_path):
+    # The district seat (Nanchuan city) lies well over 5 km from the loop: spopt answers, and
+    # that answer has no ring objective; the table must still print.
+    far = tmp_path / "far.csv"
+    far.write_text("lon,lat,weight\n107.0988,29.1577,10\n", encoding="utf-8")
+    args = ["suggest", "--count", "2", "--radius-km", "5", "--demand", str(far)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "spopt" in r.output and "Suggested sites" in r.output
+    assert "demand within reach: 10 -> 10 of 10" in r.output
+
+
+def test_cli_suggest_json_for_demand_on_the_loop(tmp_path):
+    near = tmp_path / "near.csv"
+    near.write_text("lon,lat,weight\n107.2618,28.912,3\n107.25,28.95,2\n", encoding="utf-8")
+    args = ["suggest", "--count", "2", "--radius-km", "5", "--demand", str(near), "--json"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert body["method"].startswith("maximal covering on the ring")
+    assert body["demand"]["covered_after"] == 5

@@ -5,7 +5,8 @@ import pulp
 import pytest
 from spopt.locate import LSCP, MCLP, PCenter
 
-from stations.planning.ring import Demand, Ring, Site, max_distance, mclp, min_cover
+from stations.planning.covering import mclp
+from stations.planning.ring import Demand, Ring, Site, max_distance, min_cover, p_center
 
 N = 24  # nodes on a ring of 24 km, 1 km apart
 L = 24_000.0
@@ -66,8 +67,6 @@ def test_mclp_matches_spopt(count):
 def test_p_center_within_half_a_spacing_of_spopt(count):
     # spopt's PCenter picks nodes and measures at nodes; the continuous optimum differs from the
     # discrete one by at most half a node spacing either way.
-    from stations.planning.ring import p_center
-
     cost = ring_cost()
     predefined = np.isin(NODES, [s.u for s in EXISTING]).astype(int)
     model = PCenter.from_cost_matrix(

@@ -4,11 +4,14 @@ The ring algorithms only apply to demand along the loop. For demand farther off,
 are the demand points themselves and points every 2 km along the loop; existing stations are
 fixed facilities. Distances are straight-line ellipsoidal geodesics (WGS84), and the integer
 programme is solved by the CBC solver bundled with pulp. The answer says which solver ran.
+spopt and pulp are imported when a model is solved: they take longer to import than the rest of
+the service needs to start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -16,12 +19,22 @@ import numpy as np
 from stations.catalog import Catalog
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
-from stations.planning.sites import nearest_town, ring_of, statuses_for
+from stations.planning.demand import DemandPoint
+from stations.planning.places import (
+    require_loop,
+    ring_of,
+    site_feature,
+    statuses_for,
+    suggestion_collection,
+)
 
 #: Candidate sites along the loop every this many metres (geometric).
 LOOP_CANDIDATE_STEP_M = 2000.0
 #: spopt's integer programme grows with demand x candidates; keep it solvable in seconds.
 MAX_POINTS = 200
+
+#: A candidate site: WGS84 lon, lat and where it comes from (existing, demand or loop).
+Candidate = tuple[float, float, str]
 
 
 def geodesic_matrix(
@@ -36,48 +49,35 @@ def geodesic_matrix(
     return np.asarray(d, float).reshape(len(a_lon), len(b_lon))
 
 
-def suggest_off_loop(
-    catalog: Catalog,
-    count: int,
-    radius_m: float,
-    demand: Sequence[tuple[float, float, float]],
-    include_planned: bool = False,
-) -> dict[str, Any]:
-    """``count`` new sites maximising demand within ``radius_m`` (straight line), via spopt."""
-    import pulp
-    from spopt.locate import MCLP
-
-    loop = catalog.loop
-    assert loop is not None
-    if len(demand) > MAX_POINTS:
-        raise InvalidInput(
-            f"off-loop demand is solved as an integer programme: give at most {MAX_POINTS} "
-            f"points (aggregate them, e.g. by village); got {len(demand)}"
-        )
+def _candidates(
+    catalog: Catalog, demand: Sequence[DemandPoint], include_planned: bool
+) -> tuple[list[Candidate], int]:
+    """Candidate sites (existing stations first), and how many stations exist."""
+    loop = require_loop(catalog)
     wanted = set(statuses_for(include_planned))
     existing = [s for s in catalog.located if s.props.status in wanted]
     steps = np.arange(0.0, loop.length_m, LOOP_CANDIDATE_STEP_M)
-    along = [loop.point_at(c) for c in steps]
-    cand: list[tuple[float, float, str]] = [
+    cand: list[Candidate] = [
         (s.lon, s.lat, "existing") for s in existing if s.lon is not None and s.lat is not None
     ]
     cand += [(x, y, "demand") for x, y, _ in demand]
-    cand += [(x, y, "loop") for x, y in along]
-    c_lon = np.array([c[0] for c in cand], float)
-    c_lat = np.array([c[1] for c in cand], float)
-    d_lon = np.array([d[0] for d in demand], float)
-    d_lat = np.array([d[1] for d in demand], float)
-    weights = np.array([d[2] for d in demand], float)
-    cost = geodesic_matrix(d_lon, d_lat, c_lon, c_lat)
-    predefined = np.array([c[2] == "existing" for c in cand], dtype=int)
-    before = 0.0
-    if predefined.any():
-        before = float(weights[(cost[:, predefined == 1] <= radius_m).any(axis=1)].sum())
+    cand += [(x, y, "loop") for x, y in (loop.point_at(c) for c in steps)]
+    return cand, len(existing)
+
+
+def _solve(
+    cost: np.ndarray, weights: np.ndarray, radius_m: float, predefined: np.ndarray, p: int
+) -> tuple[list[int], str]:
+    """The candidates spopt's MCLP opens besides the predefined ones, and the solver's name."""
+    # Imported here for their start-up cost (see the module docstring).
+    import pulp
+    from spopt.locate import MCLP
+
     model = MCLP.from_cost_matrix(
         cost,
         weights,
         service_radius=radius_m,
-        p_facilities=min(len(existing) + count, len(cand)),
+        p_facilities=p,
         predefined_facilities_arr=predefined if predefined.any() else None,
         name="stations-mclp",
     )
@@ -87,52 +87,64 @@ def suggest_off_loop(
         raise InvalidInput(f"the MCLP solver found no solution: {exc}") from None
     chosen = [
         j
-        for j in range(len(cand))
-        if cand[j][2] != "existing" and (pulp.value(model.fac_vars[j]) or 0) > 0.5
+        for j in range(cost.shape[1])
+        if not predefined[j] and (pulp.value(model.fac_vars[j]) or 0) > 0.5
     ]
+    return chosen, f"spopt {version('spopt')} MCLP, pulp {pulp.__version__} CBC"
+
+
+def suggest_off_loop(
+    catalog: Catalog,
+    count: int,
+    radius_m: float,
+    demand: Sequence[DemandPoint],
+    include_planned: bool = False,
+) -> dict[str, Any]:
+    """``count`` new sites maximising demand within ``radius_m`` (straight line), via spopt."""
+    loop = require_loop(catalog)
+    if len(demand) > MAX_POINTS:
+        raise InvalidInput(
+            f"off-loop demand is solved as an integer programme: give at most {MAX_POINTS} "
+            f"points (aggregate them, e.g. by village); got {len(demand)}"
+        )
+    cand, n_existing = _candidates(catalog, demand, include_planned)
+    weights = np.array([d[2] for d in demand], float)
+    cost = geodesic_matrix(
+        np.array([d[0] for d in demand], float),
+        np.array([d[1] for d in demand], float),
+        np.array([c[0] for c in cand], float),
+        np.array([c[1] for c in cand], float),
+    )
+    predefined = np.array([c[2] == "existing" for c in cand], dtype=int)
+    before = 0.0
+    if predefined.any():
+        before = float(weights[(cost[:, predefined == 1] <= radius_m).any(axis=1)].sum())
+    p = min(n_existing + count, len(cand))
+    chosen, solver = _solve(cost, weights, radius_m, predefined, p)
     open_sites = [j for j in range(len(cand)) if predefined[j] or j in chosen]
     served = (cost[:, open_sites] <= radius_m).any(axis=1)
-    ring = ring_of(catalog, include_planned)
     features = []
     for rank, j in enumerate(chosen, start=1):
         lon, lat, origin = cand[j]
         snap = loop.snap(lon, lat)
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
-                "properties": {
-                    "rank": rank,
-                    "candidate": origin,
-                    "loop_km": round(loop.km_mark(snap.chainage_m), 3),
-                    "offroute_m": round(snap.offroute_m, 1),
-                    "lon": round(lon, 7),
-                    "lat": round(lat, 7),
-                    "nearest_town": nearest_town(loop, lon, lat),
-                    "demand_within_radius": float(weights[cost[:, j] <= radius_m].sum()),
-                },
-            }
-        )
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "count": count,
-        "radius_m": radius_m,
-        "stations_counted": len(ring.sites),
+        place = {
+            "rank": rank,
+            "candidate": origin,
+            "loop_km": round(loop.km_mark(snap.chainage_m), 3),
+            "offroute_m": round(snap.offroute_m, 1),
+        }
+        reach = {"demand_within_radius": float(weights[cost[:, j] <= radius_m].sum())}
+        features.append(site_feature(loop, lon, lat, place, reach))
+    answer = {
         "method": "maximal covering over candidate sites (demand off the loop; straight-line "
         "geodesic distances)",
-        "solver": f"spopt {_version('spopt')} MCLP, pulp {pulp.__version__} CBC",
+        "solver": solver,
         "demand": {
             "points": len(demand),
             "total_weight": float(weights.sum()),
             "covered_before": before,
             "covered_after": float(weights[served].sum()),
         },
-        "loop_calibration": loop.calibration(),
     }
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
+    stations_counted = len(ring_of(catalog, include_planned).sites)
+    return suggestion_collection(loop, features, count, radius_m, stations_counted, answer)

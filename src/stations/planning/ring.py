@@ -10,16 +10,15 @@ The ring algorithms are exact (no discretisation):
   functions, maximal midway between neighbouring non-dominated stations;
 - minimum stations to cover the loop at R: each uncovered stretch of length g needs ceil(g / 2R);
 - p-center (minimise that largest distance with N new stations): the number needed at a distance
-  D falls as D grows, so the least feasible D is found by bisection to 1 cm, then placed evenly;
-- maximal covering (N new sites maximising demand within R): right ends of the demand arcs are
-  enough as candidates; the ring is cut where no arc crosses (or at each candidate covering the
-  cut), and a dynamic programme over the line is exact.
+  D falls as D grows, so the least feasible D is found by bisection to 1 cm, then placed evenly.
+
+Maximal covering of demand on the same ring is in `stations.planning.covering`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,12 +28,8 @@ from stations.planning.intervals import complement_on_ring, merge_on_ring
 
 #: Bisection stops when the bracket is narrower than this (metres).
 TOLERANCE_M = 0.01
-#: Distances this close to the radius count as within it (rounding of positions on the ring).
-EPS_M = 1e-6
 #: Answers needing more new stations than this are refused (the radius is too small to plan with).
 MAX_NEW_SITES = 10_000
-#: Largest number of distinct demand arcs the exact MCLP takes (its tables grow as the square).
-MAX_ARCS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +73,15 @@ class Ring:
         return min(d, self.length - d)
 
 
-def _check_radius(radius_m: float) -> float:
+def check_radius(radius_m: float) -> float:
+    """``radius_m`` as a float, or `InvalidInput` unless it is a positive finite number."""
     if not isinstance(radius_m, int | float) or not math.isfinite(radius_m) or radius_m <= 0:
         raise InvalidInput(f"radius must be a positive number of metres; got {radius_m!r}")
     return float(radius_m)
 
 
-def _check_count(count: int) -> int:
+def check_count(count: int) -> int:
+    """``count`` unchanged, or `InvalidInput` unless it is a whole number from 0 to 1000."""
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1000:
         raise InvalidInput(f"count must be a whole number from 0 to 1000; got {count!r}")
     return count
@@ -154,7 +151,7 @@ class CoverageReport:
 
 def coverage(ring: Ring, radius_m: float) -> CoverageReport:
     """Covered and uncovered stretches at ``radius_m`` by road, and the largest distance."""
-    radius_m = _check_radius(radius_m)
+    radius_m = check_radius(radius_m)
     arcs = [
         (s.u - (radius_m - s.offroute), s.u + (radius_m - s.offroute))
         for s in ring.sites
@@ -242,7 +239,7 @@ def min_cover(ring: Ring, radius_m: float) -> list[Site]:
 
     Existing stations stay; new ones stand on the road. Exact (see `_cover_positions`).
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = check_radius(radius_m)
     if not ring.sites:
         _check_cover_size([(0.0, ring.length)], radius_m)
         n = max(1, math.ceil(ring.length / (2 * radius_m) - 1e-12))
@@ -257,7 +254,7 @@ def p_center(ring: Ring, count: int) -> list[Site]:
     the loop is bracketed by bisection (feasibility only grows with D), the stations are placed
     by the greedy cover at D, then each is moved mid-way between its neighbours (`_balance`).
     """
-    count = _check_count(count)
+    count = check_count(count)
     if count == 0:
         return []
     if not ring.sites:
@@ -321,151 +318,3 @@ def _balance(ring: Ring, new: list[Site]) -> list[Site]:
     if max_distance(ring.with_sites(out)) <= max_distance(ring.with_sites(new)) + 1e-9:
         return out
     return new
-
-
-# ---------------------------------------------------------------- maximal covering
-
-
-def _arcs(
-    ring: Ring, demand: Sequence[Demand], radius: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where a new road-side station would cover each demand point not yet served.
-
-    Returns arrays of arc start, arc width and weight.
-    """
-    starts, widths, weights = [], [], []
-    for d in demand:
-        if d.offroute > radius or d.weight <= 0:
-            continue
-        if any(s.offroute + ring.dist(s.u, d.u) + d.offroute <= radius + EPS_M for s in ring.sites):
-            continue  # already served
-        half = radius - d.offroute
-        starts.append(d.u - half)
-        widths.append(2 * half)
-        weights.append(d.weight)
-    return np.asarray(starts, float), np.asarray(widths, float), np.asarray(weights, float)
-
-
-def _line_mclp(
-    left: np.ndarray, right: np.ndarray, w: np.ndarray, count: int
-) -> tuple[float, list[float]]:
-    """Best ``count`` stabbing points for weighted intervals on a line (DP over right ends)."""
-    if count == 0 or len(w) == 0:
-        return 0.0, []
-    cands = np.unique(right)
-    m = len(cands)
-    # gain[p, i]: weight of intervals containing cand i whose left end lies after cand p (p < i);
-    # row m is "no previous point". An interval spanning cands a..b adds its weight to the
-    # rectangle p in [0, a), i in [a, b]: built with a 2-D difference array and two cumsums.
-    a = np.searchsorted(cands, left - 1e-9, side="left")
-    b = np.searchsorted(cands, right + 1e-9, side="right") - 1
-    diff = np.zeros((m + 1, m + 1))
-    top = np.zeros_like(a)
-    np.add.at(diff, (top, a), w)
-    np.add.at(diff, (top, b + 1), -w)
-    np.add.at(diff, (a, a), -w)
-    np.add.at(diff, (a, b + 1), w)
-    gain = np.zeros((m + 1, m))
-    gain[:m] = np.cumsum(np.cumsum(diff, axis=0), axis=1)[:m, :m]
-    none = np.zeros(m + 1)
-    np.add.at(none, a, w)
-    np.add.at(none, b + 1, -w)
-    gain[m] = np.cumsum(none)[:m]
-    best = np.full((count + 1, m), -np.inf)
-    back = np.full((count + 1, m), -1, dtype=np.int64)
-    best[1] = gain[m]
-    tri = np.tri(m, m, -1, dtype=bool).T  # tri[p, i]: p < i
-    for k in range(2, count + 1):
-        scores = np.where(tri, best[k - 1][:, None] + gain[:m], -np.inf)
-        back[k] = np.argmax(scores, axis=0)
-        best[k] = scores[back[k], np.arange(m)]
-    k_best, i_best = np.unravel_index(np.argmax(np.where(np.isfinite(best), best, -1)), best.shape)
-    value = float(best[k_best, i_best]) if np.isfinite(best[k_best, i_best]) else 0.0
-    points = []
-    k, i = int(k_best), int(i_best)
-    while k >= 1 and i >= 0:
-        points.append(float(cands[i]))
-        i = int(back[k, i]) if k > 1 else -1
-        k -= 1
-    return value, points[::-1]
-
-
-def mclp(
-    ring: Ring, demand: Sequence[Demand], radius_m: float, count: int
-) -> tuple[list[Site], float]:
-    """``count`` new road-side stations maximising the demand weight within ``radius_m``.
-
-    Returns the sites and the weight they newly cover (demand already within reach of an existing
-    station is not counted). Exact on the ring.
-    """
-    radius_m = _check_radius(radius_m)
-    count = _check_count(count)
-    starts, widths, weights = _arcs(ring, demand, radius_m)
-    if count == 0 or len(weights) == 0:
-        return [], 0.0
-    if len(np.unique(np.round((starts + widths) % ring.length, 6))) > MAX_ARCS:
-        raise InvalidInput(
-            f"too many distinct demand places for the exact ring MCLP (more than {MAX_ARCS}); "
-            "aggregate the demand (e.g. to 100 m along the loop)"
-        )
-    length = ring.length
-    full = widths >= length
-    base = float(weights[full].sum())  # covered wherever a station goes
-    starts, widths, weights = starts[~full], widths[~full], weights[~full]
-    if len(weights) == 0:
-        return [Site(0.0)], base
-
-    def solve_cut(cut: float, k: int, drop: np.ndarray) -> tuple[float, list[float]]:
-        keep = ~drop
-        left = (starts[keep] - cut) % length
-        right = left + widths[keep]
-        ok = right <= length  # arcs crossing the cut are not on this line
-        value, pts = _line_mclp(left[ok], right[ok], weights[keep][ok], k)
-        return value, [(p + cut) % length for p in pts]
-
-    def crossing(point: float) -> np.ndarray:
-        return ((point - starts) % length) <= widths
-
-    # A cut no arc crosses makes the ring a line.
-    ends = np.sort(np.concatenate(((starts + widths) % length, starts % length)))
-    free = None
-    for a, b in zip(ends, np.concatenate((ends[1:], [ends[0] + length])), strict=True):
-        mid = ((a + b) / 2) % length
-        if b - a > 1e-6 and not crossing(mid).any():
-            free = mid
-            break
-    if free is not None:
-        value, points = solve_cut(free, count, np.zeros(len(weights), bool))
-    else:
-        # Every point is inside some arc. Cut at c: either no chosen site stabs an arc crossing c
-        # (drop those arcs, solve the line), or one does; moved forward to the first right end
-        # among the arcs it stabs, it still stabs that crossing arc. So try each right end q
-        # inside a crossing arc: fix it, drop what it covers, solve the rest from q.
-        c = float(ends[0])
-        cross = crossing(c)
-        value, points = solve_cut(c, count, cross)
-        rights = np.unique((starts + widths) % length)
-        inside = [q for q in rights if (((q - starts[cross]) % length) <= widths[cross]).any()]
-        for q in inside:
-            covered = crossing(float(q))
-            v, pts = solve_cut(float(q), count - 1, covered)
-            v += float(weights[covered].sum())
-            if v > value + 1e-9:
-                value, points = v, [float(q), *pts]
-    if not points:
-        points = [0.0]
-    return [Site(p) for p in points], value + base
-
-
-def covered_weight(ring: Ring, demand: Sequence[Demand], radius_m: float) -> float:
-    """Demand weight within ``radius_m`` of some station."""
-    return float(
-        sum(
-            d.weight
-            for d in demand
-            if any(
-                s.offroute + ring.dist(s.u, d.u) + d.offroute <= radius_m + EPS_M
-                for s in ring.sites
-            )
-        )
-    )

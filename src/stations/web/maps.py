@@ -29,8 +29,9 @@ from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
 from stations.features import QueryContext, station_feature
 from stations.models import Kind, PositionAccuracy, Status
-from stations.planning import ring as planning
-from stations.planning.sites import ring_of
+from stations.planning.places import ring_of
+from stations.planning.ring import coverage
+from stations.planning.sites import suggest
 from stations.storage.files import atomic_write_text
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
@@ -155,7 +156,7 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
     marks.add_to(m)
     if options.coverage_km:
         # the planners' coverage, in ring metres; geometry goes back through the scale
-        cov = planning.coverage(ring_of(catalog), options.coverage_km * 1000.0)
+        cov = coverage(ring_of(catalog), options.coverage_km * 1000.0)
         name = text(lang, "coverage").replace("{km}", f"{options.coverage_km:g}")
         layer = folium.FeatureGroup(name=html.escape(name), show=True)
         for a, b in cov.covered:
@@ -179,8 +180,6 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
 
 
 def _add_suggestions(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
-    from stations.planning.sites import suggest
-
     lang, crs = options.lang, options.tiles.crs
     radius = (options.coverage_km or 5.0) * 1000.0
     result = suggest(catalog, options.planning_count or 0, radius)

@@ -1,0 +1,220 @@
+"""Commands on the data files: check them, import and export stations, fold the journal, serve."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from stations.catalog import Catalog
+from stations.cli.common import (
+    LoopPath,
+    StationsPath,
+    err,
+    out,
+    print_error,
+    settings_for,
+)
+from stations.coords import CRS
+from stations.errors import DataError, StationsError
+from stations.settings import Settings
+from stations.storage.checks import check_file
+from stations.storage.exchange import export_stations
+from stations.storage.snapshot import journal_state
+from stations.storage.store import open_store, with_backup_hint
+from stations.storage.tabular import read_rows, rows_to_features
+
+
+def validate_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="GeoJSON files to check (default: the bundled stations and loop)."),
+    ] = None,
+) -> None:
+    """Check station and loop files: exit 0 with a summary, or 1 listing every problem."""
+    settings = Settings()
+    targets = paths or [settings.stations_path, settings.loop_path]
+    failed = False
+    for path in targets:
+        try:
+            checked = check_file(path)
+        except DataError as exc:  # report it, and go on with the next file
+            failed = True
+            print_error(exc)
+            continue
+        out.print(checked.summary, highlight=False)
+        for warning in checked.warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX, English or Chinese headers.")],
+    crs: Annotated[
+        CRS, typer.Option(help="Datum of the lon/lat columns (Amap: gcj02, Baidu: bd09).")
+    ] = CRS.WGS84,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing.")] = False,
+    update: Annotated[
+        bool, typer.Option("--update", help="Replace stations whose id exists.")
+    ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Import the good rows even if some are bad.")
+    ] = False,
+    actor: Annotated[str, typer.Option(help="Name for the audit log.")] = "cli",
+    stations: StationsPath = None,
+) -> None:
+    """Import stations from a spreadsheet: every bad row reported; nothing written if any fails."""
+    settings = settings_for(stations, None)
+    rows = read_rows(file)
+    good, bad = rows_to_features(rows, crs)
+    for _, message in bad.problems:
+        err.print(f"  - {message}", highlight=False, markup=False)
+    if bad.problems and not skip_bad:
+        err.print(
+            f"[red]error:[/red] {len(bad.problems)} of {len(rows)} rows are bad; nothing was "
+            "imported (fix them, or --skip-bad to import the rest)",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    if dry_run:
+        out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
+        return
+    created, updated = open_store(settings).import_features([f for _, f in good], actor, update)
+    out.print(
+        f"imported into {settings.stations_path}: {len(created)} created, {len(updated)} "
+        f"updated, {len(bad.problems)} bad rows skipped",
+        highlight=False,
+    )
+
+
+def export_command(
+    file: Annotated[Path, typer.Argument(help="FILE.csv, .xlsx, .geojson or .gpkg")],
+    crs: Annotated[CRS, typer.Option(help="Datum of lon/lat in CSV/XLSX.")] = CRS.WGS84,
+    stations: StationsPath = None,
+) -> None:
+    """Export the stations for a spreadsheet or a GIS (the import's column layout)."""
+    settings = settings_for(stations, None)
+    written = export_stations(settings.stations_path, file, crs)
+    out.print(f"wrote {file} ({written} stations)", highlight=False)
+
+
+def compact_command(
+    stations: StationsPath = None,
+    if_idle: Annotated[
+        float | None,
+        typer.Option(help="Only if nothing was written for this many seconds (the API's use)."),
+    ] = None,
+) -> None:
+    """Fold the write journal into the stations file (the API does this when writes pause)."""
+    settings = settings_for(stations, None)
+    folded = open_store(settings).compact(if_idle)
+    if folded:
+        out.print(f"folded {folded} journal lines into {settings.stations_path}", highlight=False)
+    elif if_idle is None:
+        out.print(f"{settings.stations_path}: no journal to fold", highlight=False)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    worker_timeout: Annotated[
+        int,
+        typer.Option(
+            help="Seconds a worker may not answer the supervisor (loading a large file) "
+            "before it is restarted.",
+            min=1,
+        ),
+    ] = 120,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the bundled data or the given files."""
+    # The server and the web framework are imported here, only when needed: they take longer
+    # to import than every other command needs to start (the supervisor of several workers
+    # never imports the app).
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "access_log": access_log,
+        "log_level": log_level,
+    }
+    settings = settings_for(stations, loop)
+    if journal_state(settings.stations_path) is not None:
+        # Start from a whole file: writes left in the journal (a crash, a kill) are folded in.
+        with contextlib.suppress(DataError):  # the load below names every problem
+            open_store(settings).compact()
+    if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
+        from stations.api import create_app
+
+        uvicorn.run(create_app(settings, load_checked(settings)), **options)
+        return
+    # Each worker loads its own copy; check the files first in a short-lived process so that
+    # the parent, which only supervises, does not keep a copy of a national file in memory.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        problem = pool.submit(check_data, settings).result()
+    if problem is not None:
+        raise problem
+    with _paths_in_environment(settings):
+        # uvicorn restarts a worker that does not answer its health check in time (5 s by
+        # default); a worker parsing a national file can hold the GIL that long.
+        uvicorn.run(
+            "stations.api.app:create_app",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=worker_timeout,
+            **options,
+        )
+
+
+@contextlib.contextmanager
+def _paths_in_environment(settings: Settings) -> Iterator[None]:
+    """The data paths in the environment while the block runs, for worker processes.
+
+    Workers are separate processes that build their own app from the environment.
+    """
+    env = {
+        "STATIONS_STATIONS_PATH": settings.stations_path,
+        "STATIONS_LOOP_PATH": settings.loop_path,
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update({name: str(path.resolve()) for name, path in env.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def load_checked(settings: Settings) -> Catalog:
+    """Load the data to serve; a broken stations file is refused, naming its last backup."""
+    try:
+        return Catalog.from_settings(settings)
+    except DataError as exc:
+        raise with_backup_hint(exc, settings.stations_path) from None
+
+
+def check_data(settings: Settings) -> StationsError | None:
+    """Load the data the settings name; return the error instead of raising (for a subprocess)."""
+    try:
+        load_checked(settings)
+    except StationsError as exc:
+        return exc
+    return None
