@@ -28,7 +28,8 @@ sys.path.insert(0, str(HERE))
 from bench_api import free_port, serve, stop, wait_ready, write_stations  # noqa: E402
 from stations.catalog import Catalog  # noqa: E402
 from stations.settings import Settings  # noqa: E402
-from stations.web.maps import MapOptions, build_map, render_standalone  # noqa: E402
+from stations.web.maps import MapOptions, build_map  # noqa: E402
+from stations.web.standalone import render_standalone  # noqa: E402
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

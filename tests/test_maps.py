@@ -15,14 +15,8 @@ from stations.errors import InvalidInput
 from stations.settings import DEFAULT_GEODATA
 from stations.storage.loading import parse_stations
 from stations.web import assets
-from stations.web.maps import (
-    MapOptions,
-    build_map,
-    fingerprint,
-    read_fingerprint,
-    render_page,
-    render_standalone,
-)
+from stations.web.maps import MapOptions, build_map, render_page
+from stations.web.standalone import fingerprint, read_fingerprint, render_standalone
 from stations.web.tiles import tile_source
 
 XSS = "<img src=x onerror=alert(1)>"

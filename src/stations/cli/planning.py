@@ -65,7 +65,8 @@ def map_command(
 ) -> None:
     """Write a standalone map (loop, km marks, coverage, stations) that works with no CDN."""
     # Imported here: folium takes longer to import than every other command needs to start.
-    from stations.web.maps import MapOptions, write_map
+    from stations.web.maps import MapOptions
+    from stations.web.standalone import write_map
 
     settings = settings_for(stations, loop)
     if lang not in LANGS:

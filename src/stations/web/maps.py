@@ -9,14 +9,9 @@ viewport (``/map`` at any scale: the page stays a few hundred kB with 186,000 st
 
 from __future__ import annotations
 
-import hashlib
 import html
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import folium
 import numpy as np
@@ -24,7 +19,6 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 
-from stations import __version__
 from stations.catalog import Catalog
 from stations.coords import CRS, from_wgs84
 from stations.features import QueryContext, station_feature
@@ -32,7 +26,6 @@ from stations.models import Kind, PositionAccuracy, Status
 from stations.planning.places import ring_of
 from stations.planning.ring import coverage
 from stations.planning.sites import suggest
-from stations.storage.files import atomic_write_text
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
 from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
@@ -237,25 +230,21 @@ def _inline_data(catalog: Catalog, crs: CRS, ctx: QueryContext) -> dict[str, Any
     return {"type": "FeatureCollection", "features": features}
 
 
-def build_map(
-    catalog: Catalog, options: MapOptions | None = None, ctx: QueryContext | None = None
-) -> folium.Map:
-    """The map of ``catalog``: a `folium.Map` ready to save or serve."""
-    options = options or MapOptions()
-    lang = check_lang(options.lang)
-    ctx = ctx or QueryContext()
+def _base_map(options: MapOptions, lang: str) -> folium.Map:
+    """An empty map with our assets (no CDN), title and referrer policy."""
     tiles = options.tiles
     location = [29.0, 107.2]
     if options.center is not None:
         ((location),) = _to_map([options.center[0]], [options.center[1]], tiles.crs)
+    max_zoom = tiles.max_zoom if tiles.url else 19
     m = folium.Map(
         location=location,
         zoom_start=options.zoom or 10,
         tiles=None,
         control_scale=True,
-        max_zoom=tiles.max_zoom if tiles.url else 19,
+        max_zoom=max_zoom,
     )
-    m.options["max_zoom"] = tiles.max_zoom if tiles.url else 19  # clusters need it, tiles or not
+    m.options["max_zoom"] = max_zoom  # clusters need it, tiles or not
     m.default_js = [(a, assets.url(a)) for a in assets.JS]
     m.default_css = [(a, assets.url(a)) for a in assets.CSS]
     root = m.get_root()
@@ -264,27 +253,37 @@ def build_map(
     referrer = '<meta name="referrer" content="strict-origin-when-cross-origin">'
     root.header.add_child(Element(referrer))
     root.header.add_child(Element('<link rel="icon" href="data:,">'))  # no /favicon.ico request
-    if tiles.url:
-        attribution = tiles.safe_attribution()
+    return m
+
+
+def _add_tiles(m: folium.Map, tiles: TileSource) -> None:
+    """The base layer (and its label overlay), with its attribution, unless tiles are off."""
+    if not tiles.url:
+        return
+    attribution = tiles.safe_attribution()
+    folium.TileLayer(
+        tiles=tiles.url,
+        attr=attribution,
+        name=tiles.name,
+        subdomains=tiles.subdomains or "abc",
+        max_zoom=tiles.max_zoom,
+        control=False,
+    ).add_to(m)
+    if tiles.overlay_url:
         folium.TileLayer(
-            tiles=tiles.url,
+            tiles=tiles.overlay_url,
             attr=attribution,
-            name=tiles.name,
-            subdomains=tiles.subdomains or "abc",
-            max_zoom=tiles.max_zoom,
+            name=f"{tiles.name} labels",
+            subdomains=tiles.subdomains,
+            overlay=True,
             control=False,
         ).add_to(m)
-        if tiles.overlay_url:
-            folium.TileLayer(
-                tiles=tiles.overlay_url,
-                attr=attribution,
-                name=f"{tiles.name} labels",
-                subdomains=tiles.subdomains,
-                overlay=True,
-                control=False,
-            ).add_to(m)
-    if catalog.loop is not None:
-        _add_loop(m, catalog, options)
+
+
+def _kind_groups(
+    m: folium.Map, catalog: Catalog, options: MapOptions, lang: str
+) -> list[tuple[str, MarkerCluster]]:
+    """One marker-cluster layer per kind shown (every kind when data comes by viewport)."""
     present = {s.props.kind for s in catalog.located} if options.data == "inline" else set(Kind)
     groups: list[tuple[str, MarkerCluster]] = []
     for kind in Kind:
@@ -302,12 +301,20 @@ def build_map(
         group.default_js, group.default_css = [], []  # the map already carries the plugin
         group.add_to(m)
         groups.append((kind.value, group))
+    return groups
+
+
+def _browser_config(
+    catalog: Catalog, options: MapOptions, lang: str, kinds: list[str], ctx: QueryContext
+) -> dict[str, Any]:
+    """What ``stations.js`` needs: texts, datum, layers, and the data or where to ask for it."""
+    has_loop = catalog.loop is not None
     config = browser_config(lang)
     config.update(
-        crs=tiles.crs.value,
-        legendKinds=[k for k, _ in groups],
-        showLoop=catalog.loop is not None,
-        coverageKm=options.coverage_km if catalog.loop is not None else None,
+        crs=options.tiles.crs.value,
+        legendKinds=kinds,
+        showLoop=has_loop,
+        coverageKm=options.coverage_km if has_loop else None,
         approximate=any(
             s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
         ),
@@ -317,16 +324,31 @@ def build_map(
         attribution=DATA_ATTRIBUTION,
     )
     if options.data == "inline":
-        config["data"] = _inline_data(catalog, tiles.crs, ctx)
+        config["data"] = _inline_data(catalog, options.tiles.crs, ctx)
         config["asOf"] = options.as_of
     else:
         config["api"] = options.api_url
+    return config
+
+
+def build_map(
+    catalog: Catalog, options: MapOptions | None = None, ctx: QueryContext | None = None
+) -> folium.Map:
+    """The map of ``catalog``: a `folium.Map` ready to save or serve."""
+    options = options or MapOptions()
+    lang = check_lang(options.lang)
+    m = _base_map(options, lang)
+    _add_tiles(m, options.tiles)
+    if catalog.loop is not None:
+        _add_loop(m, catalog, options)
+    groups = _kind_groups(m, catalog, options, lang)
+    config = _browser_config(catalog, options, lang, [k for k, _ in groups], ctx or QueryContext())
     m.add_child(StationsLayer(config, groups))
     folium.LayerControl(collapsed=True).add_to(m)
     if options.center is None or options.zoom is None:
         box = _bounds(catalog)
         if box is not None:
-            (s, w), (n, e) = _to_map([box[0], box[2]], [box[1], box[3]], tiles.crs)
+            (s, w), (n, e) = _to_map([box[0], box[2]], [box[1], box[3]], options.tiles.crs)
             m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
     return m
 
@@ -334,46 +356,3 @@ def build_map(
 def render_page(m: folium.Map) -> str:
     """HTML for the service: assets referenced under ``/static/``."""
     return str(m.get_root().render())
-
-
-def render_standalone(m: folium.Map, fingerprint: str | None = None) -> str:
-    """HTML for a file that works anywhere: every asset inlined, nothing fetched but tiles."""
-    page = assets.inline(render_page(m))
-    if fingerprint:
-        meta = f'<meta name="stations-data" content="{html.escape(fingerprint)}">'
-        page = page.replace("<head>", "<head>\n    " + meta, 1)
-    return page
-
-
-def fingerprint(catalog_files: list[Path], options: MapOptions) -> str:
-    """What a standalone map was made from: data, the assets it inlines, tiles and lang."""
-    digest = hashlib.blake2b(digest_size=12)
-    for path in [*catalog_files, *(assets.path(a) for a in [*assets.JS, *assets.CSS])]:
-        digest.update(path.read_bytes())
-    digest.update(
-        f"{__version__}|{options.tiles.name}|{options.lang}|{options.coverage_km}|"
-        f"{options.planning_count}".encode()
-    )
-    return digest.hexdigest()
-
-
-def read_fingerprint(page: str) -> str | None:
-    """The fingerprint a map file was written with, if any."""
-    match = re.search(r'<meta name="stations-data" content="([0-9a-f]+)">', page)
-    return match.group(1) if match else None
-
-
-def write_map(
-    catalog: Catalog,
-    out: Path,
-    options: MapOptions,
-    sources: list[Path],
-    ctx: QueryContext | None = None,
-) -> Path:
-    """Write the standalone map file atomically (a temp file beside it, then rename)."""
-    ctx = ctx or QueryContext()
-    if options.as_of is None:
-        stamp = datetime.now(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M")
-        options = MapOptions(**{**options.__dict__, "as_of": stamp})
-    page = render_standalone(build_map(catalog, options, ctx), fingerprint(sources, options))
-    return atomic_write_text(out, page)

@@ -52,6 +52,27 @@ class TileSource:
 NAMED = ("osm", "amap", "tianditu", "none")
 
 
+def _tianditu(key: str | None) -> TileSource:
+    """Tianditu's vector map and its label overlay (WMTS, Web Mercator); needs a key."""
+    if not key:
+        raise InvalidInput(
+            "tianditu tiles need a key: set STATIONS_TIANDITU_KEY (free from "
+            "https://console.tianditu.gov.cn/)"
+        )
+    wmts = (
+        "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+        "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+        "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+    )
+    return TileSource(
+        "tianditu",
+        wmts.format(layer="vec", key=key),
+        "&copy; 天地图 Tianditu",
+        subdomains="01234567",
+        overlay_url=wmts.format(layer="cva", key=key),
+    )
+
+
 def tile_source(
     spec: str,
     *,
@@ -83,23 +104,7 @@ def tile_source(
             subdomains="1234",
         )
     if name == "tianditu":
-        if not tianditu_key:
-            raise InvalidInput(
-                "tianditu tiles need a key: set STATIONS_TIANDITU_KEY (free from "
-                "https://console.tianditu.gov.cn/)"
-            )
-        wmts = (
-            "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-            "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-            "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-        )
-        return TileSource(
-            "tianditu",
-            wmts.format(layer="vec", key=tianditu_key),
-            "&copy; 天地图 Tianditu",
-            subdomains="01234567",
-            overlay_url=wmts.format(layer="cva", key=tianditu_key),
-        )
+        return _tianditu(tianditu_key)
     if name == "none":
         return TileSource("none", "", "no base map")
     parts = urlsplit(name)
