@@ -13,14 +13,17 @@ import logging
 import sys
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from stations.api.auth import WriterDep
-from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CRS_QUERY, CrsParam, SettingsDep
+from stations.api.params import QueryModel, QueryParams
 from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
+from stations.api.state import services_of
 from stations.coords import CRS, check_lonlat, from_wgs84, to_wgs84
 from stations.errors import InvalidInput
 from stations.settings import Settings
@@ -36,9 +39,20 @@ router = APIRouter(
         403: {"description": "Wrong token, or writes disabled."},
         409: {"description": "The id is already in use."},
     },
-    dependencies=[Depends(reject_unknown_parameters)],
 )
 FEATURE = geojson_responses("Feature")
+CRS_ONLY = [Depends(CRS_QUERY.refuse_unknown)]  # unknown parameters refused before the token
+
+
+class DeleteQuery(QueryModel):
+    """Parameters of a delete."""
+
+    purge: bool = Field(
+        default=False, description="Remove it for good instead of marking it closed."
+    )
+
+
+DELETE_QUERY = QueryParams(DeleteQuery)
 FeatureBody = Annotated[
     dict[str, Any],
     Body(
@@ -50,12 +64,12 @@ FeatureBody = Annotated[
 
 def _store(request: Request, settings: Settings) -> GeoJSONStore:
     """The store, validating through this worker's cache (its own writes are not re-validated)."""
-    return GeoJSONStore.for_settings(settings, request.app.state.holder.cache)
+    return GeoJSONStore.for_settings(settings, services_of(request).holder.cache)
 
 
 async def _written(request: Request, settings: Settings) -> None:
     """After a write: serve it at once on this worker, and fold the journal once writes pause."""
-    await request.app.state.holder.refresh()  # read-your-writes on this worker
+    await services_of(request).holder.refresh()  # read-your-writes on this worker
     state = request.app.state
     timer: asyncio.TimerHandle | None = getattr(state, "compaction_timer", None)
     if timer is not None:
@@ -142,14 +156,19 @@ def _answer(
 
 
 @router.post(
-    "", status_code=201, responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "",
+    status_code=201,
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
 )
 async def create_station(
     request: Request,
     body: FeatureBody,
     writer: WriterDep,
     settings: SettingsDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
@@ -158,14 +177,20 @@ async def create_station(
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
 
-@router.put("/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None)
+@router.put(
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
+)
 async def replace_station(
     request: Request,
     station_id: str,
     body: FeatureBody,
     writer: WriterDep,
     settings: SettingsDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
@@ -175,7 +200,11 @@ async def replace_station(
 
 
 @router.patch(
-    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
 )
 async def patch_station(
     request: Request,
@@ -186,7 +215,7 @@ async def patch_station(
     ],
     writer: WriterDep,
     settings: SettingsDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Change some properties and/or the position of a station."""
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
@@ -197,18 +226,20 @@ async def patch_station(
 
 
 @router.delete(
-    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=[Depends(DELETE_QUERY.refuse_unknown)],
 )
 async def delete_station(
     request: Request,
     station_id: str,
     writer: WriterDep,
     settings: SettingsDep,
-    purge: Annotated[
-        bool, Query(description="Remove it for good instead of marking it closed.")
-    ] = False,
+    q: Annotated[DeleteQuery, Depends(DELETE_QUERY)],
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
-    stored = await run_in_threadpool(_store(request, settings).delete, station_id, writer, purge)
+    stored = await run_in_threadpool(_store(request, settings).delete, station_id, writer, q.purge)
     await _written(request, settings)
     return _answer(stored, CRS.WGS84)
