@@ -38,7 +38,7 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Refused(Exception):  # noqa: N818 - carries an InvalidInput past pydantic
+class _Refused(Exception):
     """A value refused before the others are checked (pydantic lets non-ValueErrors through)."""
 
     def __init__(self, error: InvalidInput) -> None:
