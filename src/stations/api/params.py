@@ -332,10 +332,11 @@ def document_query_parameters(router: APIRouter) -> None:
         for query in found:
             for param in query.openapi():
                 params.setdefault(param["name"], param)
-        if params:
-            extra = dict(route.openapi_extra or {})
-            extra["parameters"] = [*extra.get("parameters", []), *params.values()]
-            route.openapi_extra = extra
+        extra = dict(route.openapi_extra or {})  # routers outlive apps: written, not appended
+        others = [p for p in extra.pop("parameters", []) if p.get("in") != "query"]
+        if others or params:
+            extra["parameters"] = [*others, *params.values()]
+        route.openapi_extra = extra or None
 
 
 NO_QUERY = QueryParams(NoQuery)
