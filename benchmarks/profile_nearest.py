@@ -101,7 +101,7 @@ async def run(size: int, passes: int) -> None:
                 await app(scope, receive, send)
             return (time.thread_time() - t0) / len(strings) * 1e6
 
-        catalog = await app.state.holder.get()
+        catalog = await app.services.holder.get()
         hits = itertools.cycle([catalog.index.nearest(x, y, 5) for x, y in points.tolist()])
         place = Place.from_wgs84(107.0, 29.0, MY_LOCATION)
         body = query.find_nearest(catalog, 107.0, 29.0, k=5).encode()

@@ -71,7 +71,7 @@ def test_a_broken_line_inside_the_journal_is_refused_with_its_number(data):
 def test_workers_follow_the_journal_without_rebuilding(data):
     settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
     with TestClient(create_app(settings)) as api:
-        holder = api.app.state.holder
+        holder = api.app.services.holder
         tree = holder.catalog.index._balls
         version = holder.version
         # Another process writes (the store is not this app's): the next request serves it.
@@ -99,7 +99,7 @@ def test_workers_follow_the_journal_without_rebuilding(data):
 def test_a_worker_behind_catches_up_from_the_retired_journal(data):
     settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
     with TestClient(create_app(settings)) as api:
-        holder = api.app.state.holder
+        holder = api.app.services.holder
         tree = holder.catalog.index._balls
         GeoJSONStore(data).create(station("seen", 107.31, 28.95), "other")
         assert api.get("/api/stations/seen").status_code == 200
@@ -139,7 +139,7 @@ def test_the_api_folds_the_journal_once_writes_pause(data):
         assert [f["id"] for f in folded["features"]][-3:] == ["p0", "p1", "p2"]
         assert folded["stations:compacted"]["offset"] > 0
         assert api.get("/api/stations/p2").status_code == 200
-        assert api.app.state.holder._task is None  # adopted, not reloaded
+        assert api.app.services.holder._task is None  # adopted, not reloaded
 
 
 def test_compact_command(data):

@@ -171,6 +171,18 @@ class Loop:
         points.append(self.point_at(end))
         return points
 
+    def feature(self, properties: dict[str, Any], geometry_last: bool = False) -> dict[str, Any]:
+        """The loop as a GeoJSON Feature with ``properties`` (its id: their ``id``, or "loop").
+
+        ``geometry_last`` puts the members in the order OGC items have always been answered
+        in (type, id, properties, geometry), so those answers stay byte for byte the same.
+        """
+        fid = properties.get("id", "loop")
+        geometry = {"type": "LineString", "coordinates": self.stored.tolist()}
+        if geometry_last:
+            return {"type": "Feature", "id": fid, "properties": properties, "geometry": geometry}
+        return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
+
     def calibration(self) -> dict[str, Any]:
         """How along-loop figures are computed, for every answer that uses them (a copy)."""
         if self._calibration is None:  # the loop never changes: rounded once

@@ -18,19 +18,16 @@ from stations import __version__
 from stations.api.compaction import IdleCompaction
 from stations.api.errors import install_error_handlers
 from stations.api.hotpath import HotPath
+from stations.api.params import document_query_parameters
+from stations.api.responses import SECURITY_HEADERS
 from stations.api.routes import edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
+from stations.api.state import Services
 from stations.catalog import Catalog
 from stations.settings import Settings
 from stations.storage.follower import CatalogHolder
 from stations.storage.loading import FeatureCache
 from stations.storage.snapshot import Position, file_identity
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"cross-origin-resource-policy", b"cross-origin"),
-]
 
 
 class GuardMiddleware:
@@ -94,8 +91,9 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class StationsApp(FastAPI):
-    """The FastAPI app; the riders' hot routes are answered before its stack (see hotpath)."""
+    """The FastAPI app, with its typed shared state; hot routes are answered before its stack."""
 
+    services: Services
     hot_path: HotPath | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,7 +103,7 @@ class StationsApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> StationsApp:
     """Build the service.
 
     Parameters
@@ -117,11 +115,12 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         the files the settings name.
     """
     settings = settings or Settings()
+    services = Services.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One thread per worker: a query is tiny, and OpenMP's pool (pykdtree's k-nearest)
-        # only adds wake-up latency and contention with the other workers (9 µs against 14).
+        # One OpenMP thread per worker: without the compiled `_knn`, pykdtree answers k-nearest
+        # with an OpenMP pool whose wake-ups cost more than a query and contend across workers.
         threadpool_limits(1, user_api="openmp")
         loop_version = file_identity(settings.loop_path)  # before loading: see the holder
         cache = FeatureCache()  # a reload validates only the stations that changed
@@ -131,7 +130,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         gc.freeze()
         if loaded.position is None:  # handed over by `stations serve`: where did it read to?
             loaded.position = Position(file_identity(settings.stations_path), None, 0)
-        app.state.holder = CatalogHolder(
+        services.holder = CatalogHolder(
             loaded,
             settings.stations_path,
             settings.loop_path,
@@ -139,9 +138,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             cache,
             loop_version,
         )
-        app.state.compaction = IdleCompaction(settings)
+        services.compaction = IdleCompaction(settings)
         yield
-        await app.state.compaction.close()
+        await services.compaction.close()
 
     app = StationsApp(
         title="stations",
@@ -155,15 +154,11 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
+    app.services = services
     install_error_handlers(app)
-    app.include_router(routes.router)
-    app.include_router(edit.router)
-    app.include_router(reports.router)
-    app.include_router(queries.router)
-    app.include_router(ogc.router)
-    app.include_router(planning.router)
-    app.include_router(pages.router)
+    for module in (routes, edit, reports, queries, ogc, planning, pages):
+        document_query_parameters(module.router)
+        app.include_router(module.router)
     _mount_docs(app)
     pages.mount_static(app)
     if settings.cors_origins:
@@ -176,7 +171,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         )
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
     if settings.hot_path:
-        app.hot_path = HotPath(queries.HOT_ROUTES, app.state, SECURITY_HEADERS, queries.NO_CACHE)
+        app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app
 
 

@@ -38,12 +38,8 @@ class UnknownParameter(InvalidInput):
     """A query parameter the route does not take."""
 
 
-class BodyTooLarge(StationsError):
-    """A request body over the configured limit."""
-
-
-STATUS[BodyTooLarge] = 413
 STATUS[TooManyReports] = 429
+INTERNAL = {"detail": "internal error; see the server log"}
 
 
 def status_for(exc: StationsError) -> int:
@@ -58,9 +54,25 @@ def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str
     """Status, body and extra headers answering a domain error (5xx details stay in the log)."""
     status = status_for(exc)
     if status >= 500:
-        return status, {"detail": "internal error; see the server log"}, None
+        return status, INTERNAL, None
     headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
     return status, {"detail": str(exc)}, headers
+
+
+def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, str], dict[str, str] | None]:
+    """Status, body and extra headers answering any error raised on ``path``.
+
+    Domain errors map through `domain_error`; anything else is a 500. Every 5xx is logged
+    with its traceback (its details stay out of the answer). The handlers below and the hot
+    path both answer through this.
+    """
+    if isinstance(exc, StationsError):
+        status, body, headers = domain_error(exc)
+        if status >= 500:
+            log.exception("server error on %s", path, exc_info=exc)
+        return status, body, headers
+    log.exception("unexpected error on %s", path, exc_info=exc)
+    return 500, INTERNAL, None
 
 
 def describe_validation_error(err: Any) -> str:
@@ -72,30 +84,33 @@ def describe_validation_error(err: Any) -> str:
     return f"parameter {where!r}: {err.get('msg', 'invalid')}{shown}"
 
 
-def _methods_for(request: Request) -> list[str]:
-    """Every method the API documents for this path (from its OpenAPI document)."""
-    table = getattr(request.app.state, "allowed_methods", None)
-    if table is None:
-        table = [
-            (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), methods)
-            for path, methods in request.app.openapi()["paths"].items()
-        ]
-        request.app.state.allowed_methods = table
-    found: set[str] = set()
-    for pattern, methods in table:
-        if pattern.match(request.url.path):
-            found |= {m.upper() for m in methods if m != "parameters"}
-    return sorted(found)
+class _AllowedMethods:
+    """Every method the API documents for a path (from its OpenAPI document, read once)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.table: list[tuple[re.Pattern[str], dict[str, Any]]] | None = None
+
+    def __call__(self, path: str) -> list[str]:
+        if self.table is None:
+            self.table = [
+                (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(p)) + "$"), methods)
+                for p, methods in self.app.openapi()["paths"].items()
+            ]
+        found: set[str] = set()
+        for pattern, methods in self.table:
+            if pattern.match(path):
+                found |= {m.upper() for m in methods if m != "parameters"}
+        return sorted(found)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn domain and validation errors into clean 4xx answers."""
+    methods_for = _AllowedMethods(app)
 
     @app.exception_handler(StationsError)
     async def _domain(request: Request, exc: StationsError) -> JSONResponse:
-        status, body, headers = domain_error(exc)
-        if status >= 500:
-            log.exception("server error on %s", request.url.path, exc_info=exc)
+        status, body, headers = error_answer(exc, request.url.path)
         return JSONResponse(body, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -113,12 +128,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Starlette names only the first matching route's methods; a path served by several
             # routes (GET and POST /api/stations) must list them all.
-            allowed = _methods_for(request)
+            allowed = methods_for(request.url.path)
             headers["Allow"] = ", ".join(allowed)
             detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         return JSONResponse({"detail": detail}, exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s", request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error; see the server log"}, 500)
+        status, body, headers = error_answer(exc, request.url.path)
+        return JSONResponse(body, status, headers=headers)

@@ -1,32 +1,28 @@
 """The riders' hot routes answered in a lean layer, before the framework's stack.
 
-A plain ``GET /api/nearest`` (or ``/api/within``) costs a few hundred microseconds of
-framework work (middleware layers, route matching over every route, dependency solving) on top
-of the query itself; at 1,000,000 stations that was most of a request (see the README's API
-benchmark). `stations.api.app.StationsApp` asks this layer first; it answers exactly those
-requests by calling the same functions the FastAPI routes call (`queries.HOT_ROUTES`), with the
-same error mapping (`stations.api.errors.domain_error`), headers and bytes. Anything else
-(another path or method, a cross-origin request that needs CORS headers, a request with a
-body) goes through the framework untouched, and ``STATIONS_HOT_PATH=false`` turns the layer
+For a plain ``GET /api/nearest`` (or ``/api/within``) the framework's work (middleware layers,
+route matching over every route, dependency solving) costs more than the query itself at
+1,000,000 stations (see the README's API benchmark). `stations.api.app.StationsApp` asks this
+layer first; it answers exactly those requests with the functions the FastAPI routes use
+(`queries.HOT_ROUTES`): the same parser (`stations.api.params`), error answers
+(`stations.api.errors.error_answer`), headers (`stations.api.responses`) and bytes. Anything
+else (another path or method, a cross-origin request that needs CORS headers, a request with
+a body) goes through the framework untouched, and ``STATIONS_HOT_PATH=false`` turns the layer
 off. A test compares both paths answer for answer.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import State
 from starlette.types import Scope, Send
 
-from stations.api.errors import domain_error
-from stations.api.responses import GEOJSON, encode
-from stations.errors import StationsError
+from stations.api.errors import error_answer
+from stations.api.responses import GEOJSON, NO_CACHE, SECURITY_HEADERS, encode
+from stations.api.state import Services
 
-log = logging.getLogger("stations.api")
-
-Answer = Callable[[State, list[tuple[str, str]]], Awaitable[bytes]]
+Answer = Callable[[Services, list[tuple[str, str]]], Awaitable[bytes]]
 
 _JSON = b"application/json"
 _GEOJSON = GEOJSON.encode()
@@ -39,25 +35,14 @@ class HotPath:
     ----------
     routes
         Path → function computing the GeoJSON answer from the query string's pairs.
-    state
-        The application state the functions read (settings, the catalog holder).
-    headers
-        Headers every answer carries, as the stack adds them (security headers).
-    ok_headers
-        Headers of a successful answer, as the routes set them (``Cache-Control``).
+    services
+        The app's shared state the functions read (settings, the catalog holder).
     """
 
-    def __init__(
-        self,
-        routes: Mapping[str, Answer],
-        state: State,
-        headers: list[tuple[bytes, bytes]],
-        ok_headers: dict[str, str],
-    ) -> None:
+    def __init__(self, routes: Mapping[str, Answer], services: Services) -> None:
         self.routes = routes
-        self.state = state
-        self.headers = headers
-        self.ok_headers = _raw(ok_headers) + headers  # encoded once, not per answer
+        self.services = services
+        self.ok_headers = _raw(NO_CACHE) + SECURITY_HEADERS  # encoded once, not per answer
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer the request if it is a plain GET of a hot route; False: not ours."""
@@ -72,16 +57,10 @@ class HotPath:
         pairs = query_pairs(scope["query_string"].decode("latin-1"))
         media, tail = _GEOJSON, self.ok_headers
         try:
-            status, body = 200, await answer(self.state, pairs)
-        except StationsError as exc:
-            status, payload, extra = domain_error(exc)
-            if status >= 500:
-                log.exception("server error on %s", scope["path"], exc_info=exc)
-            body, media, tail = encode(payload), _JSON, _raw(extra or {}) + self.headers
-        except Exception:
-            log.exception("unexpected error on %s", scope["path"])
-            status, body, media = 500, b'{"detail":"internal error; see the server log"}', _JSON
-            tail = self.headers
+            status, body = 200, await answer(self.services, pairs)
+        except Exception as exc:  # answered as the framework's error handlers answer
+            status, payload, extra = error_answer(exc, scope["path"])
+            body, media, tail = encode(payload), _JSON, _raw(extra or {}) + SECURITY_HEADERS
         raw = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
         await send({"type": "http.response.start", "status": status, "headers": raw + tail})
         await send({"type": "http.response.body", "body": body})
@@ -90,8 +69,8 @@ class HotPath:
 def query_pairs(query: str) -> list[tuple[str, str]]:
     """``parse_qsl(query, keep_blank_values=True)``, as Starlette reads a query string.
 
-    A rider's query (``lon=..&lat=..&k=5``) has nothing to unquote: split it directly (~1 µs
-    against ~4 µs); anything with ``%`` or ``+`` goes through `parse_qsl`.
+    A rider's query (``lon=..&lat=..&k=5``) has nothing to unquote: split it directly, which
+    is several times faster; anything with ``%`` or ``+`` goes through `parse_qsl`.
     """
     if "%" in query or "+" in query:
         return parse_qsl(query, keep_blank_values=True)

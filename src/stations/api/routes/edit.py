@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from stations.api.auth import WriterDep
-from stations.api.deps import CrsParam, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CRS_QUERY, CrsParam, SettingsDep
+from stations.api.params import QueryModel, QueryParams
 from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
+from stations.api.state import services_of
 from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.storage.base import Feature, Store
@@ -32,9 +35,20 @@ router = APIRouter(
         403: {"description": "Wrong token, or writes disabled."},
         409: {"description": "The id is already in use."},
     },
-    dependencies=[Depends(reject_unknown_parameters)],
 )
 FEATURE = geojson_responses("Feature")
+CRS_ONLY = [Depends(CRS_QUERY.refuse_unknown)]  # unknown parameters refused before the token
+
+
+class DeleteQuery(QueryModel):
+    """Parameters of a delete."""
+
+    purge: bool = Field(
+        default=False, description="Remove it for good instead of marking it closed."
+    )
+
+
+DELETE_QUERY = QueryParams(DeleteQuery)
 FeatureBody = Annotated[
     dict[str, Any],
     Body(
@@ -46,7 +60,7 @@ FeatureBody = Annotated[
 
 async def writable_store(request: Request, settings: SettingsDep) -> Store:
     """The store, validating through this worker's cache (its own writes are not re-validated)."""
-    return open_store(settings, request.app.state.holder.cache)
+    return open_store(settings, services_of(request).holder.cache)
 
 
 StoreDep = Annotated[Store, Depends(writable_store)]
@@ -54,8 +68,9 @@ StoreDep = Annotated[Store, Depends(writable_store)]
 
 async def _written(request: Request) -> None:
     """After a write: serve it at once on this worker, and fold the journal once writes pause."""
-    await request.app.state.holder.refresh()  # read-your-writes on this worker
-    request.app.state.compaction.written()
+    services = services_of(request)
+    await services.holder.refresh()  # read-your-writes on this worker
+    services.compaction.written()
 
 
 def _with_point(feature: Feature, x: float, y: float) -> Feature:
@@ -93,14 +108,19 @@ def _answer(
 
 
 @router.post(
-    "", status_code=201, responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "",
+    status_code=201,
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
 )
 async def create_station(
     request: Request,
     body: FeatureBody,
     writer: WriterDep,
     store: StoreDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
@@ -109,14 +129,20 @@ async def create_station(
     return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
 
 
-@router.put("/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None)
+@router.put(
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
+)
 async def replace_station(
     request: Request,
     station_id: str,
     body: FeatureBody,
     writer: WriterDep,
     store: StoreDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
@@ -126,7 +152,11 @@ async def replace_station(
 
 
 @router.patch(
-    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=CRS_ONLY,
 )
 async def patch_station(
     request: Request,
@@ -137,7 +167,7 @@ async def patch_station(
     ],
     writer: WriterDep,
     store: StoreDep,
-    crs: CrsParam = CRS.WGS84,
+    crs: CrsParam,
 ) -> GeoJSONResponse:
     """Change some properties and/or the position of a station."""
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
@@ -148,18 +178,20 @@ async def patch_station(
 
 
 @router.delete(
-    "/{station_id}", responses=FEATURE, response_class=GeoJSONResponse, response_model=None
+    "/{station_id}",
+    responses=FEATURE,
+    response_class=GeoJSONResponse,
+    response_model=None,
+    dependencies=[Depends(DELETE_QUERY.refuse_unknown)],
 )
 async def delete_station(
     request: Request,
     station_id: str,
     writer: WriterDep,
     store: StoreDep,
-    purge: Annotated[
-        bool, Query(description="Remove it for good instead of marking it closed.")
-    ] = False,
+    q: Annotated[DeleteQuery, Depends(DELETE_QUERY)],
 ) -> GeoJSONResponse:
     """Mark a station closed (status: closed), or remove it with purge=true."""
-    stored = await run_in_threadpool(store.delete, station_id, writer, purge)
+    stored = await run_in_threadpool(store.delete, station_id, writer, q.purge)
     await _written(request)
     return _answer(stored, CRS.WGS84)

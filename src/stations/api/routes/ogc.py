@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 from starlette.responses import Response
 
-from stations.api.deps import BBoxDep, CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CatalogDep, SettingsDep
+from stations.api.params import BBox, Offset, QueryModel, QueryParams
 from stations.api.responses import GEOJSON, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.catalog import Catalog
@@ -17,12 +19,7 @@ from stations.errors import InvalidInput, StationNotFound
 from stations.features import QueryContext, station_feature
 from stations.models import Station
 
-router = APIRouter(
-    prefix="/ogc",
-    tags=["OGC API - Features"],
-    dependencies=[Depends(reject_unknown_parameters)],
-    responses=ERRORS,
-)
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], responses=ERRORS)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -36,7 +33,25 @@ COLLECTIONS = {
     ),
     "loop": ("178 loop 178环线", "The 178 scenic loop road around Jinfo Mountain (schematic)."),
 }
-FormatParam = Annotated[str | None, Query(alias="f", description="Output format: json.")]
+Format = Annotated[str | None, Field(description="Output format: json.")]
+
+
+class FormatQuery(QueryModel):
+    """The output format, the only parameter of most OGC pages."""
+
+    f: Format = None
+
+
+class ItemsQuery(QueryModel):
+    """Parameters of a collection's items."""
+
+    bbox: BBox = None
+    limit: int = Field(default=10, ge=1, description="Page size (max 10000).")
+    offset: Offset = 0
+    f: Format = None
+
+
+FormatParams = Annotated[FormatQuery, Depends(QueryParams(FormatQuery))]
 
 
 def _base(request: Request) -> str:
@@ -87,9 +102,9 @@ def _require(catalog: Catalog, cid: str) -> None:
 @router.get(
     "", response_class=ORJSONResponse, response_model=None, responses=json_responses(["links"])
 )
-async def read_landing_page(request: Request, f: FormatParam = None) -> ORJSONResponse:
+async def read_landing_page(request: Request, q: FormatParams) -> ORJSONResponse:
     """Landing page with links to the API definition, conformance and collections."""
-    _check_format(f)
+    _check_format(q.f)
     base = _base(request)
     root = str(request.base_url).rstrip("/")
     return ORJSONResponse(
@@ -133,9 +148,9 @@ async def read_landing_page(request: Request, f: FormatParam = None) -> ORJSONRe
     response_model=None,
     responses=json_responses(["conformsTo"]),
 )
-async def read_conformance(f: FormatParam = None) -> ORJSONResponse:
+async def read_conformance(q: FormatParams) -> ORJSONResponse:
     """The conformance classes this server implements."""
-    _check_format(f)
+    _check_format(q.f)
     return ORJSONResponse({"conformsTo": CONFORMANCE})
 
 
@@ -146,10 +161,10 @@ async def read_conformance(f: FormatParam = None) -> ORJSONResponse:
     responses=json_responses(["collections", "links"]),
 )
 async def read_collections(
-    request: Request, catalog: CatalogDep, f: FormatParam = None
+    request: Request, q: FormatParams, catalog: CatalogDep
 ) -> ORJSONResponse:
     """The feature collections: stations and loop."""
-    _check_format(f)
+    _check_format(q.f)
     return ORJSONResponse(
         {
             "links": [
@@ -167,10 +182,10 @@ async def read_collections(
     responses=json_responses(["id", "links"]),
 )
 async def read_collection(
-    request: Request, collection_id: str, catalog: CatalogDep, f: FormatParam = None
+    request: Request, collection_id: str, q: FormatParams, catalog: CatalogDep
 ) -> ORJSONResponse:
     """One collection's description, extent and links."""
-    _check_format(f)
+    _check_format(q.f)
     _require(catalog, collection_id)
     return ORJSONResponse(_collection(request, catalog, collection_id))
 
@@ -180,12 +195,7 @@ def _loop_feature(catalog: Catalog) -> dict[str, Any]:
     assert loop is not None
     props = {k: v for k, v in loop.properties.items() if not isinstance(v, list | dict)}
     props["geometric_length_m"] = round(loop.length_m, 1)
-    return {
-        "type": "Feature",
-        "id": props.get("id", "loop"),
-        "properties": props,
-        "geometry": {"type": "LineString", "coordinates": loop.stored.tolist()},
-    }
+    return loop.feature(props, geometry_last=True)
 
 
 def _matches(catalog: Catalog, cid: str, bbox: Any) -> list[Station | None]:
@@ -222,19 +232,17 @@ def _collection_link(request: Request, cid: str) -> dict[str, str]:
 async def read_items(
     request: Request,
     collection_id: str,
+    q: Annotated[ItemsQuery, Depends(QueryParams(ItemsQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
-    bbox: BBoxDep,
-    limit: Annotated[int, Query(ge=1, description="Page size (max 10000).")] = 10,
-    offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
-    f: FormatParam = None,
 ) -> Response:
     """Features of a collection, filtered by bbox, paged with limit/offset and next/prev links."""
-    _check_format(f)
+    _check_format(q.f)
     _require(catalog, collection_id)
+    limit, offset = q.limit, q.offset
     if limit > settings.ogc_max_limit:
         raise InvalidInput(f"limit must be from 1 to {settings.ogc_max_limit}; got {limit}")
-    matched = _matches(catalog, collection_id, bbox)
+    matched = _matches(catalog, collection_id, q.bbox)
     ctx = QueryContext(tz=settings.timezone)
     page = [_render(catalog, item, ctx) for item in matched[offset : offset + limit]]
     url = f"{_base(request)}/collections/{collection_id}/items"
@@ -257,7 +265,7 @@ async def read_items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    return cached(request, body, request.app.state.holder.version, settings.cache_max_age_s)
+    return cached(request, body)
 
 
 @router.get(
@@ -270,12 +278,12 @@ async def read_item(
     request: Request,
     collection_id: str,
     feature_id: str,
+    q: FormatParams,
     catalog: CatalogDep,
     settings: SettingsDep,
-    f: FormatParam = None,
 ) -> Response:
     """One feature of a collection."""
-    _check_format(f)
+    _check_format(q.f)
     _require(catalog, collection_id)
     ctx = QueryContext(tz=settings.timezone)
     if collection_id == "stations" and feature_id in catalog.by_id:
@@ -292,4 +300,4 @@ async def read_item(
         },
         _collection_link(request, collection_id),
     ]
-    return cached(request, feature, request.app.state.holder.version, settings.cache_max_age_s)
+    return cached(request, feature)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CatalogDep, ServicesDep
+from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
+from stations.api.state import Services
 from stations.catalog import Catalog
 from stations.coords import from_wgs84
 from stations.errors import InvalidInput, StationNotFound
@@ -30,9 +34,7 @@ from stations.web.i18n import TEXTS, browser_config
 from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page
 from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 
-router = APIRouter(
-    tags=["pages"], responses=ERRORS, dependencies=[Depends(reject_unknown_parameters)]
-)
+router = APIRouter(tags=["pages"], responses=ERRORS)
 NONCE = "__NONCE__"
 _SCRIPT = re.compile(r"<script(?=[\s>])(?![^>]*\bnonce=)")
 _TEMPLATES = Environment(
@@ -50,15 +52,49 @@ class Lang(StrEnum):
     EN = "en"
 
 
-LangParam = Annotated[Lang, Query(description="Language of the page: zh (default) or en.")]
-TilesParam = Annotated[
+LangField = Annotated[Lang, Field(description="Language of the page: zh (default) or en.")]
+TilesField = Annotated[
     str | None,
-    Query(
+    Field(
+        max_length=20,
         description="Base map: osm, amap (GCJ-02), none, tianditu (when a key is configured), "
         "or custom (the configured URL template). Default: STATIONS_TILES.",
-        max_length=20,
     ),
 ]
+
+
+class PageQuery(QueryModel):
+    """Parameters of every page: language and base map."""
+
+    lang: LangField = Lang.ZH
+    tiles: TilesField = None
+
+
+class MapQuery(PageQuery):
+    """Parameters of the full map."""
+
+    coverage_km: float | None = Field(
+        default=None, gt=0, le=200, description="Service distance of the coverage layer, km."
+    )
+    planning: bool = Field(
+        default=False, description="The planning map: gaps in red and suggested sites."
+    )
+    count: int = Field(default=3, ge=0, le=100, description="Suggested sites on the planning map.")
+
+
+class EmbedQuery(QueryModel):
+    """Parameters of the embeddable map (centre first, as the page's URL reads)."""
+
+    lon: float | None = Field(
+        default=None, ge=-180, le=180, description="Centre longitude (WGS84)."
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Centre latitude (WGS84).")
+    zoom: int | None = Field(default=None, ge=0, le=19, description="Initial zoom.")
+    station: str | None = Field(
+        default=None, max_length=64, description="Id of a station to centre on and open."
+    )
+    lang: LangField = Lang.ZH
+    tiles: TilesField = None
 
 
 def mount_static(app: FastAPI) -> None:
@@ -107,13 +143,14 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
     )
 
 
-def _cached(request: Request, key: tuple[object, ...], build: object) -> str:
-    cache: dict[tuple[object, ...], str] = request.app.state.__dict__.setdefault("pages", {})
-    key = (request.app.state.holder.version, *key)  # pages show the data's extent and kinds
+def _cached(services: Services, key: tuple[object, ...], build: Callable[[], str]) -> str:
+    """A page built once per data version and ``key`` (at most 257 kept)."""
+    cache = services.pages
+    key = (services.holder.version, *key)  # pages show the data's extent and kinds
     if key not in cache:
         if len(cache) > 256:
             cache.clear()
-        cache[key] = build()  # type: ignore[operator]
+        cache[key] = build()
     return cache[key]
 
 
@@ -178,44 +215,32 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
 
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_rider_page(
-    request: Request,
+    q: Annotated[PageQuery, Depends(QueryParams(PageQuery))],
     catalog: CatalogDep,
-    settings: SettingsDep,
-    lang: LangParam = Lang.ZH,
-    tiles: TilesParam = None,
+    services: ServicesDep,
 ) -> HTMLResponse:
     """The rider page: one tap finds the 3 nearest open stations (geolocation needs HTTPS)."""
-    source = choose_tiles(settings, tiles)
+    source = choose_tiles(services.settings, q.tiles)
+    lang = q.lang
     page = _cached(
-        request, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
+        services, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
     )
     return _respond(page, source, [])
 
 
 @router.get("/map", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_map_page(
-    request: Request,
+    q: Annotated[MapQuery, Depends(QueryParams(MapQuery))],
     catalog: CatalogDep,
-    settings: SettingsDep,
-    lang: LangParam = Lang.ZH,
-    tiles: TilesParam = None,
-    coverage_km: Annotated[
-        float | None,
-        Query(gt=0, le=200, description="Service distance of the coverage layer, km."),
-    ] = None,
-    planning: Annotated[
-        bool, Query(description="The planning map: gaps in red and suggested sites.")
-    ] = False,
-    count: Annotated[
-        int, Query(ge=0, le=100, description="Suggested sites on the planning map.")
-    ] = 3,
+    services: ServicesDep,
 ) -> HTMLResponse:
     """The full map: loop, km marks, coverage, every station by viewport."""
-    source = choose_tiles(settings, tiles)
-    km = coverage_km or settings.coverage_km
-    plan = count if planning else None
+    source = choose_tiles(services.settings, q.tiles)
+    lang = q.lang
+    km = q.coverage_km or services.settings.coverage_km
+    plan = q.count if q.planning else None
     page = _cached(
-        request,
+        services,
         ("map", lang, source, km, plan),
         lambda: map_page(catalog, source, lang.value, km, planning_count=plan),
     )
@@ -224,24 +249,14 @@ async def read_map_page(
 
 @router.get("/embed", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_embed_page(
-    request: Request,
+    q: Annotated[EmbedQuery, Depends(QueryParams(EmbedQuery))],
     catalog: CatalogDep,
-    settings: SettingsDep,
-    lon: Annotated[
-        float | None, Query(ge=-180, le=180, description="Centre longitude (WGS84).")
-    ] = None,
-    lat: Annotated[
-        float | None, Query(ge=-90, le=90, description="Centre latitude (WGS84).")
-    ] = None,
-    zoom: Annotated[int | None, Query(ge=0, le=19, description="Initial zoom.")] = None,
-    station: Annotated[
-        str | None, Query(max_length=64, description="Id of a station to centre on and open.")
-    ] = None,
-    lang: LangParam = Lang.ZH,
-    tiles: TilesParam = None,
+    services: ServicesDep,
 ) -> HTMLResponse:
     """The map for an ``<iframe>``: framing allowed from STATIONS_EMBED_ORIGINS."""
-    source = choose_tiles(settings, tiles)
+    settings, lang, zoom, station = services.settings, q.lang, q.zoom, q.station
+    source = choose_tiles(settings, q.tiles)
+    lon, lat = q.lon, q.lat
     if (lon is None) != (lat is None):
         raise InvalidInput("give both lon and lat (WGS84 degrees), or neither")
     center = (lon, lat) if lon is not None and lat is not None else None
@@ -254,7 +269,7 @@ async def read_embed_page(
     if center is not None and zoom is None:
         zoom = 13
     page = _cached(
-        request,
+        services,
         ("embed", lang, source, center, zoom, station),
         lambda: map_page(catalog, source, lang.value, settings.coverage_km, center, zoom, station),
     )

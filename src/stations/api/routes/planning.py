@@ -4,30 +4,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CatalogDep, SettingsDep
+from stations.api.params import NO_QUERY, QueryModel, QueryParams
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
 from stations.planning.sites import coverage_report, suggest
 
-router = APIRouter(
-    prefix="/api/planning",
-    tags=["planning"],
-    responses=ERRORS,
-    dependencies=[Depends(reject_unknown_parameters)],
-)
-
-RadiusParam = Annotated[float, Query(gt=0, description="Service distance along the road, metres.")]
-PlannedParam = Annotated[
-    bool, Query(description="Count planned stations as well as those in service.")
-]
+router = APIRouter(prefix="/api/planning", tags=["planning"], responses=ERRORS)
 MAX_COUNT = 100
 MAX_DEMAND = 5000
+Planned = Annotated[bool, Field(description="Count planned stations as well as those in service.")]
+
+
+class CoverageQuery(QueryModel):
+    """Parameters of the coverage report."""
+
+    radius_m: float = Field(gt=0, description="Service distance along the road, metres.")
+    include_planned: Planned = False
+
+
+class SuggestQuery(QueryModel):
+    """Parameters of the suggested sites (without demand)."""
+
+    count: int = Field(ge=0, le=MAX_COUNT, description="How many new sites.")
+    radius_m: float | None = Field(
+        default=None, gt=0, description="Service distance (m) for the coverage figures."
+    )
+    include_planned: Planned = False
 
 
 def _check_radius(radius_m: float | None, maximum: float) -> None:
@@ -37,14 +46,13 @@ def _check_radius(radius_m: float | None, maximum: float) -> None:
 
 @router.get("/coverage", response_class=ORJSONResponse, responses=json_responses(["gaps"]))
 async def read_coverage(
+    q: Annotated[CoverageQuery, Depends(QueryParams(CoverageQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
-    radius_m: RadiusParam,
-    include_planned: PlannedParam = False,
 ) -> ORJSONResponse:
     """Covered share, uncovered stretches (GeoJSON, from/to km), largest gap, distance profile."""
-    _check_radius(radius_m, settings.max_radius_m)
-    return ORJSONResponse(coverage_report(catalog, radius_m, include_planned))
+    _check_radius(q.radius_m, settings.max_radius_m)
+    return ORJSONResponse(coverage_report(catalog, q.radius_m, q.include_planned))
 
 
 @router.get(
@@ -54,18 +62,13 @@ async def read_coverage(
     responses=geojson_responses("FeatureCollection"),
 )
 async def read_suggestions(
+    q: Annotated[SuggestQuery, Depends(QueryParams(SuggestQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
-    count: Annotated[int, Query(ge=0, le=MAX_COUNT, description="How many new sites.")],
-    radius_m: Annotated[
-        float | None,
-        Query(gt=0, description="Service distance (m) for the coverage figures."),
-    ] = None,
-    include_planned: PlannedParam = False,
 ) -> GeoJSONResponse:
     """Sites minimising the largest along-loop distance to a station (exact p-center)."""
-    _check_radius(radius_m, settings.max_radius_m)
-    result = await run_in_threadpool(suggest, catalog, count, radius_m, None, include_planned)
+    _check_radius(q.radius_m, settings.max_radius_m)
+    result = await run_in_threadpool(suggest, catalog, q.count, q.radius_m, None, q.include_planned)
     return GeoJSONResponse(result)
 
 
@@ -100,6 +103,7 @@ class SuggestBody(BaseModel):
     response_class=GeoJSONResponse,
     response_model=None,
     responses=geojson_responses("FeatureCollection"),
+    dependencies=[Depends(NO_QUERY)],
 )
 async def create_suggestions(
     body: SuggestBody, catalog: CatalogDep, settings: SettingsDep

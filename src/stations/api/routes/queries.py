@@ -7,42 +7,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 
 from stations import query
-from stations.api.deps import CatalogDep, SettingsDep, parse_bbox
+from stations.api.deps import CatalogDep, ReportsDep, SettingsDep
 from stations.api.params import (
     ConvertQuery,
     NearestQuery,
+    QueryParams,
     ViewportQuery,
     WithinQuery,
-    openapi_parameters,
-    query_model,
-    query_parser,
+    parse_bbox,
 )
-from stations.api.responses import GEOJSON, GeoJSONResponse, ORJSONResponse
-from stations.api.routes.reports import report_store
+from stations.api.responses import GEOJSON, NO_CACHE, GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.api.state import Services
+from stations.catalog import Catalog
 from stations.coords import from_wgs84
 from stations.models import Status
 from stations.settings import Settings
 from stations.viewport import viewport
 
 router = APIRouter(tags=["queries"], responses=ERRORS)
-NO_CACHE = {"Cache-Control": "no-cache"}  # open_now changes with the clock
+NEAREST = QueryParams(NearestQuery)
+WITHIN = QueryParams(WithinQuery)
 
 
-_parse_nearest = query_parser(NearestQuery)
-_parse_within = query_parser(WithinQuery)
-
-
-async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
-    """/api/nearest's body from the query string's pairs; shared by the route and the hot path."""
-    q = _parse_nearest(pairs)
-    settings: Settings = state.settings
-    catalog = await state.holder.get()
+def nearest_body(catalog: Catalog, settings: Settings, q: NearestQuery) -> bytes:
+    """/api/nearest's GeoJSON body."""
     return query.find_nearest(
         catalog,
         q.lon,
@@ -57,11 +50,8 @@ async def nearest_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
     ).encode()
 
 
-async def within_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
-    """/api/within's body from the query string's pairs; shared by the route and the hot path."""
-    q = _parse_within(pairs)
-    settings: Settings = state.settings
-    catalog = await state.holder.get()
+def within_body(catalog: Catalog, settings: Settings, q: WithinQuery) -> bytes:
+    """/api/within's GeoJSON body."""
     return query.find_within(
         catalog,
         q.lon,
@@ -75,6 +65,18 @@ async def within_answer(state: State, pairs: list[tuple[str, str]]) -> bytes:
     ).encode()
 
 
+async def nearest_answer(services: Services, pairs: list[tuple[str, str]]) -> bytes:
+    """/api/nearest's body from the query string's pairs (the hot path's entry)."""
+    q = NEAREST.parse(pairs)
+    return nearest_body(await services.holder.get(), services.settings, q)
+
+
+async def within_answer(services: Services, pairs: list[tuple[str, str]]) -> bytes:
+    """/api/within's body from the query string's pairs (the hot path's entry)."""
+    q = WITHIN.parse(pairs)
+    return within_body(await services.holder.get(), services.settings, q)
+
+
 #: The routes `stations.api.hotpath` may answer before the framework, with their answers.
 HOT_ROUTES = {"/api/nearest": nearest_answer, "/api/within": within_answer}
 
@@ -84,11 +86,12 @@ HOT_ROUTES = {"/api/nearest": nearest_answer, "/api/within": within_answer}
     responses=geojson_responses("FeatureCollection"),
     response_class=GeoJSONResponse,
     response_model=None,
-    openapi_extra=openapi_parameters(NearestQuery),
 )
-async def read_nearest_stations(request: Request) -> Response:
+async def read_nearest_stations(
+    q: Annotated[NearestQuery, Depends(NEAREST)], catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """The k nearest stations to a point, nearest first, with distance (m) and bearing."""
-    body = await nearest_answer(request.app.state, request.query_params.multi_items())
+    body = nearest_body(catalog, settings, q)
     return Response(body, media_type=GEOJSON, headers=NO_CACHE)
 
 
@@ -97,11 +100,12 @@ async def read_nearest_stations(request: Request) -> Response:
     responses=geojson_responses("FeatureCollection"),
     response_class=GeoJSONResponse,
     response_model=None,
-    openapi_extra=openapi_parameters(WithinQuery),
 )
-async def read_stations_within(request: Request) -> Response:
+async def read_stations_within(
+    q: Annotated[WithinQuery, Depends(WITHIN)], catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """Every station within radius_m metres of a point, nearest first."""
-    body = await within_answer(request.app.state, request.query_params.multi_items())
+    body = within_body(catalog, settings, q)
     return Response(body, media_type=GEOJSON, headers=NO_CACHE)
 
 
@@ -111,23 +115,21 @@ async def read_stations_within(request: Request) -> Response:
     responses=geojson_responses("FeatureCollection"),
     response_class=GeoJSONResponse,
     response_model=None,
-    openapi_extra=openapi_parameters(ViewportQuery),
 )
 async def read_map_viewport(
-    q: Annotated[ViewportQuery, Depends(query_model(ViewportQuery))],
+    q: Annotated[ViewportQuery, Depends(QueryParams(ViewportQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
+    reports: ReportsDep,
 ) -> GeoJSONResponse:
     """What a map shows in its view: stations, or grid clusters when too many.
 
     Up to STATIONS_MAP_MAX_MARKERS (500) stations in view come back as features; beyond that,
     features with ``{"cluster": true, "count": n}`` stand for screen-sized grid cells.
     """
-    bbox = parse_bbox(q.bbox)
-    assert bbox is not None
     result = viewport(
         catalog,
-        bbox,
+        parse_bbox(q.bbox),
         q.zoom,
         kinds=q.kind,
         statuses=q.status or (Status.OPEN,),
@@ -135,7 +137,7 @@ async def read_map_viewport(
         max_markers=settings.map_max_markers,
         ctx=query.QueryContext(tz=settings.timezone),
     )
-    reported = await run_in_threadpool(report_store(settings).open_counts)
+    reported = await run_in_threadpool(reports.open_counts)
     for feature in result["features"]:
         n = reported.get(feature.get("id", ""))
         if n:
@@ -149,10 +151,9 @@ async def read_map_viewport(
     responses=json_responses(["lon", "lat", "crs"]),
     response_class=ORJSONResponse,
     response_model=None,
-    openapi_extra=openapi_parameters(ConvertQuery),
 )
 async def read_convert(
-    q: Annotated[ConvertQuery, Depends(query_model(ConvertQuery))],
+    q: Annotated[ConvertQuery, Depends(QueryParams(ConvertQuery))],
 ) -> ORJSONResponse:
     """A position converted between WGS84 (GPS), GCJ-02 (Amap, Tencent) and BD-09 (Baidu)."""
     lon, lat, _ = query.query_point(q.lon, q.lat, q.crs)

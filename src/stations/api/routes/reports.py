@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from stations.api.auth import WriterDep
-from stations.api.deps import CatalogDep, SettingsDep, reject_unknown_parameters
+from stations.api.deps import CatalogDep, ReportsDep
+from stations.api.params import NO_QUERY, Offset, QueryModel, QueryParams
 from stations.api.responses import ORJSONResponse
 from stations.api.schemas import ERRORS, json_responses
 from stations.coords import CRS, wgs84_position
 from stations.errors import StationNotFound
-from stations.settings import Settings
-from stations.storage.reports import Category, ReportStore
+from stations.storage.reports import Category
 
 router = APIRouter(
     tags=["reports"],
@@ -25,13 +25,19 @@ router = APIRouter(
         403: {"description": "Admin routes: wrong token, or admin routes disabled."},
         429: {"description": "Too many reports from this device."},
     },
-    dependencies=[Depends(reject_unknown_parameters)],
 )
 
 
-def report_store(settings: Settings) -> ReportStore:
-    """The reports database the settings name."""
-    return ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+class ReportsQuery(QueryModel):
+    """Which reports to list."""
+
+    status: str | None = Field(default=None, pattern="^(open|resolved)$")
+    station: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: Offset = 0
+
+
+REPORTS_QUERY = QueryParams(ReportsQuery)
 
 
 class ReportIn(BaseModel):
@@ -62,9 +68,10 @@ class ResolveIn(BaseModel):
     status_code=201,
     response_class=ORJSONResponse,
     responses=json_responses(["id", "station_id", "category", "status"]),
+    dependencies=[Depends(NO_QUERY)],
 )
 async def create_report(
-    station_id: str, body: ReportIn, request: Request, catalog: CatalogDep, settings: SettingsDep
+    station_id: str, body: ReportIn, request: Request, catalog: CatalogDep, reports: ReportsDep
 ) -> ORJSONResponse:
     """Report a problem at a station (no login; a few an hour per device)."""
     if station_id not in catalog.by_id:
@@ -75,23 +82,25 @@ async def create_report(
         position = (round(wx, 7), round(wy, 7))
     address = request.client.host if request.client else "unknown"
     report = await run_in_threadpool(
-        report_store(settings).add, station_id, body.category, body.text, position, address
+        reports.add, station_id, body.category, body.text, position, address
     )
     return ORJSONResponse(report, status_code=201)
 
 
-@router.get("/api/reports", response_class=ORJSONResponse, responses=json_responses(["reports"]))
+@router.get(
+    "/api/reports",
+    response_class=ORJSONResponse,
+    responses=json_responses(["reports"]),
+    dependencies=[Depends(REPORTS_QUERY.refuse_unknown)],  # before the token; values after
+)
 async def read_reports(
     writer: WriterDep,
-    settings: SettingsDep,
-    status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
-    station: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    reports: ReportsDep,
+    q: Annotated[ReportsQuery, Depends(REPORTS_QUERY)],
 ) -> ORJSONResponse:
     """Reports, newest first (token required)."""
     rows: list[dict[str, Any]] = await run_in_threadpool(
-        report_store(settings).list, status, station, limit, offset
+        reports.list, q.status, q.station, q.limit, q.offset
     )
     return ORJSONResponse({"reports": rows})
 
@@ -100,10 +109,11 @@ async def read_reports(
     "/api/reports/{report_id}/resolve",
     response_class=ORJSONResponse,
     responses=json_responses(["id", "status"]),
+    dependencies=[Depends(NO_QUERY)],
 )
 async def resolve_report(
-    report_id: int, body: ResolveIn, writer: WriterDep, settings: SettingsDep
+    report_id: int, body: ResolveIn, writer: WriterDep, reports: ReportsDep
 ) -> ORJSONResponse:
     """Mark a report resolved, with a note (token required)."""
-    report = await run_in_threadpool(report_store(settings).resolve, report_id, writer, body.note)
+    report = await run_in_threadpool(reports.resolve, report_id, writer, body.note)
     return ORJSONResponse(report)

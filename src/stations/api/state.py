@@ -1,0 +1,39 @@
+"""What every request may need, built once per app and typed: settings, data, reports, pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from stations.api.compaction import IdleCompaction
+from stations.settings import Settings
+from stations.storage.follower import CatalogHolder
+from stations.storage.reports import ReportStore
+
+
+@dataclass(eq=False)
+class Services:
+    """The app's shared state (one per app; `stations.api.app.create_app` builds it).
+
+    ``holder`` and ``compaction`` are set by the lifespan once the data is loaded; requests are
+    served after that.
+    """
+
+    settings: Settings
+    reports: ReportStore
+    pages: dict[tuple[object, ...], str] = field(default_factory=dict)  # built HTML pages
+    holder: CatalogHolder = field(init=False, repr=False)
+    compaction: IdleCompaction = field(init=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        """The services these settings describe (the data itself is loaded by the lifespan)."""
+        reports = ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+        return cls(settings, reports)
+
+
+def services_of(request: Request) -> Services:
+    """The services of the app answering ``request`` (a `stations.api.app.StationsApp`)."""
+    services: Services = request.app.services
+    return services
