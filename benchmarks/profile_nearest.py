@@ -31,10 +31,10 @@ sys.path.insert(0, str(HERE))
 from bench_api import query_points, write_stations  # noqa: E402
 from stations import query  # noqa: E402
 from stations.api.app import create_app  # noqa: E402
+from stations.holder import CatalogHolder  # noqa: E402
 from stations.index import GeoIndex  # noqa: E402
 from stations.navigation import MY_LOCATION, Place  # noqa: E402
 from stations.settings import Settings  # noqa: E402
-from stations.storage.follower import CatalogHolder  # noqa: E402
 
 
 @contextmanager

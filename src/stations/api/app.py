@@ -24,8 +24,8 @@ from stations.api.routes import edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
+from stations.holder import CatalogHolder
 from stations.settings import Settings
-from stations.storage.follower import CatalogHolder
 from stations.storage.loading import FeatureCache
 from stations.storage.snapshot import Position, file_identity
 

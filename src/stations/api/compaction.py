@@ -8,7 +8,7 @@ under way finish.
 The fold runs in a child process, not in a thread of this worker: it serialises the whole
 stations file, and for a national file that holds the GIL for about a second, stalling every
 read this worker serves meanwhile. The child takes the store's lock like any writer; this
-worker then adopts the new snapshot without reading it (`storage.follower`).
+worker then adopts the new snapshot without reading it (`stations.holder`).
 """
 
 from __future__ import annotations

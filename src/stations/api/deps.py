@@ -10,8 +10,8 @@ from stations.api.params import CrsQuery, QueryParams
 from stations.api.state import Services, services_of
 from stations.catalog import Catalog
 from stations.coords import CRS
+from stations.holder import CatalogHolder
 from stations.settings import Settings
-from stations.storage.follower import CatalogHolder
 from stations.storage.reports import ReportStore
 
 

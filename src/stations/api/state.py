@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from stations.api.compaction import IdleCompaction
+from stations.holder import CatalogHolder
 from stations.settings import Settings
-from stations.storage.follower import CatalogHolder
 from stations.storage.reports import ReportStore
 
 

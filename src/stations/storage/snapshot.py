@@ -13,7 +13,7 @@ size: it changes whenever the file is replaced) and the journal's inode and offs
   never held): None, and the reader reads the files afresh (`read_document`).
 
 The writer (`storage.store.GeoJSONStore`, under its lock) and each API worker
-(`storage.follower.CatalogHolder`) follow the files through this one function.
+(`stations.holder.CatalogHolder`) follow the files through this one function.
 """
 
 from __future__ import annotations
