@@ -33,9 +33,10 @@ from pathlib import Path
 from stations.catalog import Catalog
 from stations.errors import StationsError
 from stations.models import Station
+from stations.settings import Settings
 from stations.storage import journal
 from stations.storage.loading import FeatureCache
-from stations.storage.snapshot import Position, changes_since, identity_of
+from stations.storage.snapshot import Position, changes_since, file_identity, identity_of
 
 log = logging.getLogger("stations.api")
 RELOAD_WAIT_S = 0.1
@@ -62,6 +63,23 @@ class CatalogHolder:
     cache
         Validated stations by digest, shared with ``load`` (journal lines use it too).
     """
+
+    @classmethod
+    def for_settings(cls, settings: Settings, catalog: Catalog | None = None) -> CatalogHolder:
+        """Load the files the settings name (or take ``catalog``, loaded) and follow them."""
+        loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
+        cache = FeatureCache()  # a reload validates only the stations that changed
+        loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+        if loaded.position is None:  # handed over by `stations serve`: where did it read to?
+            loaded.position = Position(file_identity(settings.stations_path), None, 0)
+        return cls(
+            loaded,
+            settings.stations_path,
+            settings.loop_path,
+            lambda: Catalog.from_settings(settings, cache),
+            cache,
+            loop_version,
+        )
 
     def __init__(
         self,

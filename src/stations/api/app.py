@@ -26,8 +26,6 @@ from stations.api.state import Services
 from stations.catalog import Catalog
 from stations.holder import CatalogHolder
 from stations.settings import Settings
-from stations.storage.loading import FeatureCache
-from stations.storage.snapshot import Position, file_identity
 
 
 class GuardMiddleware:
@@ -122,22 +120,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         # One OpenMP thread per worker: without the compiled `_knn`, pykdtree answers k-nearest
         # with an OpenMP pool whose wake-ups cost more than a query and contend across workers.
         threadpool_limits(1, user_api="openmp")
-        loop_version = file_identity(settings.loop_path)  # before loading: see the holder
-        cache = FeatureCache()  # a reload validates only the stations that changed
-        loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+        services.holder = CatalogHolder.for_settings(settings, catalog)
         # The loaded data lives as long as the worker: keep the cyclic collector from scanning
         # its millions of objects again and again while requests allocate (see gc_paused).
         gc.freeze()
-        if loaded.position is None:  # handed over by `stations serve`: where did it read to?
-            loaded.position = Position(file_identity(settings.stations_path), None, 0)
-        services.holder = CatalogHolder(
-            loaded,
-            settings.stations_path,
-            settings.loop_path,
-            lambda: Catalog.from_settings(settings, cache),
-            cache,
-            loop_version,
-        )
         services.compaction = IdleCompaction(settings)
         yield
         await services.compaction.close()
