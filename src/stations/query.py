@@ -17,7 +17,7 @@ from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
 from stations.features import QueryContext, encode_collection, station_feature
 from stations.geodesy import inverse
-from stations.index import Hit
+from stations.index import BoolArray, Hit, Predicate
 from stations.models import Amenity, Kind, Station, Status
 from stations.navigation import MY_LOCATION, Place
 
@@ -156,6 +156,21 @@ def within(
     return find_within(catalog, lon, lat, radius_m, **options).geojson()
 
 
+def _eligible(
+    catalog: Catalog, filters: Filters, ctx: QueryContext
+) -> tuple[BoolArray | None, Predicate | None]:
+    """The filters as the index takes them: a vocabulary mask, and open-now checked per station."""
+    mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
+    if not filters.open_now:
+        return mask, None
+    at = catalog.station_at
+
+    def predicate(i: int) -> bool:
+        return ctx.open_now(at(i)) is not False
+
+    return mask, predicate
+
+
 def find_nearest(
     catalog: Catalog,
     lon: object,
@@ -195,13 +210,8 @@ def find_nearest(
     wlon, wlat, crs = query_point(lon, lat, crs)
     filters = filters or Filters()
     ctx = ctx or QueryContext()
-    mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
+    mask, pred = _eligible(catalog, filters, ctx)
     at = catalog.station_at
-
-    def predicate(i: int) -> bool:
-        return ctx.open_now(at(i)) is not False
-
-    pred = predicate if filters.open_now else None
     query = {"lon": lon, "lat": lat, "crs": crs.value, "k": k, "by": by.value}
     origin = Place.from_wgs84(wlon, wlat, MY_LOCATION)
     if by is By.STRAIGHT:
@@ -294,20 +304,9 @@ def find_within(
     origin = Place.from_wgs84(wlon, wlat, MY_LOCATION)
     filters = filters or Filters()
     ctx = ctx or QueryContext()
-    mask = catalog.mask(filters.kinds, filters.amenities, filters.statuses)
+    mask, pred = _eligible(catalog, filters, ctx)
     at = catalog.station_at
-
-    def predicate(i: int) -> bool:
-        return ctx.open_now(at(i)) is not False
-
-    hits = catalog.index.within(
-        wlon,
-        wlat,
-        radius,
-        mask=mask,
-        predicate=predicate if filters.open_now else None,
-        limit=limit,
-    )
+    hits = catalog.index.within(wlon, wlat, radius, mask=mask, predicate=pred, limit=limit)
     rows = _straight(at, hits)
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return Answer(catalog, crs, ctx, origin, query, rows)

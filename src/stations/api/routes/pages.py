@@ -8,14 +8,12 @@ page may load from is the configured tile server.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI
-from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -24,22 +22,12 @@ from stations.api.deps import CatalogDep, ServicesDep
 from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
 from stations.api.state import Services
-from stations.catalog import Catalog
-from stations.coords import from_wgs84
 from stations.errors import InvalidInput, StationNotFound
-from stations.models import Kind, PositionAccuracy
-from stations.settings import Settings
 from stations.web import assets
-from stations.web.i18n import TEXTS, browser_config
-from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page
-from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web.pages import NONCE, choose_tiles, content_security_policy, map_page, rider_page
+from stations.web.tiles import TileSource
 
 router = APIRouter(tags=["pages"], responses=ERRORS)
-NONCE = "__NONCE__"
-_SCRIPT = re.compile(r"<script(?=[\s>])(?![^>]*\bnonce=)")
-_TEMPLATES = Environment(
-    loader=PackageLoader("stations.web", "templates"), autoescape=select_autoescape()
-)
 HTML_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
 }
@@ -103,35 +91,6 @@ def mount_static(app: FastAPI) -> None:
         app.mount(f"/static/{folder}", StaticFiles(directory=directory), name=f"static-{folder}")
 
 
-def choose_tiles(settings: Settings, name: str | None) -> TileSource:
-    """The tile source a page asks for, among those this service offers."""
-    configured = tile_source(
-        settings.tiles,
-        tianditu_key=settings.tianditu_key,
-        attribution=settings.tiles_attribution,
-        crs=settings.tiles_crs,
-    )
-    if name is None or name == configured.name:
-        return configured
-    offered = ["osm", "amap", "none"] + (["tianditu"] if settings.tianditu_key else [])
-    if name not in offered:
-        allowed = sorted({*offered, configured.name})
-        raise InvalidInput(f"tiles must be one of {', '.join(allowed)}; got {name!r}")
-    return tile_source(name, tianditu_key=settings.tianditu_key)
-
-
-def content_security_policy(tiles: TileSource, nonce: str, frame_ancestors: list[str]) -> str:
-    """Scripts: ours and the page's nonce; images: ours, data: and the tile server; no plugins."""
-    images = " ".join(["'self'", "data:", *tiles.origins()])
-    ancestors = " ".join(["'self'", *frame_ancestors])
-    return (
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-        f"style-src 'self' 'unsafe-inline'; img-src {images}; connect-src 'self'; "
-        f"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        f"frame-ancestors {ancestors}"
-    )
-
-
 def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     return HTMLResponse(
@@ -152,65 +111,6 @@ def _cached(services: Services, key: tuple[object, ...], build: Callable[[], str
             cache.clear()
         cache[key] = build()
     return cache[key]
-
-
-def map_page(
-    catalog: Catalog,
-    tiles: TileSource,
-    lang: str,
-    coverage_km: float | None,
-    center: tuple[float, float] | None = None,
-    zoom: int | None = None,
-    focus: str | None = None,
-    planning_count: int | None = None,
-) -> str:
-    """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce."""
-    options = MapOptions(
-        planning_count=planning_count,
-        lang=lang,
-        tiles=tiles,
-        coverage_km=coverage_km,
-        data="api",
-        center=center,
-        zoom=zoom,
-        focus=focus,
-    )
-    return _SCRIPT.sub(f'<script nonce="{NONCE}"', render_page(build_map(catalog, options)))
-
-
-def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
-    """The rider page: find the nearest station, list it, show it on the map."""
-    config = browser_config(lang)
-    box = catalog.loop.bbox if catalog.loop is not None else catalog.extent()
-    cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (107.2, 29.0)
-    mx, my = from_wgs84(cx, cy, tiles.crs)
-    config.update(
-        crs=tiles.crs.value,
-        api=VIEWPORT_API,
-        center=[float(mx), float(my)],
-        zoom=10,
-        legendKinds=[k.value for k in Kind],
-        showLoop=catalog.loop is not None,
-        coverageKm=None,
-        approximate=any(
-            s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
-        ),
-        attribution=DATA_ATTRIBUTION,
-        tiles={
-            "url": tiles.url,
-            "attribution": tiles.safe_attribution(),
-            "subdomains": tiles.subdomains,
-            "maxZoom": tiles.max_zoom,
-            "overlay": tiles.overlay_url,
-        },
-    )
-    return _TEMPLATES.get_template("rider.html").render(
-        lang=lang,
-        t=TEXTS[lang],
-        css_urls=[assets.url(a) for a in assets.CSS],
-        js_urls=[assets.url(a) for a in [*assets.JS, "stations/rider.js"]],
-        config_json=assets.script_json(config),
-    )
 
 
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)

@@ -1,0 +1,118 @@
+"""Pages built from the catalog: the rider page, and the map for /map and /embed.
+
+A page is built once (the routes cache it) with a placeholder where each answer puts its own
+CSP nonce, so only the page's own scripts run, defence in depth behind the escaping in
+``stations.js``. The Content-Security-Policy that goes with it is built here too: assets come
+from this service only, images also from the configured tile server.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from stations.catalog import Catalog
+from stations.coords import from_wgs84
+from stations.errors import InvalidInput
+from stations.models import Kind, PositionAccuracy
+from stations.settings import Settings
+from stations.web import assets
+from stations.web.i18n import TEXTS, browser_config
+from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page
+from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+
+#: Where a page's scripts carry the nonce; each answer replaces it with a fresh one.
+NONCE = "__NONCE__"
+_SCRIPT = re.compile(r"<script(?=[\s>])(?![^>]*\bnonce=)")
+_TEMPLATES = Environment(
+    loader=PackageLoader("stations.web", "templates"), autoescape=select_autoescape()
+)
+
+
+def choose_tiles(settings: Settings, name: str | None) -> TileSource:
+    """The tile source a page asks for, among those this service offers."""
+    configured = tile_source(
+        settings.tiles,
+        tianditu_key=settings.tianditu_key,
+        attribution=settings.tiles_attribution,
+        crs=settings.tiles_crs,
+    )
+    if name is None or name == configured.name:
+        return configured
+    offered = ["osm", "amap", "none"] + (["tianditu"] if settings.tianditu_key else [])
+    if name not in offered:
+        allowed = sorted({*offered, configured.name})
+        raise InvalidInput(f"tiles must be one of {', '.join(allowed)}; got {name!r}")
+    return tile_source(name, tianditu_key=settings.tianditu_key)
+
+
+def content_security_policy(tiles: TileSource, nonce: str, frame_ancestors: list[str]) -> str:
+    """Scripts: ours and the page's nonce; images: ours, data: and the tile server; no plugins."""
+    images = " ".join(["'self'", "data:", *tiles.origins()])
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+        f"style-src 'self' 'unsafe-inline'; img-src {images}; connect-src 'self'; "
+        f"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def map_page(
+    catalog: Catalog,
+    tiles: TileSource,
+    lang: str,
+    coverage_km: float | None,
+    center: tuple[float, float] | None = None,
+    zoom: int | None = None,
+    focus: str | None = None,
+    planning_count: int | None = None,
+) -> str:
+    """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce."""
+    options = MapOptions(
+        planning_count=planning_count,
+        lang=lang,
+        tiles=tiles,
+        coverage_km=coverage_km,
+        data="api",
+        center=center,
+        zoom=zoom,
+        focus=focus,
+    )
+    return _SCRIPT.sub(f'<script nonce="{NONCE}"', render_page(build_map(catalog, options)))
+
+
+def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
+    """The rider page: find the nearest station, list it, show it on the map."""
+    config = browser_config(lang)
+    box = catalog.loop.bbox if catalog.loop is not None else catalog.extent()
+    cx, cy = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else (107.2, 29.0)
+    mx, my = from_wgs84(cx, cy, tiles.crs)
+    config.update(
+        crs=tiles.crs.value,
+        api=VIEWPORT_API,
+        center=[float(mx), float(my)],
+        zoom=10,
+        legendKinds=[k.value for k in Kind],
+        showLoop=catalog.loop is not None,
+        coverageKm=None,
+        approximate=any(
+            s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
+        ),
+        attribution=DATA_ATTRIBUTION,
+        tiles={
+            "url": tiles.url,
+            "attribution": tiles.safe_attribution(),
+            "subdomains": tiles.subdomains,
+            "maxZoom": tiles.max_zoom,
+            "overlay": tiles.overlay_url,
+        },
+    )
+    return _TEMPLATES.get_template("rider.html").render(
+        lang=lang,
+        t=TEXTS[lang],
+        css_urls=[assets.url(a) for a in assets.CSS],
+        js_urls=[assets.url(a) for a in [*assets.JS, "stations/rider.js"]],
+        config_json=assets.script_json(config),
+    )
