@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stations.catalog import Catalog
+from stations.errors import StationNotFound
 
 
 def station_marks(catalog: Catalog) -> list[dict[str, Any]]:
@@ -48,3 +49,18 @@ def info_data(catalog: Catalog) -> dict[str, Any]:
         "station_marks": station_marks(catalog),
         "warnings": catalog.warnings,
     }
+
+
+def loop_feature(catalog: Catalog) -> dict[str, Any]:
+    """The loop as a GeoJSON Feature, with its lengths and the located stations' km marks."""
+    loop = catalog.loop
+    if loop is None:
+        raise StationNotFound("no loop is configured")
+    props = dict(loop.properties)
+    props.update(
+        geometric_length_m=round(loop.length_m, 1),
+        official_length_m=loop.official_length_m,
+        loop_calibration=loop.calibration(),
+        station_marks=[m for m in station_marks(catalog) if m["loop_km"] is not None],
+    )
+    return loop.feature(props)

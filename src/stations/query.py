@@ -12,9 +12,9 @@ from enum import StrEnum
 from math import floor
 from typing import Any
 
-from stations.catalog import Catalog
+from stations.catalog import BBox, Catalog
 from stations.coords import CRS, wgs84_position
-from stations.errors import InvalidInput
+from stations.errors import InvalidInput, StationNotFound
 from stations.features import QueryContext, encode_collection, station_feature
 from stations.geodesy import inverse
 from stations.index import BoolArray, Hit, Predicate
@@ -310,3 +310,41 @@ def find_within(
     rows = _straight(at, hits)
     query = {"lon": lon, "lat": lat, "crs": crs.value, "radius_m": radius}
     return Answer(catalog, crs, ctx, origin, query, rows)
+
+
+def list_stations(
+    catalog: Catalog,
+    filters: Filters,
+    *,
+    bbox: BBox | None = None,
+    crs: CRS = CRS.WGS84,
+    offset: int = 0,
+    limit: int = 100,
+    ctx: QueryContext | None = None,
+) -> dict[str, Any]:
+    """The stations matching ``filters`` (and ``bbox``) in file order, one page of them.
+
+    A FeatureCollection with ``numberMatched`` and ``numberReturned``; unlocated stations have
+    null geometry. With ``open_now``, stations known to be closed now are left out.
+    """
+    ctx = ctx or QueryContext()
+    matched = catalog.select(filters.kinds, filters.amenities, filters.statuses, bbox)
+    if filters.open_now:
+        matched = [s for s in matched if ctx.open_now(s) is not False]
+    page = matched[offset : offset + limit]
+    return {
+        "type": "FeatureCollection",
+        "features": [station_feature(catalog, s, crs, ctx) for s in page],
+        "numberMatched": len(matched),
+        "numberReturned": len(page),
+    }
+
+
+def station_by_id(
+    catalog: Catalog, station_id: str, crs: CRS = CRS.WGS84, ctx: QueryContext | None = None
+) -> dict[str, Any]:
+    """One station as a GeoJSON Feature; `StationNotFound` if there is none with this id."""
+    station = catalog.by_id.get(station_id)
+    if station is None:
+        raise StationNotFound(f"no station with id {station_id!r}")
+    return station_feature(catalog, station, crs, ctx or QueryContext())

@@ -11,9 +11,9 @@ from stations.api.deps import CatalogDep, SettingsDep
 from stations.api.params import NO_QUERY, CrsQuery, QueryParams, StationsQuery
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
-from stations.errors import StationNotFound
-from stations.features import QueryContext, station_feature
-from stations.info import info_data
+from stations.features import QueryContext
+from stations.info import loop_feature
+from stations.query import list_stations, station_by_id
 
 router = APIRouter(responses=ERRORS)
 FC = geojson_responses("FeatureCollection")
@@ -47,18 +47,10 @@ async def read_stations(
 ) -> Response:
     """All stations as a FeatureCollection, filtered and paged (unlocated: null geometry)."""
     ctx = QueryContext(tz=settings.timezone)
-    flt = q.filters()
-    matched = catalog.select(flt.kinds, flt.amenities, flt.statuses, q.bbox)
-    if flt.open_now:
-        matched = [s for s in matched if ctx.open_now(s) is not False]
-    page = matched[q.offset : q.offset + q.limit]
-    body = {
-        "type": "FeatureCollection",
-        "features": [station_feature(catalog, s, q.crs, ctx) for s in page],
-        "numberMatched": len(matched),
-        "numberReturned": len(page),
-    }
-    return cached(request, body)
+    page = list_stations(
+        catalog, q.filters(), bbox=q.bbox, crs=q.crs, offset=q.offset, limit=q.limit, ctx=ctx
+    )
+    return cached(request, page)
 
 
 @router.get(
@@ -76,11 +68,8 @@ async def read_station(
     settings: SettingsDep,
 ) -> Response:
     """One station as a GeoJSON Feature, or 404."""
-    station = catalog.by_id.get(station_id)
-    if station is None:
-        raise StationNotFound(f"no station with id {station_id!r}")
     ctx = QueryContext(tz=settings.timezone)
-    return cached(request, station_feature(catalog, station, q.crs, ctx))
+    return cached(request, station_by_id(catalog, station_id, q.crs, ctx))
 
 
 @router.get(
@@ -93,15 +82,4 @@ async def read_station(
 )
 async def read_loop(request: Request, catalog: CatalogDep) -> Response:
     """The loop as a GeoJSON Feature, with its lengths and the stations' km marks."""
-    loop = catalog.loop
-    if loop is None:
-        raise StationNotFound("no loop is configured")
-    marks = info_data(catalog)["station_marks"]
-    props = dict(loop.properties)
-    props.update(
-        geometric_length_m=round(loop.length_m, 1),
-        official_length_m=loop.official_length_m,
-        loop_calibration=loop.calibration(),
-        station_marks=[m for m in marks if m["loop_km"] is not None],
-    )
-    return cached(request, loop.feature(props))
+    return cached(request, loop_feature(catalog))
