@@ -12,7 +12,7 @@ size: it changes whenever the file is replaced) and the journal's inode and offs
 - anything else (the file replaced by hand, a backup restored, a fold from data the reader
   never held): None, and the reader reads the files afresh (`read_document`).
 
-The writer (`storage.store.GeoJSONStore`, under its lock) and each API worker
+The writer (`storage.geojson.GeoJSONStore`, under its lock) and each API worker
 (`stations.holder.CatalogHolder`) follow the files through this one function.
 """
 
