@@ -134,9 +134,33 @@ def test_a_failed_append_leaves_no_journal_behind(data, monkeypatch):
     assert not journal.journal_path(data).exists()
     # an entry that cannot be encoded fails before the journal is even opened
     monkeypatch.undo()
+    # on an existing journal, what a failed append wrote is cut off again
+    GeoJSONStore(data).create(station("s", 107.2, 28.95), "t")
+    jpath = journal.journal_path(data)
+    whole = jpath.read_bytes()
+
+    def lost(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(journal.os, "fsync", lost)
+    with pytest.raises(OSError):
+        GeoJSONStore(data).import_features([station("t", 107.2, 28.95)], "t")
+    monkeypatch.undo()
+    assert jpath.read_bytes() == whole
+    jpath.unlink()
     with pytest.raises(TypeError):
         journal.append(journal.journal_path(data), [journal.Entry("s", {"name": "\ud800"})])
     assert not journal.journal_path(data).exists()
+
+
+def test_a_write_is_acknowledged_even_if_the_compaction_after_it_fails(data, caplog):
+    """The write is durable in the journal; the fold waits until the bad line is fixed."""
+    jpath = poison(data, "invalid")
+    stored = GeoJSONStore(data, compact_every=2).create(station("c", 107.22, 28.95), "t")
+    assert stored["id"] == "c"
+    assert "cannot fold the journal" in caplog.text and "line 2 (id 'bad')" in caplog.text
+    assert jpath.read_bytes().splitlines()[-1].startswith(b'{"op":"put","feature":{"type"')
+    assert journal.read_entries(jpath)[0][-1].station_id == "c"
 
 
 def test_stale_temp_files_are_cleaned_on_the_next_compaction(data):
@@ -248,3 +272,23 @@ def test_the_bundled_files_pass_the_stricter_checks():
     result = CliRunner().invoke(app, ["validate", str(BUNDLED_STATIONS), str(BUNDLED_LOOP)])
     assert result.exit_code == 0, result.output
     assert json.loads(BUNDLED_STATIONS.read_text("utf-8"))["type"] == "FeatureCollection"
+
+
+def test_loop_import_names_a_poisoned_journal_in_one_line(data, tmp_path, bundled):
+    """Importing a driven loop loads the stations too (to snap them to the new loop)."""
+    jpath = poison(data, "deep")
+    loop = bundled.loop
+    points = [loop.point_at(c) for c in range(0, int(loop.length_m), 200)]
+    track = tmp_path / "drive.gpx"
+    track.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" creator="test" '
+        'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        + "".join(f'<trkpt lat="{y:.7f}" lon="{x:.7f}"></trkpt>' for x, y in points)
+        + "</trkseg></trk></gpx>",
+        encoding="utf-8",
+    )
+    target = tmp_path / "loop.geojson"
+    shutil.copy(BUNDLED_LOOP, target)
+    args = ["loop", "import", str(track), "--loop", str(target), "--stations", str(data)]
+    one_line_failure(CliRunner().invoke(app, [*args, "--dry-run"]), jpath)
+    assert target.read_bytes() == BUNDLED_LOOP.read_bytes()
