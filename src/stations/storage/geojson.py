@@ -12,7 +12,9 @@
   temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
   import, when the API has been quiet for a few seconds, at ``stations serve`` start-up and by
   ``stations compact``; the snapshot it replaces is kept in ``.backups/`` (the last
-  ``keep_backups``);
+  ``keep_backups``). A compaction first checks every journal line as a write would and
+  refuses (`DataError`, nothing folded) if one fails, and removes the temp files a compaction
+  killed midway left;
 - one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
   which token label, what changed (before and after).
 """
