@@ -94,7 +94,7 @@ def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
     if crs is CRS.WGS84 or not isinstance(geom, dict) or geom.get("type") != "Point":
         return feature
     coords = geom.get("coordinates")
-    if position_problem(coords) is not None:
+    if not isinstance(coords, list) or position_problem(coords) is not None:
         return feature  # not numbers in range: the validator names what is wrong
     position = wgs84_position(coords[0], coords[1], crs, name="geometry.coordinates")
     return _with_point(feature, *position)
