@@ -128,6 +128,25 @@ def test_patch_close_and_purge(api, data):
     assert api.delete(f"/api/stations/{sid}", headers=AUTH).status_code == 404
 
 
+JSON = {"content-type": "application/json"}
+
+
+def raw(body: dict, member: str, into: str | None = None) -> dict:
+    """Request arguments sending ``body`` as JSON with ``member`` (raw JSON text) added."""
+    text = json.dumps(body)
+    if into is None:
+        text = text[:-1] + ", " + member + "}"
+    else:
+        key = f'"{into}": {{'
+        text = text.replace(key, key + member + ("" if text.split(key)[1][0] == "}" else ", "), 1)
+    return {"content": text.encode(), "headers": JSON}
+
+
+def new_with_coords(coords: str) -> bytes:
+    """A new station whose coordinates are the raw JSON text ``coords`` (NaN, 1e400, ...)."""
+    return json.dumps(new()).replace("[107.2, 28.95]", f"[{coords}]").encode()
+
+
 BAD = [
     (
         "post",
@@ -158,9 +177,42 @@ BAD = [
         413,
         "larger",
     ),
+    ("post", {"json": {**new(), "foo": {"a": 1}}}, 400, "feature member 'foo' is not allowed"),
+    ("post", raw(new(), '"foo": ' + "[" * 252 + "]" * 252), 400, "feature member 'foo'"),
+    ("post", raw(new(), '"town": "\\ud800"', into="properties"), 400, "lone surrogate"),
+    ("post", raw(new(), '"notes": "' + "x" * 200_000 + '"', into="properties"), 400, "notes"),
+    ("post", {"content": new_with_coords("null, 28.95"), "headers": JSON}, 400, "a number"),
+    ("post", {"content": new_with_coords("NaN, 28.95"), "headers": JSON}, 400, "lon must be"),
+    ("post", {"content": new_with_coords("1e400, 28.95"), "headers": JSON}, 400, "lon must be"),
+    ("post", {"content": new_with_coords("1" + "0" * 30 + ", 28.95"), "headers": JSON}, 400, "lon"),
+    ("post", {"content": new_with_coords('107.2, 28.95, "up"'), "headers": JSON}, 400, "[2]"),
+    ("post", {"content": new_with_coords("107.2, 28.95, NaN"), "headers": JSON}, 400, "[2]"),
+    (
+        "post",
+        {"content": new_with_coords("1e30, 28.95"), "headers": JSON, "params": {"crs": "gcj02"}},
+        400,
+        "lon",
+    ),
+    (
+        "post",
+        {
+            "content": new_with_coords("107.2, 28.95, 1e30"),
+            "headers": JSON,
+            "params": {"crs": "bd09"},
+        },
+        400,
+        "coordinates[2] must be within",
+    ),
     ("put", {"json": new(sid="other")}, 400, "ids cannot change"),
     ("patch", {"json": {"properties": {"kind": "castle"}}}, 400, "kind"),
     ("patch", {"json": {"name": "x"}}, 400, "properties"),
+    (
+        "patch",
+        {"json": {"geometry": {"type": "Point", "coordinates": [107, 29, None]}}},
+        400,
+        "[2]",
+    ),
+    ("patch", raw({"properties": {}}, '"town": "\\udfff"', into="properties"), 400, "surrogate"),
 ]
 
 
@@ -175,3 +227,25 @@ def test_bad_writes_change_nothing(api, data, method, kwargs, status, needle):
     assert needle in r.json()["detail"]
     assert stored_bytes(data) == before
     assert not (data.parent / "audit.jsonl").exists()
+
+
+def test_an_elevation_survives_a_datum_conversion(api, data):
+    gx, gy = from_wgs84(107.2, 28.95, CRS.GCJ02)
+    body = new()
+    body["geometry"]["coordinates"] = [gx, gy, 512.5]
+    r = api.post("/api/stations", params={"crs": "gcj02"}, json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["geometry"]["coordinates"][2] == 512.5
+    stored = stored_doc(data)["features"][-1]["geometry"]["coordinates"]
+    assert stored[:2] == pytest.approx([107.2, 28.95], abs=2e-7) and stored[2] == 512.5
+
+
+@pytest.mark.parametrize("lon", ["1" + "0" * 30, "1" + "0" * 400, "-1e400", "true", '"107"'])
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02", "bd09"])
+def test_hostile_numbers_in_any_datum_are_a_400(api, data, lon, crs):
+    before = stored_bytes(data)
+    body = new_with_coords(f"{lon}, 28.95")
+    r = api.post("/api/stations", params={"crs": crs}, content=body, headers={**AUTH, **JSON})
+    assert r.status_code == 400, r.text
+    assert "lon" in r.json()["detail"]
+    assert stored_bytes(data) == before

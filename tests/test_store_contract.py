@@ -1,8 +1,9 @@
 """The Store contract: what every store implementation must do, run against each of them.
 
-A backend is a factory giving a zero-argument, picklable opener on fresh data holding the
-bundled stations. To run the suite against another store (PostgreSQL), add its factory to
-`BACKENDS`.
+A backend is a factory giving settings that name fresh data holding the bundled stations;
+`open_store` on them opens the store (a zero-argument, picklable opener). To run the suite, and
+the state machine of `test_store_machine`, against another store (PostgreSQL), add its factory
+to `BACKENDS`.
 """
 
 from __future__ import annotations
@@ -27,20 +28,19 @@ Opener = Callable[[], Store]
 KNOWN = "delong-yinxing-union-station"  # a station of the bundled data
 
 
-def geojson_store(tmp_path: Path) -> Opener:
-    """The GeoJSON store on a copy of the bundled data."""
+def geojson_store(tmp_path: Path) -> Settings:
+    """Settings naming the GeoJSON store on a copy of the bundled data in ``tmp_path``."""
     path = tmp_path / "stations.geojson"
     shutil.copy(BUNDLED_STATIONS, path)
-    settings = Settings(_env_file=None, stations_path=path, loop_path=BUNDLED_LOOP)  # type: ignore[call-arg]
-    return functools.partial(open_store, settings)
+    return Settings(_env_file=None, stations_path=path, loop_path=BUNDLED_LOOP)  # type: ignore[call-arg]
 
 
-BACKENDS = {"geojson": geojson_store}
+BACKENDS: dict[str, Callable[[Path], Settings]] = {"geojson": geojson_store}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    return BACKENDS[request.param](tmp_path)
+    return functools.partial(open_store, BACKENDS[request.param](tmp_path))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -88,6 +89,20 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: Bounds on what one station may hold: every string and list is bounded, so a stored
+#: feature stays small whatever a writer sends.
+MAX_AWARDS = 50
+MAX_HOURS_LENGTH = 500
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlist = _SHOWN.maxdict = 4
+_SHOWN.maxlevel = 2
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut short, for messages about values a client sent (any size or depth)."""
+    return _SHOWN.repr(value)
 
 
 class StationProperties(BaseModel):
@@ -101,12 +116,12 @@ class StationProperties(BaseModel):
     kind: Kind
     town: Text | None = Field(default=None, description="Town (镇/街道) the station is in.")
     address: Text | None = None
-    amenities: list[Amenity] = Field(default_factory=list)
-    opening_hours: str | None = Field(
+    amenities: list[Amenity] = Field(default_factory=list, max_length=len(Amenity))
+    opening_hours: Annotated[str, StringConstraints(max_length=MAX_HOURS_LENGTH)] | None = Field(
         default=None, description="OpenStreetMap opening_hours syntax; null if unknown."
     )
     phone: str | None = None
-    awards: list[Text] = Field(default_factory=list)
+    awards: list[Text] = Field(default_factory=list, max_length=MAX_AWARDS)
     status: Status = Status.OPEN
     position_accuracy: PositionAccuracy
     source: Annotated[
@@ -119,7 +134,7 @@ class StationProperties(BaseModel):
     def _check_id(cls, value: str) -> str:
         if not ID_PATTERN.fullmatch(value):
             raise ValueError(
-                f"id {value!r} must be 1-64 characters of a-z, 0-9 and '-', starting with a "
+                f"id {shown(value)} must be 1-64 characters of a-z, 0-9 and '-', starting with a "
                 "letter or digit"
             )
         return value
@@ -142,7 +157,7 @@ class StationProperties(BaseModel):
     @classmethod
     def _check_phone(cls, value: str | None) -> str | None:
         if value is not None and not PHONE_PATTERN.fullmatch(value):
-            raise ValueError(f"phone {value!r} must be digits, spaces, '-' and a leading '+'")
+            raise ValueError(f"phone {shown(value)} must be digits, spaces, '-' and a leading '+'")
         return value
 
 

@@ -55,8 +55,14 @@ def settings_for(stations: Path | None, loop: Path | None) -> Settings:
 
 
 def print_error(exc: StationsError) -> None:
-    """A domain error on stderr: its message, or a data file's path and each of its problems."""
-    if isinstance(exc, DataError):
+    """A domain error on stderr: its message, or a data file's path and each of its problems.
+
+    One problem is one line (``error: <file>: <problem>``); several are listed below the file.
+    """
+    if isinstance(exc, DataError) and len(exc.problems) == 1:
+        err.print(f"[red]error:[/red] {exc.path}: ", end="", highlight=False)
+        err.print(exc.problems[0], highlight=False, markup=False)
+    elif isinstance(exc, DataError):
         err.print(f"[red]error:[/red] {exc.path}:", highlight=False, markup=True)
         for problem in exc.problems:
             err.print(f"  - {problem}", highlight=False, markup=False)

@@ -26,7 +26,6 @@ from stations.errors import DataError, StationsError
 from stations.settings import Settings
 from stations.storage.checks import check_file
 from stations.storage.exchange import export_stations
-from stations.storage.snapshot import journal_state
 from stations.storage.store import open_store, with_backup_hint
 from stations.storage.tabular import read_rows, rows_to_features
 
@@ -154,10 +153,10 @@ def serve_command(
         "log_level": log_level,
     }
     settings = settings_for(stations, loop)
-    if journal_state(settings.stations_path) is not None:
-        # Start from a whole file: writes left in the journal (a crash, a kill) are folded in.
-        with contextlib.suppress(DataError):  # the load below names every problem
-            open_store(settings).compact()
+    # Start from a whole file: writes left in the journal (a crash, a kill) are folded in, and
+    # temp files a killed compaction left are removed.
+    with contextlib.suppress(DataError):  # the load below names every problem
+        open_store(settings).compact()
     if workers == 1:  # load once, here: a bad file is one clear line, not a traceback
         from stations.api import create_app
 

@@ -19,10 +19,12 @@ Feature = dict[str, Any]
 class Store(Protocol):
     """Stations, validated on every write, with a history readers can follow.
 
-    Every write validates as loading does (`storage.loading.check_written_feature`) and raises
-    `InvalidInput` storing nothing if a feature is invalid; writes naming an unknown id raise
-    `StationNotFound`; an unreadable store raises `DataError`. ``actor`` names the writer in
-    the audit log.
+    Every write validates as loading does (`storage.loading.check_written_feature`: a Feature
+    is exactly type, id, geometry and properties, every value bounded) and raises
+    `InvalidInput` storing nothing if a feature is invalid; what a write returns is the
+    feature as stored, as every reader will load it. Writes naming an unknown id raise
+    `StationNotFound`; an unreadable store, or stored data that fails validation, raises
+    `DataError`. ``actor`` names the writer in the audit log.
     """
 
     def version(self) -> str:

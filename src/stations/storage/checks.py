@@ -35,8 +35,10 @@ def _is_loop(doc: Any) -> bool:
 def check_file(path: Path) -> FileCheck:
     """Validate a loop or stations GeoJSON file; `DataError` lists every problem.
 
-    A loop is summarised by its length as drawn and its official length; stations by their
-    count per kind and how many have no position yet.
+    A stations file is checked with its journal, every line as a write would check it (as
+    every command that loads the data does). A loop is summarised by its length as drawn and
+    its official length; stations by their count per kind, how many have no position yet and
+    how many writes wait in the journal.
     """
     doc = read_json(path)
     if _is_loop(doc):
@@ -52,7 +54,10 @@ def check_file(path: Path) -> FileCheck:
         kinds[s.props.kind.value] = kinds.get(s.props.kind.value, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     unlocated = sum(not s.located for s in parsed.stations)
+    lines = parsed.journal_lines
+    journal = f"; {lines} journal line{'s' if lines != 1 else ''} to fold" if lines else ""
     return FileCheck(
-        f"{path}: {len(parsed.stations)} stations OK ({summary}; {unlocated} without position)",
+        f"{path}: {len(parsed.stations)} stations OK ({summary}; {unlocated} without position"
+        f"{journal})",
         parsed.warnings,
     )

@@ -17,8 +17,8 @@ import orjson
 from stations.coords import CRS
 from stations.errors import InvalidInput, StationsError
 from stations.storage.files import atomic_write_bytes
-from stations.storage.loading import parse_stations
-from stations.storage.snapshot import COMPACTED, read_document
+from stations.storage.loading import read_checked
+from stations.storage.snapshot import COMPACTED
 from stations.storage.tabular import feature_to_row, write_rows
 
 
@@ -40,8 +40,7 @@ def export_stations(source: Path, target: Path, crs: CRS = CRS.WGS84) -> int:
     StationsError
         `DataError` when the stations are not valid (only valid data leaves); another suffix.
     """
-    doc, _ = read_document(source)
-    parse_stations(doc, str(source))
+    doc, _ = read_checked(source)
     doc = {k: v for k, v in doc.items() if k != COMPACTED}
     suffix = target.suffix.lower()
     if suffix in (".csv", ".xlsx"):

@@ -18,7 +18,7 @@ from stations.errors import DataError
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
-    """Replace ``path`` with ``data`` atomically."""
+    """Replace ``path`` with ``data`` atomically (through a temp file named `temp_glob`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -33,6 +33,29 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
         raise
     fsync_dir(path.parent)
     return path
+
+
+def temp_glob(name: str) -> str:
+    """The names of `atomic_write_bytes`'s temp files for targets named ``name`` (a glob)."""
+    return f".{name}.*.tmp"
+
+
+def remove_stale_temps(folder: Path, name: str, before: float) -> list[Path]:
+    """Remove the temp files a killed atomic write left for targets named ``name`` (a glob).
+
+    Only our own temp names (`temp_glob`) last modified before ``before`` (a ``time.time()``)
+    are removed: a caller passes the time it took the lock that every such write holds, so a
+    temp file still being written is never touched. Returns the files removed.
+    """
+    removed = []
+    for tmp in folder.glob(temp_glob(name)):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < before:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def fsync_dir(folder: Path) -> None:

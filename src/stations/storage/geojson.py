@@ -12,7 +12,9 @@
   temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
   import, when the API has been quiet for a few seconds, at ``stations serve`` start-up and by
   ``stations compact``; the snapshot it replaces is kept in ``.backups/`` (the last
-  ``keep_backups``);
+  ``keep_backups``). A compaction first checks every journal line as a write would and
+  refuses (`DataError`, nothing folded) if one fails, and removes the temp files a compaction
+  killed midway left;
 - one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
   which token label, what changed (before and after).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -37,8 +40,13 @@ from stations.models import Status
 from stations.settings import Settings
 from stations.storage import journal
 from stations.storage.base import Feature
-from stations.storage.files import atomic_write_bytes
-from stations.storage.loading import FeatureCache, check_written_feature
+from stations.storage.files import atomic_write_bytes, remove_stale_temps
+from stations.storage.loading import (
+    FeatureCache,
+    check_journal,
+    check_written_feature,
+    with_id,
+)
 from stations.storage.snapshot import (
     COMPACTED,
     Changes,
@@ -49,6 +57,8 @@ from stations.storage.snapshot import (
     journal_state,
     read_document,
 )
+
+log = logging.getLogger("stations.storage")
 
 #: The stored data per data file as this process last read it (under the lock), so that a
 #: write reads only the journal lines other processes appended since.
@@ -153,7 +163,7 @@ class GeoJSONStore:
                 stored.follow(changes)
                 return stored
         doc, position = read_document(self.path)
-        where = _checked_ids(doc, str(self.path))  # refuse to build on a broken file
+        where = journal.checked_index(doc, str(self.path))  # refuse to build on a broken file
         entries, _ = journal.read_entries(self.journal_path) if position.journal_inode else ([], 0)
         stored = _Stored(doc, where, position, len(entries))
         _STORED[key] = stored
@@ -171,15 +181,29 @@ class GeoJSONStore:
         stored.follow(Changes(entries, written, len(entries)))
         self._audit(audit)
         if stored.pending >= self.compact_every:
-            self._compact(stored)
+            self._fold_after_write(stored)
+
+    def _fold_after_write(self, stored: _Stored, cache: FeatureCache | None = None) -> None:
+        """Compact after a write: the write is durable already, so a failure is only logged.
+
+        The journal then keeps the writes until `compact` (which names the problem) succeeds.
+        """
+        try:
+            self._compact(stored, cache)
+        except DataError as exc:
+            log.error("cannot fold the journal (the writes stay in it): %s", exc)
 
     def compact(self, idle_s: float | None = None) -> int:
         """Fold the journal into a new snapshot; return how many writes it held (0: nothing).
 
         With ``idle_s``, only if nobody has written for that many seconds (writes are
-        streaming in: the next pause will do).
+        streaming in: the next pause will do). Temp files a killed compaction left are
+        removed either way. `DataError` (nothing folded) if a journal line is invalid.
         """
         with self._locked():
+            self._remove_stale_temps(time.time())
+            if journal_state(self.path) is None:
+                return 0
             stored = self._current()
             if stored.position.journal_inode is None:
                 return 0
@@ -189,11 +213,24 @@ class GeoJSONStore:
                     return 0
             return self._compact(stored)
 
-    def _compact(self, stored: _Stored) -> int:
+    def _compact(self, stored: _Stored, cache: FeatureCache | None = None) -> int:
+        """Fold (under the lock): every journal line checked, the snapshot encoded, then swapped.
+
+        ``cache`` holds the stations validated by the write that calls this (a bulk import).
+        """
+        started = time.time()
         folded = stored.pending
+        lines, _ = journal.read_entries(self.journal_path)
+        check_journal(lines, str(self.journal_path), cache or self.cache)
         head = {"type": "FeatureCollection", COMPACTED: compaction_mark(stored.position)}
         doc = {**head, **{k: v for k, v in stored.doc.items() if k not in head}}
-        body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"  # as json.dumps(indent=2)
+        try:  # as json.dumps(indent=2); each feature is valid, so only a hand edit can fail here
+            body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+        except orjson.JSONEncodeError as exc:
+            raise DataError(
+                str(self.path), [f"cannot be written back as JSON ({exc}); run `stations validate`"]
+            ) from None
+        self._remove_stale_temps(started)
         self._backup()
         atomic_write_bytes(self.path, body)  # first the snapshot holding every line...
         journal.retire(self.journal_path)  # ...then the journal (replaying it would be harmless)
@@ -212,6 +249,12 @@ class GeoJSONStore:
         kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
         for old in kept[: max(0, len(kept) - self.keep_backups)]:
             old.unlink(missing_ok=True)
+
+    def _remove_stale_temps(self, before: float) -> None:
+        """Remove what a compaction killed midway left: temp files of the snapshot and backups."""
+        remove_stale_temps(self.path.parent, self.path.name, before)
+        if self.backups.is_dir():
+            remove_stale_temps(self.backups, f"{self.path.stem}.*.geojson", before)
 
     def last_backup(self) -> Path | None:
         """The newest backup, if any."""
@@ -246,7 +289,7 @@ class GeoJSONStore:
 
     def create(self, feature: Feature, actor: str) -> Feature:
         """Add a station; Conflict if its id exists."""
-        feature = check_written_feature(_with_id(feature), cache=self.cache)
+        feature = check_written_feature(with_id(feature), cache=self.cache)
         sid = feature["properties"]["id"]
         with self._locked():
             stored = self._current()
@@ -257,7 +300,7 @@ class GeoJSONStore:
 
     def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
         """Replace a station entirely (its id cannot change)."""
-        feature = check_written_feature(_with_id(feature), cache=self.cache)
+        feature = check_written_feature(with_id(feature), cache=self.cache)
         if feature["properties"]["id"] != station_id:
             raise InvalidInput(
                 f"properties.id {feature['properties']['id']!r} differs from the URL's "
@@ -300,7 +343,8 @@ class GeoJSONStore:
         With ``update``, stations whose id exists are replaced. Returns the ids created and
         updated; without ``update`` a clash raises Conflict listing the ids.
         """
-        checked = [check_written_feature(_with_id(f)) for f in features]
+        cache = FeatureCache()  # the compaction below need not validate them again
+        checked = [check_written_feature(with_id(f), cache=cache) for f in features]
         created: list[str] = []
         updated: list[str] = []
         with self._locked():
@@ -319,7 +363,8 @@ class GeoJSONStore:
             entries = [journal.Entry(f["properties"]["id"], f) for f in checked]
             audit = {"actor": actor, "action": "import", "created": created, "updated": updated}
             self._write(stored, entries, audit)
-            self._compact(stored)  # a bulk change: the file itself shows it at once
+            if stored.position.journal_inode is not None:  # a bulk change: fold it in at once
+                self._fold_after_write(stored, cache)
         return created, updated
 
     def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
@@ -343,33 +388,3 @@ class GeoJSONStore:
             }
             self._put(stored, "close", closed, actor, current)
             return closed
-
-
-def _checked_ids(doc: object, source: str) -> dict[str, int]:
-    """Station id -> index, for a document whose structure and ids are sound.
-
-    Each station was validated when it was written (and every load validates the file again),
-    so a writer's first write does not validate a national file once more.
-    """
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise DataError(source, ["expected a GeoJSON FeatureCollection"])
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise DataError(source, ["'features' must be an array"])
-    where = journal.index_by_id(features)
-    if len(where) != len(features):
-        raise DataError(
-            source,
-            ["every feature needs a unique properties.id; check the file with `stations validate`"],
-        )
-    return where
-
-
-def _with_id(feature: object) -> Feature:
-    """Features carry their id twice (Feature id and properties.id); fill the Feature's."""
-    if not isinstance(feature, dict):
-        raise InvalidInput("expected a GeoJSON Feature object")
-    props = feature.get("properties")
-    if isinstance(props, dict) and "id" in props and "id" not in feature:
-        return {**feature, "id": props["id"]}
-    return feature

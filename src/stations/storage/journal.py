@@ -21,9 +21,10 @@ next writer cuts it off before appending.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class Entry:
 
     station_id: str
     feature: dict[str, Any] | None
+    #: Its line number in the journal (0: not known), for messages.
+    line: int = field(default=0, compare=False)
 
     def to_line(self) -> bytes:
         """The JSON line (with its newline)."""
@@ -57,18 +60,18 @@ class Entry:
         return orjson.dumps(body) + b"\n"
 
 
-def _parse_line(raw: bytes, where: str) -> Entry:
+def _parse_line(raw: bytes, where: str, line: int) -> Entry:
     try:
         item = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise DataError(where, [f"not valid JSON: {exc}"]) from None
     op = item.get("op") if isinstance(item, dict) else None
     if op == "remove" and isinstance(item.get("id"), str):
-        return Entry(item["id"], None)
+        return Entry(item["id"], None, line)
     if op == "put" and isinstance(item.get("feature"), dict):
         props = item["feature"].get("properties")
         if isinstance(props, dict) and isinstance(props.get("id"), str):
-            return Entry(props["id"], item["feature"])
+            return Entry(props["id"], item["feature"], line)
     raise DataError(
         where, ["expected {'op': 'put', 'feature': ...} or {'op': 'remove', 'id': ...}"]
     )
@@ -83,7 +86,7 @@ def parse_entries(data: bytes, source: str, first_line: int = 1) -> tuple[list[E
     entries = []
     for n, raw in enumerate(data[:end].splitlines(), start=first_line):
         if raw.strip():
-            entries.append(_parse_line(raw, f"{source} line {n}"))
+            entries.append(_parse_line(raw, f"{source} line {n}", n))
     return entries, end
 
 
@@ -142,6 +145,26 @@ def index_by_id(features: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def checked_index(doc: object, source: str) -> dict[str, int]:
+    """Station id -> index, for a document whose structure and ids are sound.
+
+    Each station was validated when it was written (and every load validates the file again),
+    so a writer's first write does not validate a national file once more.
+    """
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise DataError(source, ["expected a GeoJSON FeatureCollection"])
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise DataError(source, ["'features' must be an array"])
+    where = index_by_id(features)
+    if len(where) != len(features):
+        raise DataError(
+            source,
+            ["every feature needs a unique properties.id; check the file with `stations validate`"],
+        )
+    return where
+
+
 def _feature_id(feature: object) -> str | None:
     if isinstance(feature, dict):
         props = feature.get("properties")
@@ -153,22 +176,34 @@ def _feature_id(feature: object) -> str | None:
 def append(path: Path, entries: list[Entry]) -> int:
     """Append entries durably (write, fsync); return the journal's size after them.
 
-    A partial last line left by a crash is cut off first, so every line stays whole.
+    The lines are encoded before the journal is touched; if the append fails, what it wrote
+    is cut off again and a journal it created is removed (callers hold the writers' lock):
+    a failed write leaves no trace. A partial last line left by a crash is cut off first, so
+    every line stays whole.
     """
+    data = b"".join(e.to_line() for e in entries)
     new = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    start: int | None = None  # where this append's lines begin
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line: cut it off
             size = _whole_lines(fd)
             os.ftruncate(fd, size)
-        data = b"".join(e.to_line() for e in entries)
+        start = size
         os.lseek(fd, size, os.SEEK_SET)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
+    except BaseException:
+        if new:
+            path.unlink(missing_ok=True)
+        elif start is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+        raise
     finally:
         os.close(fd)
     if new:  # the journal's name must survive a crash too

@@ -109,7 +109,13 @@ def compaction_mark(position: Position) -> dict[str, Any]:
 
 
 def read_document(path: Path) -> tuple[Any, Position]:
-    """The stations document as stored: the snapshot with its journal applied.
+    """The stations document as stored: the snapshot with its journal applied (`read_stored`)."""
+    doc, position, _ = read_stored(path)
+    return doc, position
+
+
+def read_stored(path: Path) -> tuple[Any, Position, list[journal.Entry]]:
+    """The stations document as stored, its position, and the journal lines applied to it.
 
     The snapshot is read first and its journal second; if a compaction replaced the snapshot
     meanwhile (its identity changed), the read is repeated, so a reader never pairs an old
@@ -130,7 +136,7 @@ def read_document(path: Path) -> tuple[Any, Position]:
             if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
                 raise DataError(str(path), ["expected a GeoJSON FeatureCollection"])
             journal.apply(doc["features"], entries)
-        return doc, Position(before, state[0] if state else None, offset)
+        return doc, Position(before, state[0] if state else None, offset), entries
     raise DataError(str(path), ["the file kept changing while being read; try again"])
 
 

@@ -24,6 +24,7 @@ from stations.api.state import services_of
 from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.storage.base import Feature, Store
+from stations.storage.loading import position_problem
 from stations.storage.store import open_store
 
 router = APIRouter(
@@ -74,23 +75,27 @@ async def _written(request: Request) -> None:
 
 
 def _with_point(feature: Feature, x: float, y: float) -> Feature:
-    """The feature with its Point moved to (x, y), rounded to 1 cm."""
-    return {
-        **feature,
-        "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]},
-    }
+    """The feature with its Point moved to (x, y), rounded to 1 cm (an elevation kept as is)."""
+    geom = feature["geometry"]
+    coordinates = [round(float(x), 7), round(float(y), 7), *geom["coordinates"][2:]]
+    return {**feature, "geometry": {**geom, "coordinates": coordinates}}
 
 
 def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
-    """A Point given in ``crs`` converted to WGS84 (range-checked first); others untouched."""
+    """A Point given in ``crs`` converted to WGS84 (range-checked first); others untouched.
+
+    Only valid positions are converted, and only lon and lat change: every other member is
+    left for the store's validation to judge (`storage.loading.parse_feature`), so nothing
+    is dropped or added unchecked.
+    """
     if not isinstance(feature, dict):
         raise InvalidInput("expected a GeoJSON Feature object")
     geom = feature.get("geometry")
     if crs is CRS.WGS84 or not isinstance(geom, dict) or geom.get("type") != "Point":
         return feature
     coords = geom.get("coordinates")
-    if not isinstance(coords, list) or len(coords) < 2:
-        return feature  # the validator explains what is wrong
+    if not isinstance(coords, list) or position_problem(coords) is not None:
+        return feature  # not numbers in range: the validator names what is wrong
     position = wgs84_position(coords[0], coords[1], crs, name="geometry.coordinates")
     return _with_point(feature, *position)
 
