@@ -172,3 +172,15 @@ def test_database_of_an_older_version_gets_the_schema_version(tmp_path):
     assert store.open_counts() == {"s": 1}
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_resolving_twice_keeps_the_first_resolution(api, tmp_path):
+    """A second resolution is a 409 naming the first resolver; the first note is kept."""
+    rep = api.post(f"/api/stations/{SID}/reports", json={"category": "dirty"}).json()
+    first = api.post(f"/api/reports/{rep['id']}/resolve", json={"note": "cleaned"}, headers=AUTH)
+    assert first.status_code == 200 and first.json()["resolved_by"] == "desk"
+    again = api.post(f"/api/reports/{rep['id']}/resolve", json={"note": "redo"}, headers=AUTH)
+    assert again.status_code == 409
+    assert "already resolved by desk" in again.json()["detail"]
+    (kept,) = api.get("/api/reports", headers=AUTH).json()["reports"]
+    assert kept["resolution"] == "cleaned" and kept["resolved_at"] == first.json()["resolved_at"]

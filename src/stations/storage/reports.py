@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from stations.errors import InvalidInput, StationNotFound, StationsError
+from stations.errors import Conflict, InvalidInput, StationNotFound, StationsError
 
 
 class TooManyReports(StationsError):
@@ -190,18 +190,27 @@ class ReportStore:
         return [_public(r) for r in rows]
 
     def resolve(self, report_id: int, by: str, note: str | None) -> dict[str, Any]:
-        """Mark a report resolved (who, when, how)."""
+        """Mark an open report resolved (who, when, how).
+
+        The first resolution stands: resolving a resolved report raises `Conflict` naming who
+        resolved it and when, so one clerk never silently overwrites another's note.
+        """
         if not self.path.exists():
             raise StationNotFound(f"no report with id {report_id}")
         with self._db() as db:
             cur = db.execute(
                 "UPDATE reports SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
-                "resolution = ? WHERE id = ?",
+                "resolution = ? WHERE id = ? AND status = 'open'",
                 (datetime.now(UTC).isoformat(), by, clean_text(note), report_id),
             )
-            if cur.rowcount == 0:
-                raise StationNotFound(f"no report with id {report_id}")
             row = db.execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise StationNotFound(f"no report with id {report_id}")
+        if cur.rowcount == 0:
+            raise Conflict(
+                f"report {report_id} was already resolved by {row['resolved_by']} at "
+                f"{row['resolved_at']}; its resolution is kept"
+            )
         return _public(row)
 
     def open_counts(self) -> dict[str, int]:
