@@ -1,7 +1,11 @@
 """Riders' problem reports: public to send, rate-limited, durable, admin-only to read."""
 
+import multiprocessing
 import shutil
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,6 +13,7 @@ from fastapi.testclient import TestClient
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
 from stations.api import create_app
 from stations.settings import Settings
+from stations.storage.reports import SCHEMA, SCHEMA_VERSION, Category, ReportStore
 
 AUTH = {"Authorization": "Bearer adm1n"}
 SID = "delong-yinxing-union-station"
@@ -90,3 +95,92 @@ def test_bad_reports(api, body, status, needle):
 def test_report_on_unknown_station(api):
     r = api.post("/api/stations/nope/reports", json={"category": "other"})
     assert r.status_code == 404
+
+
+def _first_report(path: str, barrier, n: int) -> int:
+    """One process's first report on a new database, started with the others at once."""
+    store = ReportStore(Path(path), per_hour=1000)
+    barrier.wait()
+    return store.add(SID, Category.DIRTY, f"process {n}", None, f"10.0.0.{n}")["id"]
+
+
+def test_concurrent_first_reports_on_a_new_file(tmp_path):
+    """Several processes opening a file that does not exist yet all store their report."""
+    path = tmp_path / "reports.sqlite3"
+    n = 6
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):  # the race needs the processes to meet: give it a few chances
+        target = path.with_name(f"r{attempt}.sqlite3")
+        with ctx.Manager() as manager:
+            barrier = manager.Barrier(n)
+            with ctx.Pool(n) as pool:
+                ids = pool.starmap(_first_report, [(str(target), barrier, i) for i in range(n)])
+        assert sorted(ids) == list(range(1, n + 1))
+        with sqlite3.connect(target) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_concurrent_first_use_from_threads(tmp_path):
+    """Threads of one worker, reading and writing a new file at once, never see it half made."""
+    store = ReportStore(tmp_path / "reports.sqlite3", per_hour=1000)
+    barrier = threading.Barrier(8)
+
+    def use(i: int) -> object:
+        barrier.wait()
+        if i % 2:
+            return store.open_counts()
+        return store.add(SID, Category.OTHER, None, None, f"a{i}")["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(use, range(8)))
+    assert sorted(r for r in results if isinstance(r, int)) == [1, 2, 3, 4]
+    assert store.open_counts() == {SID: 4}
+
+
+@pytest.mark.parametrize("state", ["empty file", "tables missing", "index missing"])
+def test_half_made_database_recovers(api, state):
+    """A database left behind by a crash while it was being made serves every route again."""
+    if state == "empty file":
+        api.db.write_bytes(b"")
+    else:
+        with sqlite3.connect(api.db) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            if state == "index missing":
+                db.executescript(SCHEMA.split("CREATE INDEX")[0])
+    assert api.get("/api/reports", headers=AUTH).json() == {"reports": []}
+    view = api.get("/api/map/stations", params={"bbox": "107,28.8,107.5,29.2", "zoom": 12})
+    assert view.status_code == 200
+    r = api.post(f"/api/stations/{SID}/reports", json={"category": "dirty"})
+    assert r.status_code == 201, r.text
+    assert len(api.get("/api/reports", headers=AUTH).json()["reports"]) == 1
+    with sqlite3.connect(api.db) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"reports", "reports_open", "reports_client"} <= names
+
+
+def test_database_of_an_older_version_gets_the_schema_version(tmp_path):
+    """A file made before the schema had a version keeps its reports and gains the version."""
+    path = tmp_path / "reports.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT INTO reports (station_id, category, client, created_at) "
+            "VALUES ('s', 'dirty', 'c', '2024-01-01T00:00:00+00:00')"
+        )
+    store = ReportStore(path)
+    assert store.open_counts() == {"s": 1}
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_resolving_twice_keeps_the_first_resolution(api, tmp_path):
+    """A second resolution is a 409 naming the first resolver; the first note is kept."""
+    rep = api.post(f"/api/stations/{SID}/reports", json={"category": "dirty"}).json()
+    first = api.post(f"/api/reports/{rep['id']}/resolve", json={"note": "cleaned"}, headers=AUTH)
+    assert first.status_code == 200 and first.json()["resolved_by"] == "desk"
+    again = api.post(f"/api/reports/{rep['id']}/resolve", json={"note": "redo"}, headers=AUTH)
+    assert again.status_code == 409
+    assert "already resolved by desk" in again.json()["detail"]
+    (kept,) = api.get("/api/reports", headers=AUTH).json()["reports"]
+    assert kept["resolution"] == "cleaned" and kept["resolved_at"] == first.json()["resolved_at"]

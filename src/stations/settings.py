@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -109,3 +110,56 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    # -- admin tokens (stream 15-D): labels and tokens checked once, when settings load --
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a token list some entry of which could never be sent or never be named.
+
+        A blank value counts as unset (writes disabled), as an empty ``.env`` line means.
+        """
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_admin_tokens(value.get_secret_value())
+        return value
+
+    def admin_tokens(self) -> list[tuple[str, str]]:
+        """(label, token) pairs of `admin_token`, in order; empty when writes are disabled."""
+        if self.admin_token is None:
+            return []
+        return parse_admin_tokens(self.admin_token.get_secret_value())
+
+
+#: A label: what the audit log and ``resolved_by`` record for a token's writes.
+TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")
+#: A token as an ``Authorization: Bearer`` header can carry it (RFC 6750's b64token).
+TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def parse_admin_tokens(value: str) -> list[tuple[str, str]]:
+    """``TOKEN`` (label "admin") or ``label:TOKEN,label2:TOKEN2`` as (label, token) pairs.
+
+    Raises ``ValueError`` naming the entry when a label is empty or has characters other than
+    letters, digits, ``_ . @ -`` (a label with a space never reached the log intact), or when a
+    token could not be sent in an ``Authorization: Bearer`` header (RFC 6750: letters, digits,
+    ``- . _ ~ + /``, then ``=`` padding), since such a token would never match.
+    """
+    out = []
+    for n, part in enumerate(value.split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        label, token = part.split(":", 1) if ":" in part else ("admin", part)
+        if not TOKEN_LABEL.fullmatch(label):
+            raise ValueError(
+                f"admin_token entry {n}: label {label!r} must be 1-64 letters, digits or _ . @ - "
+                "(no spaces), e.g. office:TOKEN"
+            )
+        if not TOKEN_SYNTAX.fullmatch(token):
+            raise ValueError(
+                f"admin_token entry {n} ({label}): the token must be letters, digits and "
+                "- . _ ~ + / (then = padding), no spaces; e.g. $(openssl rand -hex 24)"
+            )
+        out.append((label, token))
+    return out

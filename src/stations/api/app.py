@@ -29,7 +29,12 @@ from stations.settings import Settings
 
 
 class GuardMiddleware:
-    """Security headers on every answer; bodies over ``max_body`` refused with 413."""
+    """Security headers on every answer; bodies over ``max_body`` refused with 413.
+
+    A body is read whole, counting its bytes, before the app sees it (every route reads its body
+    whole anyway), so a chunked body with no Content-Length is refused with the same 413 as one that
+    declares its length, and the routes never meet a body cut short.
+    """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -45,16 +50,12 @@ class GuardMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _too_large(send, self.max_body)
             return
-        received = 0
-
-        async def guarded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
+        if length is not None or b"transfer-encoding" in headers:
+            first = await _read_body(receive, self.max_body)
+            if first is None:
+                await _too_large(send, self.max_body)
+                return
+            receive = _replay(first, receive)
 
         async def secure_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -63,14 +64,37 @@ class GuardMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        try:
-            await self.app(scope, guarded_receive, secure_send)
-        except _BodyTooLarge:
-            await _too_large(send, self.max_body)
+        await self.app(scope, receive, secure_send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+async def _read_body(receive: Receive, limit: int) -> Message | None:
+    """The request body as one message, or None once it passes ``limit`` bytes.
+
+    A disconnect while reading is passed on as it came, for the app to see.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return message
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            return None
+        parts.append(body)
+        if not message.get("more_body", False):
+            return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """``receive`` answering ``first`` once, then as it would."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, ParamSpec
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from stations.errors import DataError, StationsError
@@ -83,6 +84,12 @@ def exit_on_domain_error(command: Callable[P, None]) -> Callable[P, None]:
             command(*args, **kwargs)
         except StationsError as exc:
             print_error(exc)
+            raise typer.Exit(code=1) from None
+        except ValidationError as exc:  # a bad STATIONS_* setting: one line each, no traceback
+            for e in exc.errors():
+                name = "STATIONS_" + "_".join(map(str, e["loc"])).upper()
+                msg = e["msg"].removeprefix("Value error, ")
+                err.print(f"error: {name}: {msg}", highlight=False, markup=False)
             raise typer.Exit(code=1) from None
 
     return run

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from stations.errors import InvalidInput, StationNotFound, StationsError
+from stations.errors import Conflict, InvalidInput, StationNotFound, StationsError
 
 
 class TooManyReports(StationsError):
@@ -47,6 +47,8 @@ CATEGORY_LABELS: dict[Category, tuple[str, str]] = {
 MAX_TEXT = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
+#: Bumped with every change to `SCHEMA`; kept in the file's ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,6 +67,33 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_open ON reports (status, station_id);
 CREATE INDEX IF NOT EXISTS reports_client ON reports (client, created_at);
 """
+
+
+def ensure_schema(db: sqlite3.Connection) -> None:
+    """Bring a connection's database to `SCHEMA_VERSION`, whoever else is opening it.
+
+    Cheap when the schema is there (one pragma read). Otherwise the tables are made in one
+    ``BEGIN IMMEDIATE`` transaction together with the version, so of several processes opening a
+    new file at once one creates them and the others wait, then find them; a crash midway leaves
+    the version unset and the next connection creates them again (every statement is idempotent).
+    WAL is set outside the transaction (SQLite requires it) and only when not already set: the
+    mode is stored in the file, and switching it needs a lock that a busy database may refuse.
+    """
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def clean_text(text: str | None) -> str | None:
@@ -87,15 +116,12 @@ class ReportStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection; the file and its tables are made on first use (reads never make it)."""
-        fresh = not self.path.exists()
+        """A connection whose database has the schema (reads never make the file, see callers)."""
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            if fresh:
-                db.executescript(SCHEMA)
+            ensure_schema(db)
             yield db
         finally:
             db.close()
@@ -164,18 +190,27 @@ class ReportStore:
         return [_public(r) for r in rows]
 
     def resolve(self, report_id: int, by: str, note: str | None) -> dict[str, Any]:
-        """Mark a report resolved (who, when, how)."""
+        """Mark an open report resolved (who, when, how).
+
+        The first resolution stands: resolving a resolved report raises `Conflict` naming who
+        resolved it and when, so one clerk never silently overwrites another's note.
+        """
         if not self.path.exists():
             raise StationNotFound(f"no report with id {report_id}")
         with self._db() as db:
             cur = db.execute(
                 "UPDATE reports SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
-                "resolution = ? WHERE id = ?",
+                "resolution = ? WHERE id = ? AND status = 'open'",
                 (datetime.now(UTC).isoformat(), by, clean_text(note), report_id),
             )
-            if cur.rowcount == 0:
-                raise StationNotFound(f"no report with id {report_id}")
             row = db.execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise StationNotFound(f"no report with id {report_id}")
+        if cur.rowcount == 0:
+            raise Conflict(
+                f"report {report_id} was already resolved by {row['resolved_by']} at "
+                f"{row['resolved_at']}; its resolution is kept"
+            )
         return _public(row)
 
     def open_counts(self) -> dict[str, int]:

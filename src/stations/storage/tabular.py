@@ -2,8 +2,14 @@
 
 One row per station. Headers may be English or Chinese (either set, any order); values of ``kind``,
 ``status``, ``position_accuracy`` and ``amenities`` may be the codes or the Chinese labels. Lists
-(``amenities``, ``awards``) are separated by ``;``, ``；``, ``、`` or ``,``. Coordinates are in the
-datum given on import (offices pick them from Amap: GCJ-02) and converted to WGS84.
+(``amenities``, ``awards``) are separated by ``;``, ``；``, ``、``, ``,`` or ``，``. Coordinates are
+in the datum given on import (offices pick them from Amap: GCJ-02) and converted to WGS84.
+
+Export then import gives back every value exactly (see `stations.storage.cells` for how cells
+hold formulas, lists and encodings): free text (names, address, awards, source, notes, opening
+hours) is read as written, padding and line breaks included; codes (id, kind, status,
+position_accuracy, amenities, phone, lon, lat) are trimmed. An empty cell is no value, and so is
+a cell of spaces except in notes, the one text column whose value may be blank.
 
 | column | 中文 | notes |
 |---|---|---|
@@ -38,6 +44,16 @@ from typing import Any
 from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.models import AMENITY_LABELS, KIND_LABELS
+from stations.storage.cells import (
+    FORMULA_START,
+    SAVE_AS_UTF8,
+    decode_text,
+    delimiter,
+    join_items,
+    neutralise,
+    restore,
+    split_items,
+)
 from stations.storage.files import atomic_write_bytes
 from stations.storage.loading import check_written_feature
 
@@ -67,7 +83,12 @@ VALUES: dict[str, dict[str, str]] = {
     "status": {"开放": "open", "关闭": "closed", "规划": "planned", "规划中": "planned"},
     "position_accuracy": {"实测": "surveyed", "近似": "approximate", "未知": "unknown"},
 }
-SPLIT = re.compile(r"[;；、,，]")
+#: Columns of codes and numbers, whose cells are trimmed; other columns are text kept as written.
+CODES = frozenset({"id", "kind", "status", "position_accuracy", "amenities", "phone", "lon", "lat"})
+#: Text columns in which a blank value is a value.
+BLANK_KEPT = frozenset({"notes"})
+#: Characters an XLSX file cannot hold (XML 1.0 forbids them).
+NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass
@@ -78,22 +99,14 @@ class RowProblems:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file, keyed by canonical column."""
+    """Rows of a CSV (UTF-8, UTF-16 or GB18030) or XLSX file, keyed by canonical column."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
     if suffix == ".csv":
-        text = path.read_text(encoding="utf-8-sig")
-        raw = [[_from_csv_cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
+        raw = _csv_cells(path)
     elif suffix == ".xlsx":
-        import openpyxl  # only for XLSX: costly to import, most runs never need it
-
-        try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a broken file
-            raise InvalidInput(f"{path}: not a readable .xlsx file ({exc})") from None
-        sheet = book.worksheets[0]
-        raw = [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+        raw = _xlsx_cells(path)
     else:
         raise InvalidInput(f"import .csv or .xlsx files; got {path.name!r}")
     if not raw:
@@ -102,7 +115,10 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     unknown = [h for h in header if h and h not in HEADER]
     if unknown:
         allowed = ", ".join(f"{en}/{zh}" for en, zh in COLUMNS)
-        raise InvalidInput(f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {allowed}")
+        hint = f" (if they look garbled, {SAVE_AS_UTF8})" if suffix == ".csv" else ""
+        raise InvalidInput(
+            f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {allowed}{hint}"
+        )
     keys = [HEADER.get(h) for h in header]
     rows = []
     for values in raw[1:]:
@@ -112,11 +128,44 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _csv_cells(path: Path) -> list[list[Any]]:
+    """The cells of a CSV file in any encoding `decode_text` reads, formula quotes removed."""
+    text = decode_text(path.read_bytes(), str(path))
+    sep = delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        return [[restore(v) for v in row] for row in reader]
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _xlsx_cells(path: Path) -> list[list[Any]]:
+    """The cells of an XLSX file's first sheet, as typed (text, numbers)."""
+    import openpyxl  # only for XLSX: costly to import, most runs never need it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on a broken file
+        raise InvalidInput(f"{path}: not a readable .xlsx file ({exc})") from None
+    sheet = book.worksheets[0]
+    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _cell(key: str, value: Any) -> str | None:
+    """A cell's value for column ``key``: codes trimmed, text as written; None for no value."""
+    if key in CODES:
+        return _text(value)
+    text = "" if value is None else str(value)
+    if text == "" or (key not in BLANK_KEPT and not text.strip()):
+        return None
+    return text
 
 
 def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
@@ -125,11 +174,11 @@ def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
     for key, _ in COLUMNS:
         if key in ("lon", "lat"):
             continue
-        value = _text(row.get(key))
+        value = _cell(key, row.get(key))
         if value is None:
             continue
         if key in LISTS:
-            items = [part.strip() for part in SPLIT.split(value) if part.strip()]
+            items = split_items(value)
             if key == "amenities":
                 items = [VALUES["amenities"].get(i, i) for i in items]
             props[key] = items
@@ -180,7 +229,7 @@ def feature_to_row(feature: dict[str, Any], crs: CRS = CRS.WGS84) -> dict[str, A
         value = props.get(key)
         if value is None:
             continue
-        row[key] = "; ".join(value) if isinstance(value, list) else value
+        row[key] = join_items(value) if isinstance(value, list) else value
     geom = feature.get("geometry")
     if geom:
         lon, lat = geom["coordinates"][:2]
@@ -190,15 +239,24 @@ def feature_to_row(feature: dict[str, Any], crs: CRS = CRS.WGS84) -> dict[str, A
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    """CSV (UTF-8 with BOM, which Excel needs for Chinese) or XLSX, English headers."""
+    """CSV (UTF-8 with BOM, which Excel needs for Chinese; CR LF rows) or XLSX, English headers.
+
+    Text that could start a formula is neutralised: in CSV with a leading ``'`` (removed again on
+    import), in XLSX by Excel's own quote-prefix style (the value itself is unchanged).
+    """
     headers = [key for key, _ in COLUMNS]
     if path.suffix.lower() == ".csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=headers, lineterminator="\n")
+        # CR LF ends rows (RFC 4180); the writer then quotes every cell holding a CR or LF.
+        writer = csv.DictWriter(out, fieldnames=headers, lineterminator="\r\n")
         writer.writeheader()
-        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
         atomic_write_bytes(path, out.getvalue().encode("utf-8-sig"))
         return
+    atomic_write_bytes(path, _xlsx(rows, headers))
+
+
+def _xlsx(rows: list[dict[str, Any]], headers: list[str]) -> bytes:
     import openpyxl  # only for XLSX: costly to import, most runs never need it
 
     book = openpyxl.Workbook()
@@ -208,24 +266,18 @@ def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
     sheet.append(headers)
     for r, row in enumerate(rows, start=2):
         for c, h in enumerate(headers, start=1):
-            cell = sheet.cell(row=r, column=c, value=row[h])
-            if isinstance(row[h], str):
+            value = row[h]
+            if isinstance(value, str) and (bad := NOT_IN_XLSX.search(value)):
+                raise InvalidInput(
+                    f"station {row['id']!r}: {h} holds the control character "
+                    f"U+{ord(bad.group()):04X}, which an XLSX file cannot hold; export to .csv "
+                    "or remove it"
+                )
+            cell = sheet.cell(row=r, column=c, value=value)
+            if isinstance(value, str):
                 cell.data_type = "s"  # text stays text: a name starting with '=' is no formula
+                if value[:1] in FORMULA_START:
+                    cell.quotePrefix = True  # and stays text when edited in Excel
     buffer = io.BytesIO()
     book.save(buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-#: Excel runs a CSV cell starting with these as a formula; such cells are written with a "'"
-#: in front (Excel's own marker for text) and read back without it.
-FORMULA = re.compile(r"^(?:[=@]|[+-](?![0-9 ]))")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and FORMULA.match(value):
-        return "'" + value
-    return value
-
-
-def _from_csv_cell(value: str) -> str:
-    return value[1:] if value.startswith("'") and FORMULA.match(value[1:]) else value
+    return buffer.getvalue()

@@ -108,12 +108,15 @@ async def read_reports(
 @router.post(
     "/api/reports/{report_id}/resolve",
     response_class=ORJSONResponse,
-    responses=json_responses(["id", "status"]),
+    responses={
+        **json_responses(["id", "status"]),
+        409: {"description": "Already resolved: the first resolution is kept."},
+    },
     dependencies=[Depends(NO_QUERY)],
 )
 async def resolve_report(
     report_id: int, body: ResolveIn, writer: WriterDep, reports: ReportsDep
 ) -> ORJSONResponse:
-    """Mark a report resolved, with a note (token required)."""
+    """Mark an open report resolved, with a note (token required; 409 if already resolved)."""
     report = await run_in_threadpool(reports.resolve, report_id, writer, body.note)
     return ORJSONResponse(report)

@@ -304,24 +304,39 @@
     const ready = new Promise((resolve) => (resolveReady = resolve));
     const state = { map: map, byId: byId, ready: ready, config: cfg, shown: 0 };
 
+    // Markers whose feature did not change are kept from one load to the next, not rebuilt: a
+    // marker being zoomed to or spiderfied (the asked station in /embed, inside a cluster of its
+    // kind) and an open popup survive the reload that the move itself triggers.
     function show(collection) {
-      for (const group of Object.values(groups)) group.clearLayers();
-      fallback.clearLayers();
       clusters.clearLayers();
-      for (const key of Object.keys(byId)) delete byId[key];
+      const next = {};
       let count = 0;
       for (const feature of collection.features || []) {
         if (!feature.geometry) continue;
         if (feature.properties.cluster) {
           clusters.addLayer(clusterMarker(feature, map));
           count += feature.properties.count;
+          continue;
+        }
+        const id = feature.properties.id;
+        const key = JSON.stringify(feature);
+        const old = byId[id];
+        if (old && old.stationsKey === key) {
+          next[id] = old;
         } else {
           const marker = stationMarker(feature, cfg);
+          marker.stationsKey = key;
           groupFor(feature.properties.kind).addLayer(marker);
-          byId[feature.properties.id] = marker;
-          count += 1;
+          next[id] = marker;
         }
+        count += 1;
       }
+      for (const id of Object.keys(byId)) {
+        const old = byId[id];
+        if (next[id] !== old) groupFor(old.feature.properties.kind).removeLayer(old);
+        delete byId[id];
+      }
+      Object.assign(byId, next);
       state.shown = count;
       map.getContainer().dataset.stationsShown = String(count);
     }
