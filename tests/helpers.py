@@ -22,11 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+def serve(
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    forbid: tuple[str, ...] = ("Traceback",),
+) -> Iterator[str]:
     """Run `stations serve` on a free port (STATIONS_* from ``env`` only); yield its base URL.
 
     Its output goes to a file (a pipe nobody reads would block it once full); a traceback in it
-    fails the test that used the server, with the log's tail.
+    (or any of ``forbid``) fails the test that used the server, with the log's tail.
     """
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
@@ -65,7 +69,8 @@ def serve(env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iter
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if "Traceback" in output():
-            pytest.fail(f"the server logged a traceback:\n{output()[-4000:]}")
+        for needle in forbid:
+            if needle in output():
+                pytest.fail(f"the server logged {needle!r}:\n{output()[-4000:]}")
     finally:
         log.close()

@@ -1,6 +1,13 @@
 """Planning routes through TestClient, and the planning map."""
 
+import math
+
 import pytest
+
+from stations.coords import CRS
+from stations.errors import InvalidInput
+from stations.planning.demand import parse_demand_csv, parse_demand_geojson
+from stations.planning.sites import suggest
 
 
 def test_coverage_route(client):
@@ -70,3 +77,52 @@ def test_planning_map_page(client):
     assert r.status_code == 200
     assert r.text.count("st-suggested") >= 2
     assert "st-planning-summary" in r.text
+
+
+def _suggest_raw(client, demand: str, crs: str = "wgs84"):
+    body = f'{{"count": 1, "radius_m": 3000, "crs": "{crs}", "demand": [{demand}]}}'
+    return client.post(
+        "/api/planning/suggest", content=body, headers={"content-type": "application/json"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("demand", "crs", "needle"),
+    [
+        ('{"lon": 107.26, "lat": 28.91, "weight": Infinity}', "wgs84", "weight: numbers must be"),
+        ('{"lon": 107.26, "lat": 28.91, "weight": NaN}', "wgs84", "weight: numbers must be"),
+        ('{"lon": 107.26, "lat": 28.91, "weight": 1e309}', "wgs84", "weight: numbers must be"),
+        ('{"lon": 107.26, "lat": 28.91, "weight": 1e308}', "wgs84", "demand.0.weight"),
+        ('{"lon": 107.26, "lat": -90, "weight": 1}', "bd09", "demand[0]: lon/lat (107.26, -90)"),
+        ('{"lon": 1e400, "lat": 28.91}', "wgs84", "body.demand[0].lon: numbers must be finite"),
+    ],
+)
+def test_demand_must_be_finite_and_in_range(client, demand, crs, needle):
+    # Non-finite weights reached the solver (it raised after seconds, or answered nonsense);
+    # BD-09 demand near a pole became NaN on the ring (500).
+    r = _suggest_raw(client, demand, crs)
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_suggest_checks_demand_for_every_caller(bundled):
+    for weight in (math.inf, math.nan, -1.0, 2e9):
+        with pytest.raises(InvalidInput, match=r"demand\[1\]: weight must be a number from 0"):
+            suggest(bundled, 1, 3000.0, [(107.26, 28.91, 1.0), (107.3, 28.95, weight)])
+    with pytest.raises(InvalidInput, match="radius must be a positive number"):
+        suggest(bundled, 1, math.inf, [(107.26, 28.91, 1.0)])
+
+
+@pytest.mark.parametrize("weight", ["inf", "nan", "-1", "1e10", "x"])
+def test_demand_csv_weights_are_checked(weight):
+    with pytest.raises(InvalidInput, match="row 3: weight must be a number from 0 to 1e"):
+        parse_demand_csv(f"lon,lat,weight\n107.26,28.91,1\n107.3,28.95,{weight}\n", CRS.WGS84, "d")
+
+
+def test_demand_geojson_weights_are_checked():
+    for weight in ("1e400", '"3"', "true", "1e10"):
+        point = '"geometry": {"type": "Point", "coordinates": [107.3, 29]}'
+        feature = f'{{"type": "Feature", "properties": {{"weight": {weight}}}, {point}}}'
+        text = f'{{"type": "FeatureCollection", "features": [{feature}]}}'
+        with pytest.raises(InvalidInput, match="feature 0: weight must be a number"):
+            parse_demand_geojson(text, CRS.WGS84, "d")

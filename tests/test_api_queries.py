@@ -40,8 +40,8 @@ def test_within(client):
     [
         ({"lon": 107, "lat": 91}, "lat must be within [-90, 90]"),
         ({"lon": -181, "lat": 29}, "lon must be within [-180, 180]"),
-        ({"lon": "nan", "lat": 29}, "lon must be finite"),
-        ({"lon": "inf", "lat": 29}, "lon must be finite"),
+        ({"lon": "nan", "lat": 29}, "parameter 'lon': Input should be a finite number"),
+        ({"lon": "inf", "lat": 29}, "parameter 'lon': Input should be a finite number"),
         ({"lon": "x", "lat": 29}, "parameter 'lon'"),
         ({"lat": 29}, "parameter 'lon': Field required"),
         ({"lon": 107, "lat": 29, "k": 0}, "k must be from 1 to 100"),
@@ -73,3 +73,27 @@ def test_within_bad_radius(client):
 def test_bad_bbox(client, bbox):
     r = client.get("/api/stations", params={"bbox": bbox})
     assert r.status_code == 400 and "bbox" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("/api/nearest?lon=0&lat=-90&crs=bd09", "lon/lat (0, -90) in bd09 converts to"),
+        ("/api/nearest?lon=107.2&lat=-89.99999&crs=bd09&by=loop", "in bd09 converts to"),
+        ("/api/within?lon=0&lat=-90&crs=bd09&radius_m=100", "in bd09 converts to"),
+        ("/api/convert?lon=0&lat=-90&crs=bd09&to=gcj02", "in bd09 converts to"),
+        (
+            "/api/convert?lon=179.9999&lat=89.9999&to=bd09",
+            "to: lon/lat (179.9999, 89.9999) in wgs84",
+        ),
+        ("/api/nearest?lon=107.2&lat=28.9&max_distance_m=1e309", "parameter 'max_distance_m'"),
+        ("/api/within?lon=107.2&lat=28.9&radius_m=-inf", "parameter 'radius_m'"),
+        ("/api/nearest?lon=107.2&lat=28.9&k=18446744073709551616", "parameter 'k'"),
+    ],
+)
+def test_positions_out_of_range_after_a_datum_shift_are_400s(client, url, needle):
+    # The datum formulas carry a position near a pole past it: NaN distances answered 500, and
+    # /api/convert answered latitudes above 90.
+    r = client.get(url)
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["detail"]

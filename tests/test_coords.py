@@ -124,3 +124,45 @@ def test_in_bbox_includes_edges():
     lons, lats = np.array([107.0, 107.5, 108.0, 107.2]), np.array([29.0, 29.5, 29.2, 30.1])
     inside = coords.in_bbox(lons, lats, (107.0, 29.0, 107.5, 29.5))
     assert inside.tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "crs"),
+    [(0.0, -90.0, "bd09"), (107.0, -89.99999, "bd09"), (-180.0, -90.0, "bd09")],
+)
+def test_wgs84_position_refuses_what_converts_out_of_range(lon, lat, crs):
+    # BD-09 near a pole lies past it in WGS84: the geodesics then answered NaN (a 500).
+    with pytest.raises(InvalidCoordinates, match="demand\\[0\\]: lon/lat .* in bd09 converts to"):
+        coords.wgs84_position(lon, lat, crs, name="demand[0]")
+
+
+def test_position_in_refuses_what_has_no_position_in_range():
+    assert coords.position_in(107.0, 29.0, "gcj02") == coords.wgs84_to_gcj02(107.0, 29.0)
+    with pytest.raises(InvalidCoordinates, match="to: .* in bd09, outside lon"):
+        coords.position_in(179.9999, 89.9999, coords.CRS.BD09, name="to")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**400), "1e309", "9" * 5000],
+    ids=["10**400", "-10**400", "1e309", "9*5000"],
+)
+def test_check_lonlat_refuses_huge_numbers_naming_them_briefly(value):
+    with pytest.raises(InvalidCoordinates, match="^p: lon must be") as info:
+        coords.check_lonlat(value, 0, name="p")
+    assert len(str(info.value)) < 140  # the value is echoed, cut short
+
+
+@given(
+    st.floats(-180, 180),
+    st.floats(-90, 90),
+    st.sampled_from(list(coords.CRS)),
+)
+def test_conversions_answer_in_range_or_refuse(lon, lat, crs):
+    for convert in (coords.wgs84_position, coords.position_in):
+        try:
+            x, y = convert(lon, lat, crs)
+        except InvalidCoordinates:
+            continue
+        assert math.isfinite(x) and math.isfinite(y)
+        assert -180 <= x <= 180 and -90 <= y <= 90

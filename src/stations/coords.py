@@ -37,6 +37,12 @@ class CRS(StrEnum):
     BD09 = "bd09"
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages that echo what a client sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_lonlat(lon: object, lat: object, *, name: str = "") -> tuple[float, float]:
     """Return ``(lon, lat)`` as floats, or raise `InvalidCoordinates` saying what is wrong.
 
@@ -51,15 +57,15 @@ def check_lonlat(lon: object, lat: object, *, name: str = "") -> tuple[float, fl
     out: list[float] = []
     for label, value, bound in (("lon", lon, 180.0), ("lat", lat, 90.0)):
         if isinstance(value, bool):
-            raise InvalidCoordinates(f"{prefix}{label} must be a number, got {value!r}")
+            raise InvalidCoordinates(f"{prefix}{label} must be a number, got {shown(value)}")
         try:
             number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidCoordinates(
-                f"{prefix}{label} must be a number in degrees, got {value!r}"
+                f"{prefix}{label} must be a number in degrees, got {shown(value)}"
             ) from None
         if not math.isfinite(number):
-            raise InvalidCoordinates(f"{prefix}{label} must be finite, got {value!r}")
+            raise InvalidCoordinates(f"{prefix}{label} must be finite, got {shown(value)}")
         if not -bound <= number <= bound:
             raise InvalidCoordinates(
                 f"{prefix}{label} must be within [-{bound:g}, {bound:g}], got {number:g}"
@@ -235,13 +241,29 @@ def from_wgs84(
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
+def _checked(x: float, y: float, name: str, given: tuple[float, float], src: CRS, dst: CRS) -> None:
+    """`InvalidCoordinates` unless (x, y), ``given`` in ``src`` converted to ``dst``, is in range.
+
+    The datum shifts are formulas defined for China: near the poles and the antimeridian their
+    output leaves the ranges (or is NaN), and nothing downstream may see such a position.
+    """
+    if math.isfinite(x) and math.isfinite(y) and -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0:
+        return
+    prefix = f"{name}: " if name else ""
+    raise InvalidCoordinates(
+        f"{prefix}lon/lat ({given[0]:.10g}, {given[1]:.10g}) in {src.value} converts to "
+        f"({x:.10g}, {y:.10g}) in {dst.value}, outside lon [-180, 180] and lat [-90, 90]"
+    )
+
+
 def wgs84_position(
     lon: object, lat: object, crs: CRS | str, *, name: str = ""
 ) -> tuple[float, float]:
     """A position given in ``crs``, range-checked and converted to WGS84 floats.
 
     The one way input coordinates enter the package (queries, imports, demand, reports, edits),
-    so every front end rejects a bad position with the same message.
+    so every front end rejects a bad position with the same message. Both the position given
+    and its conversion must be finite and within range.
 
     Parameters
     ----------
@@ -252,6 +274,23 @@ def wgs84_position(
     name
         Optional prefix for the message of `InvalidCoordinates` (see `check_lonlat`).
     """
+    crs = crs if type(crs) is CRS else CRS(crs)
     x, y = check_lonlat(lon, lat, name=name)
     wx, wy = to_wgs84(x, y, crs)
-    return float(wx), float(wy)
+    wx, wy = float(wx), float(wy)
+    _checked(wx, wy, name, (x, y), crs, CRS.WGS84)
+    return wx, wy
+
+
+def position_in(lon: float, lat: float, crs: CRS | str, *, name: str = "") -> tuple[float, float]:
+    """A WGS84 position converted to ``crs`` as floats, finite and within range.
+
+    `InvalidCoordinates` (its message prefixed with ``name``) when ``crs`` has no position in
+    range for it: the inverse of `wgs84_position`, for answers that show one position.
+    """
+    crs = crs if type(crs) is CRS else CRS(crs)
+    x, y = check_lonlat(lon, lat, name=name)
+    cx, cy = from_wgs84(x, y, crs)
+    cx, cy = float(cx), float(cy)
+    _checked(cx, cy, name, (x, y), CRS.WGS84, crs)
+    return cx, cy

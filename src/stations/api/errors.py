@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from stations.coords import shown
 from stations.errors import (
     Conflict,
     DataError,
@@ -80,8 +81,8 @@ def describe_validation_error(err: Any) -> str:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
     where = ".".join(loc) or "request"
     got = err.get("input")
-    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
-    return f"parameter {where!r}: {err.get('msg', 'invalid')}{shown}"
+    echo = f" (got {shown(got)})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"parameter {where!r}: {err.get('msg', 'invalid')}{echo}"
 
 
 class _AllowedMethods:

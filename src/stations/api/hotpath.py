@@ -4,8 +4,9 @@ For a plain ``GET /api/nearest`` (or ``/api/within``) the framework's work (midd
 route matching over every route, dependency solving) costs more than the query itself at
 1,000,000 stations (see the README's API benchmark). `stations.api.app.StationsApp` asks this
 layer first; it answers exactly those requests with the functions the FastAPI routes use
-(`queries.HOT_ROUTES`): the same parser (`stations.api.params`), error answers
-(`stations.api.errors.error_answer`), headers (`stations.api.responses`) and bytes. Anything
+(`queries.HOT_ROUTES`): the same query-string reader (`stations.api.strict.query_pairs`) and
+parser (`stations.api.params`), error answers (`stations.api.errors.error_answer`), headers
+(`stations.api.responses`) and bytes. Anything
 else (another path or method, a cross-origin request that needs CORS headers, a request with
 a body) goes through the framework untouched, and ``STATIONS_HOT_PATH=false`` turns the layer
 off. A test compares both paths answer for answer.
@@ -14,13 +15,15 @@ off. A test compares both paths answer for answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import parse_qsl
 
 from starlette.types import Scope, Send
 
 from stations.api.errors import error_answer
 from stations.api.responses import GEOJSON, NO_CACHE, SECURITY_HEADERS, encode
 from stations.api.state import Services
+from stations.api.strict import query_pairs
+
+__all__ = ["Answer", "HotPath", "query_pairs"]
 
 Answer = Callable[[Services, list[tuple[str, str]]], Awaitable[bytes]]
 
@@ -54,32 +57,15 @@ class HotPath:
         return False
 
     async def _answer(self, answer: Answer, scope: Scope, send: Send) -> None:
-        pairs = query_pairs(scope["query_string"].decode("latin-1"))
         media, tail = _GEOJSON, self.ok_headers
         try:
-            status, body = 200, await answer(self.services, pairs)
+            status, body = 200, await answer(self.services, query_pairs(scope["query_string"]))
         except Exception as exc:  # answered as the framework's error handlers answer
             status, payload, extra = error_answer(exc, scope["path"])
             body, media, tail = encode(payload), _JSON, _raw(extra or {}) + SECURITY_HEADERS
         raw = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
         await send({"type": "http.response.start", "status": status, "headers": raw + tail})
         await send({"type": "http.response.body", "body": body})
-
-
-def query_pairs(query: str) -> list[tuple[str, str]]:
-    """``parse_qsl(query, keep_blank_values=True)``, as Starlette reads a query string.
-
-    A rider's query (``lon=..&lat=..&k=5``) has nothing to unquote: split it directly, which
-    is several times faster; anything with ``%`` or ``+`` goes through `parse_qsl`.
-    """
-    if "%" in query or "+" in query:
-        return parse_qsl(query, keep_blank_values=True)
-    pairs = []
-    for part in query.split("&"):
-        if part:
-            key, _, value = part.partition("=")
-            pairs.append((key, value))
-    return pairs
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

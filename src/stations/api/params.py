@@ -8,7 +8,11 @@ parser without FastAPI, so both answer with the same values and the same message
 `document_query_parameters` writes each route's parameters into the OpenAPI document from
 the same models: declared once, documented, fuzzed and enforced from one place.
 
-Parameters that several routes share are declared once below (`Crs`, `Kinds`, `BBox`, ...).
+Parameters that several routes share are declared once below (`Crs`, `Kinds`, `BBox`, ...),
+with their bounds (`stations.api.strict`): every string has a length bound, every number a
+range or at least finiteness, every integer a bound inside 64 bits, and the query string
+itself is read strictly (`stations.api.strict.query_pairs`), so whatever a client sends gets
+a 400 naming the parameter, never a 500.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
 
 from stations.api.errors import UnknownParameter, describe_validation_error
+from stations.api.strict import MAX_BBOX_CHARS, MAX_OFFSET, MAX_REPEATED, query_pairs
 from stations.coords import CRS
 from stations.errors import InvalidInput
 from stations.models import Amenity, Kind, Status
@@ -33,9 +38,9 @@ OPEN_STATIONS = Filters()  # frozen: shared by every unfiltered query
 
 
 class QueryModel(BaseModel):
-    """The query string of one route: unknown names refused, values frozen."""
+    """The query string of one route: unknown names refused, values frozen, numbers finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Refused(Exception):
@@ -46,9 +51,15 @@ class _Refused(Exception):
         self.error = error
 
 
+def _short_bbox(value: str) -> str:
+    if len(value) > MAX_BBOX_CHARS:
+        raise InvalidInput(f"bbox must be at most {MAX_BBOX_CHARS} characters; got {len(value)}")
+    return value
+
+
 def parse_bbox(value: str) -> BoundingBox:
     """Parse ``minlon,minlat,maxlon,maxlat`` (degrees), checking ranges and order."""
-    parts = value.split(",")
+    parts = _short_bbox(value).split(",")
     if len(parts) != 4:
         raise InvalidInput(f"bbox must be minlon,minlat,maxlon,maxlat (4 numbers); got {value!r}")
     try:
@@ -71,7 +82,7 @@ def parse_bbox(value: str) -> BoundingBox:
 def _bbox_first(value: Any) -> BoundingBox:
     """A bad bbox is reported before any other parameter (as a filter checked first)."""
     try:
-        return parse_bbox(str(value))
+        return parse_bbox(_short_bbox(str(value)))
     except InvalidInput as exc:
         raise _Refused(exc) from None
 
@@ -85,12 +96,18 @@ Crs = Annotated[
     ),
 ]
 Kinds = Annotated[
-    list[Kind], Field(default_factory=list, description="Only these kinds (repeatable).")
+    list[Kind],
+    Field(
+        default_factory=list,
+        max_length=MAX_REPEATED,
+        description="Only these kinds (repeatable).",
+    ),
 ]
 Amenities = Annotated[
     list[Amenity],
     Field(
         default_factory=list,
+        max_length=MAX_REPEATED,
         description="Only stations offering all of these (repeatable), e.g. toilet.",
     ),
 ]
@@ -98,6 +115,7 @@ OpenStatuses = Annotated[
     list[Status],
     Field(
         default_factory=list,
+        max_length=MAX_REPEATED,
         description="Only these statuses (repeatable): open, closed, planned. Default: open.",
     ),
 ]
@@ -111,13 +129,15 @@ OpenNow = Annotated[
 BBox = Annotated[
     BoundingBox | None,
     PlainValidator(_bbox_first),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": MAX_BBOX_CHARS}, {"type": "null"}]}),
     Field(
         description="minlon,minlat,maxlon,maxlat in WGS84 degrees.",
         examples=["107,28.8,107.5,29.2"],
     ),
 ]
-Offset = Annotated[int, Field(ge=0, description="How many to skip (paging).")]
+Offset = Annotated[
+    int, Field(ge=0, le=MAX_OFFSET, description=f"How many to skip (paging), 0 to {MAX_OFFSET}.")
+]
 
 
 class NoQuery(QueryModel):
@@ -158,7 +178,11 @@ class PointQuery(QueryModel):
 class NearestQuery(PointQuery):
     """Parameters of /api/nearest."""
 
-    k: int = Field(default=3, description="How many stations (1 to the configured maximum, 100).")
+    k: int = Field(
+        default=3,
+        le=10_000,
+        description="How many stations (1 to the configured maximum, 100; at most 10000).",
+    )
     by: By = Field(
         default=By.STRAIGHT,
         description="straight: ellipsoidal geodesic; loop: off-route + along the 178 loop.",
@@ -201,6 +225,7 @@ class ViewportQuery(QueryModel):
     """Parameters of /api/map/stations: what a map shows in its current view."""
 
     bbox: str = Field(
+        max_length=MAX_BBOX_CHARS,
         description="The view: minlon,minlat,maxlon,maxlat in degrees of `crs`.",
         examples=["107,28.8,107.5,29.2"],
     )
@@ -241,11 +266,11 @@ class QueryParams(Generic[M]):
 
     async def __call__(self, request: Request) -> M:
         """Validate the request's query string."""
-        return self.parse(request.query_params.multi_items())
+        return self.parse(query_pairs(request.scope["query_string"]))
 
     async def refuse_unknown(self, request: Request) -> None:
         """Only refuse names the model lacks, for routes that check a token before values."""
-        self._refuse_unknown([key for key, _ in request.query_params.multi_items()])
+        self._refuse_unknown([key for key, _ in query_pairs(request.scope["query_string"])])
 
     def _refuse_unknown(self, keys: list[str]) -> None:
         unknown = sorted(set(keys) - self.names)

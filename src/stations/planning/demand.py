@@ -20,6 +20,38 @@ from stations.planning.ring import Demand
 
 #: A demand point: WGS84 longitude, latitude (degrees) and weight.
 DemandPoint = tuple[float, float, float]
+#: The largest weight of one point: sums of thousands of them stay exact and finite.
+MAX_DEMAND_WEIGHT = 1e9
+
+
+def check_weight(weight: object, where: str) -> float:
+    """``weight`` as a float, or `InvalidInput` naming ``where`` unless a number in [0, 1e9]."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float | str):
+        raise InvalidInput(f"{where}: weight must be a number from 0 to {MAX_DEMAND_WEIGHT:g}")
+    try:
+        w = float(weight)
+    except (ValueError, OverflowError):
+        w = math.nan
+    if not (math.isfinite(w) and 0 <= w <= MAX_DEMAND_WEIGHT):
+        raise InvalidInput(
+            f"{where}: weight must be a number from 0 to {MAX_DEMAND_WEIGHT:g}; got {weight!r:.40}"
+        )
+    return w
+
+
+def check_demand(points: Sequence[DemandPoint]) -> list[DemandPoint]:
+    """Demand points as the solvers need them: WGS84 in range, weights finite in [0, 1e9].
+
+    The solvers take any float; a NaN or an infinite weight made them raise after seconds.
+    """
+    out = []
+    for i, (lon, lat, w) in enumerate(points):
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180):
+            raise InvalidInput(f"demand[{i}]: lon/lat must be finite WGS84 degrees")
+        if not -90 <= lat <= 90:
+            raise InvalidInput(f"demand[{i}]: lat must be within [-90, 90]")
+        out.append((float(lon), float(lat), check_weight(w, f"demand[{i}]")))
+    return out
 
 
 def read_demand(path: Path, crs: CRS = CRS.WGS84) -> list[DemandPoint]:
@@ -49,9 +81,7 @@ def parse_demand_csv(text: str, crs: CRS, source: str) -> list[DemandPoint]:
     for n, row in enumerate(rows, start=2):
         try:
             wx, wy = wgs84_position(row.get(lon_key), row.get(lat_key), crs, name=f"row {n}")
-            w = float(row.get(w_key) or 1.0) if w_key else 1.0
-            if not math.isfinite(w) or w < 0:
-                raise InvalidInput(f"row {n}: weight must be a number >= 0, got {row.get(w_key)!r}")
+            w = check_weight(row.get(w_key) or 1.0, f"row {n}") if w_key else 1.0
         except (InvalidInput, ValueError) as exc:
             problems.append(str(exc))
             continue
@@ -78,10 +108,11 @@ def parse_demand_geojson(text: str, crs: CRS, source: str) -> list[DemandPoint]:
         coords = geom.get("coordinates")
         lon, lat = (coords + [None, None])[:2] if isinstance(coords, list) else (None, None)
         wx, wy = wgs84_position(lon, lat, crs, name=f"feature {i}")
-        w = (f.get("properties") or {}).get("weight", 1.0)
-        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
-            raise InvalidInput(f"{source}: feature {i}: weight must be a number >= 0")
-        out.append((wx, wy, float(w)))
+        props = f.get("properties") or {}
+        w = props.get("weight", 1.0) if isinstance(props, dict) else None
+        if isinstance(w, str):
+            w = None  # GeoJSON weights are numbers; CSV cells are text
+        out.append((wx, wy, check_weight(w, f"{source}: feature {i}")))
     return out
 
 

@@ -18,7 +18,7 @@ from stations.catalog import Catalog
 from stations.errors import InvalidInput
 from stations.loop import Loop
 from stations.planning import covering
-from stations.planning.demand import DemandPoint, demand_on_ring
+from stations.planning.demand import DemandPoint, check_demand, demand_on_ring
 from stations.planning.offloop import suggest_off_loop
 from stations.planning.places import (
     km_mark,
@@ -34,6 +34,7 @@ from stations.planning.ring import (
     Ring,
     Site,
     check_count,
+    check_radius,
     coverage,
     distances_at,
     max_distance,
@@ -136,9 +137,12 @@ def suggest(
     loop = require_loop(catalog)
     ring = ring_of(catalog, include_planned)
     check_count(count)
+    if radius_m is not None:
+        radius_m = check_radius(radius_m)
     if demand:
         if radius_m is None:
             raise InvalidInput("demand-weighted suggestions need a radius (radius_m / --radius-km)")
+        demand = check_demand(demand)
         snaps = [loop.snap(x, y) for x, y, _ in demand]
         if max(s.offroute_m for s in snaps) > DEFAULT_DEMAND_OFFROUTE_M:
             return suggest_off_loop(catalog, count, radius_m, demand, include_planned)

@@ -21,6 +21,7 @@ from stations.api.params import QueryModel, QueryParams
 from stations.api.responses import GeoJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.api.state import services_of
+from stations.api.strict import StationId, StrictJSONRoute
 from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.storage.base import Feature, Store
@@ -36,6 +37,7 @@ router = APIRouter(
         403: {"description": "Wrong token, or writes disabled."},
         409: {"description": "The id is already in use."},
     },
+    route_class=StrictJSONRoute,
 )
 FEATURE = geojson_responses("Feature")
 CRS_ONLY = [Depends(CRS_QUERY.refuse_unknown)]  # unknown parameters refused before the token
@@ -143,7 +145,7 @@ async def create_station(
 )
 async def replace_station(
     request: Request,
-    station_id: str,
+    station_id: StationId,
     body: FeatureBody,
     writer: WriterDep,
     store: StoreDep,
@@ -165,7 +167,7 @@ async def replace_station(
 )
 async def patch_station(
     request: Request,
-    station_id: str,
+    station_id: StationId,
     body: Annotated[
         dict[str, Any],
         Body(description="{'properties': {...changed...}} and/or {'geometry': Point in crs}."),
@@ -191,7 +193,7 @@ async def patch_station(
 )
 async def delete_station(
     request: Request,
-    station_id: str,
+    station_id: StationId,
     writer: WriterDep,
     store: StoreDep,
     q: Annotated[DeleteQuery, Depends(DELETE_QUERY)],

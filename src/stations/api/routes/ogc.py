@@ -14,6 +14,7 @@ from stations.api.deps import CatalogDep, SettingsDep
 from stations.api.params import BBox, Offset, QueryModel, QueryParams
 from stations.api.responses import GEOJSON, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.api.strict import MAX_OFFSET, CollectionId, FeatureId
 from stations.catalog import Catalog
 from stations.errors import InvalidInput, StationNotFound
 from stations.features import QueryContext, station_feature
@@ -33,7 +34,7 @@ COLLECTIONS = {
     ),
     "loop": ("178 loop 178环线", "The 178 scenic loop road around Jinfo Mountain (schematic)."),
 }
-Format = Annotated[str | None, Field(description="Output format: json.")]
+Format = Annotated[str | None, Field(max_length=64, description="Output format: json.")]
 
 
 class FormatQuery(QueryModel):
@@ -46,7 +47,12 @@ class ItemsQuery(QueryModel):
     """Parameters of a collection's items."""
 
     bbox: BBox = None
-    limit: int = Field(default=10, ge=1, description="Page size (max 10000).")
+    limit: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_OFFSET,
+        description="Page size, 1 to STATIONS_OGC_MAX_LIMIT (10000).",
+    )
     offset: Offset = 0
     f: Format = None
 
@@ -182,7 +188,7 @@ async def read_collections(
     responses=json_responses(["id", "links"]),
 )
 async def read_collection(
-    request: Request, collection_id: str, q: FormatParams, catalog: CatalogDep
+    request: Request, collection_id: CollectionId, q: FormatParams, catalog: CatalogDep
 ) -> ORJSONResponse:
     """One collection's description, extent and links."""
     _check_format(q.f)
@@ -231,7 +237,7 @@ def _collection_link(request: Request, cid: str) -> dict[str, str]:
 )
 async def read_items(
     request: Request,
-    collection_id: str,
+    collection_id: CollectionId,
     q: Annotated[ItemsQuery, Depends(QueryParams(ItemsQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
@@ -276,8 +282,8 @@ async def read_items(
 )
 async def read_item(
     request: Request,
-    collection_id: str,
-    feature_id: str,
+    collection_id: CollectionId,
+    feature_id: FeatureId,
     q: FormatParams,
     catalog: CatalogDep,
     settings: SettingsDep,

@@ -12,11 +12,15 @@ from stations.api.deps import CatalogDep, SettingsDep
 from stations.api.params import NO_QUERY, QueryModel, QueryParams
 from stations.api.responses import GeoJSONResponse, ORJSONResponse
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.api.strict import StrictJSONRoute
 from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidInput
+from stations.planning.demand import MAX_DEMAND_WEIGHT
 from stations.planning.sites import coverage_report, suggest
 
-router = APIRouter(prefix="/api/planning", tags=["planning"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/planning", tags=["planning"], responses=ERRORS, route_class=StrictJSONRoute
+)
 MAX_COUNT = 100
 MAX_DEMAND = 5000
 Planned = Annotated[bool, Field(description="Count planned stations as well as those in service.")]
@@ -75,19 +79,23 @@ async def read_suggestions(
 class DemandPoint(BaseModel):
     """One demand point (a rider's ping, a place with orders)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     lon: float = Field(strict=True, description="Longitude in degrees of `crs`.")
     lat: float = Field(strict=True, description="Latitude in degrees of `crs`.")
     weight: float = Field(
-        default=1.0, ge=0, strict=True, description="Demand weight (e.g. orders)."
+        default=1.0,
+        ge=0,
+        le=MAX_DEMAND_WEIGHT,
+        strict=True,
+        description="Demand weight (e.g. orders), 0 to 1e9.",
     )
 
 
 class SuggestBody(BaseModel):
     """Demand-weighted suggestion request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     count: int = Field(ge=0, le=MAX_COUNT, strict=True, description="How many new sites.")
     radius_m: float = Field(gt=0, strict=True, description="Service distance, metres.")

@@ -24,7 +24,7 @@ from stations.api.responses import GEOJSON, NO_CACHE, GeoJSONResponse, ORJSONRes
 from stations.api.schemas import ERRORS, geojson_responses, json_responses
 from stations.api.state import Services
 from stations.catalog import Catalog
-from stations.coords import from_wgs84
+from stations.coords import position_in
 from stations.models import Status
 from stations.settings import Settings
 from stations.viewport import viewport
@@ -157,8 +157,8 @@ async def read_convert(
 ) -> ORJSONResponse:
     """A position converted between WGS84 (GPS), GCJ-02 (Amap, Tencent) and BD-09 (Baidu)."""
     lon, lat, _ = query.query_point(q.lon, q.lat, q.crs)
-    x, y = from_wgs84(lon, lat, q.to)
+    x, y = position_in(lon, lat, q.to, name="to")
     return ORJSONResponse(
-        {"lon": round(float(x), 7), "lat": round(float(y), 7), "crs": q.to.value},
+        {"lon": round(x, 7), "lat": round(y, 7), "crs": q.to.value},
         headers={"Cache-Control": "public, max-age=86400"},
     )

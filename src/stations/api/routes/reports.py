@@ -13,8 +13,10 @@ from stations.api.deps import CatalogDep, ReportsDep
 from stations.api.params import NO_QUERY, Offset, QueryModel, QueryParams
 from stations.api.responses import ORJSONResponse
 from stations.api.schemas import ERRORS, json_responses
+from stations.api.strict import ReportId, StationId, StrictJSONRoute
 from stations.coords import CRS, wgs84_position
 from stations.errors import StationNotFound
+from stations.models import ID_PATTERN
 from stations.storage.reports import Category
 
 router = APIRouter(
@@ -25,6 +27,7 @@ router = APIRouter(
         403: {"description": "Admin routes: wrong token, or admin routes disabled."},
         429: {"description": "Too many reports from this device."},
     },
+    route_class=StrictJSONRoute,
 )
 
 
@@ -32,7 +35,7 @@ class ReportsQuery(QueryModel):
     """Which reports to list."""
 
     status: str | None = Field(default=None, pattern="^(open|resolved)$")
-    station: str | None = Field(default=None, max_length=64)
+    station: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN.pattern)
     limit: int = Field(default=100, ge=1, le=1000)
     offset: Offset = 0
 
@@ -43,7 +46,7 @@ REPORTS_QUERY = QueryParams(ReportsQuery)
 class ReportIn(BaseModel):
     """A rider's report."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     category: Category = Field(
         description="locked_during_hours, no_water, broken_equipment, dirty, "
@@ -71,7 +74,11 @@ class ResolveIn(BaseModel):
     dependencies=[Depends(NO_QUERY)],
 )
 async def create_report(
-    station_id: str, body: ReportIn, request: Request, catalog: CatalogDep, reports: ReportsDep
+    station_id: StationId,
+    body: ReportIn,
+    request: Request,
+    catalog: CatalogDep,
+    reports: ReportsDep,
 ) -> ORJSONResponse:
     """Report a problem at a station (no login; a few an hour per device)."""
     if station_id not in catalog.by_id:
@@ -115,7 +122,7 @@ async def read_reports(
     dependencies=[Depends(NO_QUERY)],
 )
 async def resolve_report(
-    report_id: int, body: ResolveIn, writer: WriterDep, reports: ReportsDep
+    report_id: ReportId, body: ResolveIn, writer: WriterDep, reports: ReportsDep
 ) -> ORJSONResponse:
     """Mark an open report resolved, with a note (token required; 409 if already resolved)."""
     report = await run_in_threadpool(reports.resolve, report_id, writer, body.note)

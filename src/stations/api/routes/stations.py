@@ -11,6 +11,7 @@ from stations.api.deps import CatalogDep, SettingsDep
 from stations.api.params import NO_QUERY, CrsQuery, QueryParams, StationsQuery
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
+from stations.api.strict import StationId
 from stations.features import QueryContext
 from stations.info import loop_feature
 from stations.query import list_stations, station_by_id
@@ -62,7 +63,7 @@ async def read_stations(
 )
 async def read_station(
     request: Request,
-    station_id: str,
+    station_id: StationId,
     q: Annotated[CrsQuery, Depends(QueryParams(CrsQuery))],
     catalog: CatalogDep,
     settings: SettingsDep,
