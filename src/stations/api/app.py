@@ -19,6 +19,7 @@ from stations.api.compaction import IdleCompaction
 from stations.api.errors import install_error_handlers
 from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
+from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
 from stations.api.routes import edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
@@ -89,13 +90,20 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class StationsApp(FastAPI):
-    """The FastAPI app, with its typed shared state; hot routes are answered before its stack."""
+    """The FastAPI app, with its typed shared state; hot routes are answered before its stack.
+
+    The client address is settled first (`stations.api.proxies`), so that every layer, the
+    access log included, sees the same one.
+    """
 
     services: Services
     hot_path: HotPath | None = None
+    proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a hot request directly, anything else through FastAPI."""
+        if self.proxies is not None and scope["type"] != "lifespan":
+            self.proxies.resolve(scope)
         if self.hot_path is not None and await self.hot_path.handle(scope, send):
             return
         await super().__call__(scope, receive, send)
@@ -156,6 +164,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             max_age=600,
         )
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        app.proxies = TrustedProxies(settings.trusted_proxies)
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app
