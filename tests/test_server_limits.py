@@ -5,6 +5,7 @@ off, and X-Forwarded-For is believed from configured proxies only. Time bounds h
 generous deadlines for "the connection was closed", never measurements of speed.
 """
 
+import contextlib
 import shutil
 import socket
 import time
@@ -68,17 +69,27 @@ def test_a_small_request_passes(server):
         assert read_all(sock).startswith(b"HTTP/1.1 200 ")
 
 
-@pytest.mark.parametrize("size", [9000, 200_000, 4_000_000])
+@pytest.mark.parametrize("size", [9000, 200_000])
 def test_an_oversized_header_is_answered_431(server, size):
     with connect(server) as sock:
-        try:
-            sock.sendall(head(b"X-Big: " + b"a" * size))
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and stopped reading: the answer is still there to read
+        sock.sendall(head(b"X-Big: " + b"a" * size))
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
     assert b"connection: close" in answer
     assert answer.endswith(b'{"detail":"request head larger than 8192 bytes"}')
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_a_flood_of_header_is_cut_off(server):
+    chunk = b"a" * 1_048_576
+    sent = 0
+    with connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ")
+        with contextlib.suppress(OSError):  # the server closes: sending fails
+            while sent < 256 * len(chunk):
+                sock.sendall(chunk)
+                sent += len(chunk)
+    assert sent < 256 * len(chunk)  # cut off long before 256 MB
     assert httpx.get(f"{server}/healthz").status_code == 200
 
 

@@ -34,8 +34,10 @@ from stations.settings import Settings
 #: What `stations serve` passes to uvicorn as its HTTP protocol.
 PROTOCOL = "stations.api.server:GuardedHttpProtocol"
 
-#: Seconds a refused connection is read and discarded before it is closed (see `_linger`).
+#: How long, and how many bytes, a refused connection is read and dropped before it is closed
+#: (see `_linger`).
 LINGER_S = 1.0
+LINGER_BYTES = 1_048_576
 
 log = logging.getLogger("stations.server")
 
@@ -84,6 +86,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._message_ended = False  # a request ended during the current read
         self._refusal: tuple[int, str] | None = None
         self._lingering = False
+        self._dropped = 0  # bytes read and dropped while lingering
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -99,6 +102,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Parse ``data`` (as uvicorn does), refusing a head past its size limit."""
         if self._lingering:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
             return
         self._unset_keepalive_if_required()
         self._message_ended = False
@@ -225,7 +231,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         Closing a socket with unread data sends a reset, which can destroy the answer before
         the client reads it (a client still sending its huge head would see only the reset).
         So the answer is followed by end-of-file, and what the client still sends is read and
-        dropped until it closes its side or the time is up.
+        dropped until it closes its side, the time is up or `LINGER_BYTES` are dropped (past
+        that the client is flooding, and only the connection's end matters).
         """
         self._lingering = True
         if self.transport.can_write_eof():
