@@ -37,7 +37,7 @@ PROTOCOL = "stations.api.server:GuardedHttpProtocol"
 #: How long, and how many bytes, a refused connection is read and dropped before it is closed
 #: (see `_linger`).
 LINGER_S = 1.0
-LINGER_BYTES = 1_048_576
+LINGER_BYTES = 65_536
 
 log = logging.getLogger("stations.server")
 

@@ -9,13 +9,16 @@ from this service only, images also from the configured tile server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
 import re
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from stations.catalog import Catalog
@@ -134,12 +137,18 @@ def page_center(lon: float, lat: float, zoom: int) -> tuple[float, float]:
     return round(lon, decimals), round(lat, decimals)
 
 
+#: How much lower the page builders' CPU priority is than the rest of the worker.
+BUILD_NICENESS = 10
+
+
 class PageCache:
     """Built pages by key, bounded in entries and bytes; builds run in threads, a few at once.
 
     A page build (folium rendering) takes tens of milliseconds of pure Python: on the event
-    loop it would stall every other request of the worker, so it runs in a thread, at most
-    ``max_builds`` at a time, and a page asked for by several requests at once is built once.
+    loop it would stall every other request of the worker, so it runs in one of ``max_builds``
+    threads of its own, and a page asked for by several requests at once is built once. The
+    build threads run at a lower CPU priority (Linux: nice +10), so that on a busy machine the
+    riders' requests get the cores first, however many pages are asked for.
     The least recently used pages are dropped past ``max_entries`` pages or ``max_bytes``
     bytes of memory; a page larger than ``max_bytes`` is served but not kept.
     """
@@ -151,7 +160,9 @@ class PageCache:
         self.nbytes = 0
         self._pages: OrderedDict[Hashable, str] = OrderedDict()
         self._building: dict[Hashable, asyncio.Task[str]] = {}
-        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
+        self._builders = ThreadPoolExecutor(
+            max_builds, thread_name_prefix="page-build", initializer=_lower_priority
+        )
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -174,10 +185,8 @@ class PageCache:
         return await asyncio.shield(task)
 
     async def _build(self, key: Hashable, build: Callable[[], str]) -> str:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.max_builds)
         try:
-            page = await anyio.to_thread.run_sync(build, limiter=self._limiter)
+            page = await asyncio.get_running_loop().run_in_executor(self._builders, build)
         finally:
             del self._building[key]
         self._keep(key, page)
@@ -192,6 +201,12 @@ class PageCache:
         while len(self._pages) > self.max_entries or self.nbytes > self.max_bytes:
             _, dropped = self._pages.popitem(last=False)
             self.nbytes -= sys.getsizeof(dropped)
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (a per-thread attribute on Linux; elsewhere nothing)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICENESS)
 
 
 def _retrieve(task: asyncio.Task[str]) -> None:
