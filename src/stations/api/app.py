@@ -29,7 +29,9 @@ from stations.catalog import Catalog
 from stations.holder import CatalogHolder
 from stations.settings import Settings
 
-#: How long a thread may hold the interpreter while another waits for it (see the lifespan).
+#: How long a thread may hold the interpreter while another waits for it (set by the lifespan):
+#: page builds run in threads (`stations.web.pages.PageCache`), and the event loop gets the
+#: interpreter back within 1 ms, not the default 5 ms, when it has a request to serve.
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -132,8 +134,6 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         # One OpenMP thread per worker: without the compiled `_knn`, pykdtree answers k-nearest
         # with an OpenMP pool whose wake-ups cost more than a query and contend across workers.
         threadpool_limits(1, user_api="openmp")
-        # Page builds run in threads (stations.web.pages.PageCache): hand the interpreter back
-        # to the event loop within 1 ms, not the default 5 ms, when it has a request to serve.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         services.holder = CatalogHolder.for_settings(settings, catalog)
         # The loaded data lives as long as the worker: keep the cyclic collector from scanning
@@ -171,8 +171,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             max_age=600,
         )
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
-    if settings.trusted_proxies:
-        app.proxies = TrustedProxies(settings.trusted_proxies)
+    app.proxies = TrustedProxies(settings.trusted_proxies) if settings.trusted_proxies else None
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app
