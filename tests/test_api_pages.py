@@ -1,12 +1,18 @@
 """Pages and map routes through TestClient: headers, CSP, framing, parameters, static assets."""
 
+import asyncio
 import re
+import threading
+import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from stations.api import create_app
+from stations.api.routes import pages as pages_module
 from stations.settings import Settings
+from stations.web.pages import page_center
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +138,89 @@ def test_convert_route_round_trips(client):
     }
     bad = client.get("/api/convert", params={"lon": 107, "lat": 95})
     assert bad.status_code == 400 and "lat" in bad.json()["detail"]
+
+
+def pages_app(**limits):
+    settings = Settings(_env_file=None, **limits)
+    return create_app(settings)
+
+
+def without_nonce(page: str) -> str:
+    return re.sub(r'nonce="[^"]+"', "", re.sub(r"map_[0-9a-f]{32}", "map", page))
+
+
+def test_nearby_centres_share_one_cached_page():
+    with TestClient(pages_app()) as c:
+        pages = c.app.services.pages
+        a = c.get("/embed", params={"lon": 107.26181, "lat": 28.91201, "zoom": 13})
+        b = c.get("/embed", params={"lon": 107.26184, "lat": 28.91198, "zoom": 13.0})
+        assert a.status_code == b.status_code == 200
+        assert len(pages) == 1 and without_nonce(a.text) == without_nonce(b.text)
+        assert "[28.912, 107.2618]" in a.text  # the centre the page shows, rounded
+        c.get("/embed", params={"lon": 107.26181, "lat": 28.91201, "zoom": 18})
+        assert len(pages) == 2  # closer in, the same centre is another page
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "zoom", "centre"),
+    [
+        (107.123456789, 28.987654321, 0, (107.0, 29.0)),
+        (107.123456789, 28.987654321, 13, (107.1235, 28.9877)),
+        (107.123456789, 28.987654321, 19, (107.123457, 28.987654)),
+    ],
+)
+def test_centres_are_rounded_to_half_a_pixel(lon, lat, zoom, centre):
+    assert page_center(lon, lat, zoom) == centre
+    pixel = 360 / (256 * 2**zoom)
+    assert all(abs(r - x) <= pixel / 2 for r, x in zip(centre, (lon, lat), strict=True))
+
+
+def test_the_page_cache_is_bounded_in_entries_and_bytes():
+    with TestClient(pages_app(page_cache_entries=3)) as c:
+        for i in range(6):
+            assert c.get("/embed", params={"lon": 107 + i / 10, "lat": 29}).status_code == 200
+        pages = c.app.services.pages
+        assert len(pages) == 3
+        newest = (107.5, 29.0)
+        assert any(newest in key for key in pages)
+    with TestClient(pages_app(page_cache_bytes=1_048_576)) as c:
+        pages = c.app.services.pages
+        for i in range(12):
+            assert c.get("/embed", params={"lon": 107 + i / 10, "lat": 29}).status_code == 200
+        assert 1 <= len(pages) < 12 and pages.nbytes <= 1_048_576
+
+
+def test_page_builds_run_in_threads_a_bounded_number_at_once(monkeypatch):
+    loop_thread = threading.get_ident()
+    running, seen = [0], []
+    lock = threading.Lock()
+    build = pages_module.map_page
+
+    def watched(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            seen.append((threading.get_ident(), running[0]))
+        try:
+            time.sleep(0.05)  # long enough for builds to overlap if they could
+            return build(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(pages_module, "map_page", watched)
+
+    async def flood() -> list[int]:
+        app = pages_app(page_builds=2)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                centres = [{"lon": 107 + i / 10, "lat": 29} for i in range(6)]
+                asks = [client.get("/embed", params=centre) for centre in centres]
+                same = [client.get("/map", params={"coverage_km": 7}) for _ in range(3)]
+                answers = await asyncio.gather(*asks, *same)
+        return [r.status_code for r in answers]
+
+    assert asyncio.run(flood()) == [200] * 9
+    assert len(seen) == 7  # six centres, and the map asked three times at once built once
+    assert all(thread != loop_thread for thread, _ in seen)
+    assert max(count for _, count in seen) <= 2

@@ -184,3 +184,54 @@ def test_resolving_twice_keeps_the_first_resolution(api, tmp_path):
     assert "already resolved by desk" in again.json()["detail"]
     (kept,) = api.get("/api/reports", headers=AUTH).json()["reports"]
     assert kept["resolution"] == "cleaned" and kept["resolved_at"] == first.json()["resolved_at"]
+
+
+def _stored_clients(db) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT client FROM reports ORDER BY id")]
+
+
+def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_bucket(api):
+    for i in range(3):
+        r = api.post(
+            f"/api/stations/{SID}/reports",
+            json={"category": "dirty"},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        assert r.status_code == 201
+    r = api.post(
+        f"/api/stations/{SID}/reports",
+        json={"category": "dirty"},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
+    assert r.status_code == 429
+    key = api.app.services.reports.client_key("testclient")
+    assert _stored_clients(api.db) == [key] * 3
+
+
+def test_behind_a_trusted_proxy_the_right_hop_is_the_client(tmp_path):
+    data = tmp_path / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, data)
+    settings = Settings(
+        _env_file=None,
+        stations_path=data,
+        loop_path=BUNDLED_LOOP,
+        report_rate_per_hour=2,
+        trusted_proxies="127.0.0.1",
+    )
+    app = create_app(settings)
+    with TestClient(app, client=("127.0.0.1", 40000)) as proxy:
+
+        def send(forwarded_for: str) -> int:
+            headers = {"X-Forwarded-For": forwarded_for}
+            url = f"/api/stations/{SID}/reports"
+            return proxy.post(url, json={"category": "dirty"}, headers=headers).status_code
+
+        # the rider spoofs the left part; nginx appended the address it saw on the right
+        assert send("6.6.6.1, 203.0.113.5") == 201
+        assert send("6.6.6.2, 203.0.113.5") == 201
+        assert send("6.6.6.3, 203.0.113.5") == 429
+        assert send("203.0.113.6") == 201  # another rider, another bucket
+    key = app.services.reports.client_key
+    db = tmp_path / "reports.sqlite3"
+    assert _stored_clients(db) == [key("203.0.113.5")] * 2 + [key("203.0.113.6")]

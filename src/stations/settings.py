@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -109,6 +110,64 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    # Limits the server sets itself (stations.api.server, stations.api.proxies, page builds).
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request head (request line and headers); past it: 431.",
+    )
+    max_headers: int = Field(
+        default=100, ge=8, le=10_000, description="Most header fields in a request; past it: 431."
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a whole request head, from the connection or "
+        "the previous answer (slow clients, slowloris); past it: 408 and the connection closed.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request body once its head is in; past it "
+        "the connection is closed.",
+    )
+    keep_alive_s: int = Field(
+        default=5, ge=1, le=600, description="Seconds an idle keep-alive connection stays open."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (comma-separated; empty: none, the peer is the client).",
+    )
+    page_builds: int = Field(
+        default=1, ge=1, le=16, description="Pages a worker builds at once (in threads)."
+    )
+    page_cache_entries: int = Field(
+        default=256, ge=1, le=100_000, description="Built pages a worker keeps."
+    )
+    page_cache_bytes: int = Field(
+        default=64 * 1_048_576, ge=1_048_576, description="Bytes of built pages a worker keeps."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ip_network(str(entry), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"trusted_proxies: {entry!r} is not an IP address or network "
+                        "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+                    ) from None
         return value
 
     # -- admin tokens (stream 15-D): labels and tokens checked once, when settings load --

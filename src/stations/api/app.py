@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from stations.api.compaction import IdleCompaction
 from stations.api.errors import install_error_handlers
 from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
+from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
 from stations.api.routes import edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
@@ -26,6 +28,11 @@ from stations.api.state import Services
 from stations.catalog import Catalog
 from stations.holder import CatalogHolder
 from stations.settings import Settings
+
+#: How long a thread may hold the interpreter while another waits for it (set by the lifespan):
+#: page builds run in threads (`stations.web.pages.PageCache`), and the event loop gets the
+#: interpreter back within 1 ms, not the default 5 ms, when it has a request to serve.
+SWITCH_INTERVAL_S = 0.001
 
 
 class GuardMiddleware:
@@ -113,13 +120,20 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class StationsApp(FastAPI):
-    """The FastAPI app, with its typed shared state; hot routes are answered before its stack."""
+    """The FastAPI app, with its typed shared state; hot routes are answered before its stack.
+
+    The client address is settled first (`stations.api.proxies`), so that every layer, the
+    access log included, sees the same one.
+    """
 
     services: Services
     hot_path: HotPath | None = None
+    proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a hot request directly, anything else through FastAPI."""
+        if self.proxies is not None and scope["type"] != "lifespan":
+            self.proxies.resolve(scope)
         if self.hot_path is not None and await self.hot_path.handle(scope, send):
             return
         await super().__call__(scope, receive, send)
@@ -144,6 +158,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         # One OpenMP thread per worker: without the compiled `_knn`, pykdtree answers k-nearest
         # with an OpenMP pool whose wake-ups cost more than a query and contend across workers.
         threadpool_limits(1, user_api="openmp")
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         services.holder = CatalogHolder.for_settings(settings, catalog)
         # The loaded data lives as long as the worker: keep the cyclic collector from scanning
         # its millions of objects again and again while requests allocate (see gc_paused).
@@ -180,6 +195,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             max_age=600,
         )
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    app.proxies = TrustedProxies(settings.trusted_proxies) if settings.trusted_proxies else None
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app

@@ -10,6 +10,7 @@ from stations.api.compaction import IdleCompaction
 from stations.holder import CatalogHolder
 from stations.settings import Settings
 from stations.storage.reports import ReportStore
+from stations.web.pages import PageCache
 
 
 @dataclass(eq=False)
@@ -22,7 +23,7 @@ class Services:
 
     settings: Settings
     reports: ReportStore
-    pages: dict[tuple[object, ...], str] = field(default_factory=dict)  # built HTML pages
+    pages: PageCache  # built HTML pages
     holder: CatalogHolder = field(init=False, repr=False)
     compaction: IdleCompaction = field(init=False, repr=False)
 
@@ -30,7 +31,10 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         """The services these settings describe (the data itself is loaded by the lifespan)."""
         reports = ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
-        return cls(settings, reports)
+        pages = PageCache(
+            settings.page_cache_entries, settings.page_cache_bytes, settings.page_builds
+        )
+        return cls(settings, reports, pages)
 
 
 def services_of(request: Request) -> Services:

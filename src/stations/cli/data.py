@@ -145,14 +145,9 @@ def serve_command(
     # never imports the app).
     import uvicorn
 
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "proxy_headers": True,
-        "access_log": access_log,
-        "log_level": log_level,
-    }
     settings = settings_for(stations, loop)
+    options = server_options(settings, host=host, port=port, log_level=log_level)
+    options["access_log"] = access_log
     # Start from a whole file: writes left in the journal (a crash, a kill) are folded in, and
     # temp files a killed compaction left are removed.
     with contextlib.suppress(DataError):  # the load below names every problem
@@ -178,6 +173,21 @@ def serve_command(
             timeout_worker_healthcheck=worker_timeout,
             **options,
         )
+
+
+def server_options(settings: Settings, **given: Any) -> dict[str, Any]:
+    """The uvicorn options of `serve` (plus ``given``): the server's limits and proxy handling."""
+    return {
+        # uvicorn's httptools protocol with limits on request heads and slow clients
+        # (stations.api.server), imported by name in each worker: the supervisor of several
+        # workers never imports the app.
+        "http": "stations.api.server:GuardedHttpProtocol",
+        "timeout_keep_alive": settings.keep_alive_s,
+        # Forwarded headers are read by the app, from STATIONS_TRUSTED_PROXIES only
+        # (stations.api.proxies); uvicorn's own reading trusts 127.0.0.1.
+        "proxy_headers": False,
+        **given,
+    }
 
 
 @contextlib.contextmanager

@@ -1,14 +1,23 @@
 """Pages built from the catalog: the rider page, and the map for /map and /embed.
 
-A page is built once (the routes cache it) with a placeholder where each answer puts its own
-CSP nonce, so only the page's own scripts run, defence in depth behind the escaping in
-``stations.js``. The Content-Security-Policy that goes with it is built here too: assets come
+A page is built once (the routes keep it in a `PageCache`) with a placeholder where each answer
+puts its own CSP nonce, so only the page's own scripts run, defence in depth behind the escaping
+in ``stations.js``. The Content-Security-Policy that goes with it is built here too: assets come
 from this service only, images also from the configured tile server.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import os
 import re
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -116,3 +125,91 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
         js_urls=[assets.url(a) for a in [*assets.JS, "stations/rider.js"]],
         config_json=assets.script_json(config),
     )
+
+
+def page_center(lon: float, lat: float, zoom: int) -> tuple[float, float]:
+    """``lon``, ``lat`` rounded to what a map at ``zoom`` can show (half a pixel at most).
+
+    A pixel at ``zoom`` spans 360 / (256 * 2**zoom) degrees of longitude (less of latitude),
+    so more decimals than that change nothing on screen; they only make new cache entries.
+    """
+    decimals = max(0, math.ceil(math.log10(256 * 2**zoom / 360)))
+    return round(lon, decimals), round(lat, decimals)
+
+
+#: How much lower the page builders' CPU priority is than the rest of the worker.
+BUILD_NICENESS = 10
+
+
+class PageCache:
+    """Built pages by key, bounded in entries and bytes; builds run in threads, a few at once.
+
+    A page build (folium rendering) takes tens of milliseconds of pure Python: on the event
+    loop it would stall every other request of the worker, so it runs in one of ``max_builds``
+    threads of its own, and a page asked for by several requests at once is built once. The
+    build threads run at a lower CPU priority (Linux: nice +10), so that on a busy machine the
+    riders' requests get the cores first, however many pages are asked for.
+    The least recently used pages are dropped past ``max_entries`` pages or ``max_bytes``
+    bytes of memory; a page larger than ``max_bytes`` is served but not kept.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int, max_builds: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_builds = max_builds
+        self.nbytes = 0
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._building: dict[Hashable, asyncio.Task[str]] = {}
+        self._builders = ThreadPoolExecutor(
+            max_builds, thread_name_prefix="page-build", initializer=_lower_priority
+        )
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(list(self._pages))
+
+    async def get(self, key: Hashable, build: Callable[[], str]) -> str:
+        """The page for ``key``, built by ``build`` (in a thread) unless already kept."""
+        page = self._pages.get(key)
+        if page is not None:
+            self._pages.move_to_end(key)
+            return page
+        task = self._building.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._build(key, build))
+            task.add_done_callback(_retrieve)
+            self._building[key] = task
+        # A request that goes away does not cancel a build others may be waiting for.
+        return await asyncio.shield(task)
+
+    async def _build(self, key: Hashable, build: Callable[[], str]) -> str:
+        try:
+            page = await asyncio.get_running_loop().run_in_executor(self._builders, build)
+        finally:
+            del self._building[key]
+        self._keep(key, page)
+        return page
+
+    def _keep(self, key: Hashable, page: str) -> None:
+        size = sys.getsizeof(page)
+        if size > self.max_bytes:
+            return
+        self._pages[key] = page
+        self.nbytes += size
+        while len(self._pages) > self.max_entries or self.nbytes > self.max_bytes:
+            _, dropped = self._pages.popitem(last=False)
+            self.nbytes -= sys.getsizeof(dropped)
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (a per-thread attribute on Linux; elsewhere nothing)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICENESS)
+
+
+def _retrieve(task: asyncio.Task[str]) -> None:
+    """Mark a build's failure as seen (it reaches every waiting request)."""
+    if not task.cancelled():
+        task.exception()

@@ -1,7 +1,9 @@
 """The pages people open: the rider page (/), the full map (/map) and the embeddable map (/embed).
 
-Every page is built once per (page, language, tiles, view) and cached; each answer gets a fresh
-CSP nonce, so only the page's own scripts run (defence in depth behind the escaping in
+Every page is built once per (page, language, tiles, view) and cached, in a thread so that
+building never stalls the worker's other requests (`stations.web.pages.PageCache`); the view
+of /embed is rounded to what the map can show, so nearby centres share one page. Each answer
+gets a fresh CSP nonce, so only the page's own scripts run (defence in depth behind the escaping in
 stations.js). Assets come from ``/static/`` (see `stations.web.assets`); the only other origin a
 page may load from is the configured tile server.
 """
@@ -24,7 +26,14 @@ from stations.api.schemas import ERRORS
 from stations.api.state import Services
 from stations.errors import InvalidInput, StationNotFound
 from stations.web import assets
-from stations.web.pages import NONCE, choose_tiles, content_security_policy, map_page, rider_page
+from stations.web.pages import (
+    NONCE,
+    choose_tiles,
+    content_security_policy,
+    map_page,
+    page_center,
+    rider_page,
+)
 from stations.web.tiles import TileSource
 
 router = APIRouter(tags=["pages"], responses=ERRORS)
@@ -102,15 +111,10 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
     )
 
 
-def _cached(services: Services, key: tuple[object, ...], build: Callable[[], str]) -> str:
-    """A page built once per data version and ``key`` (at most 257 kept)."""
-    cache = services.pages
-    key = (services.holder.version, *key)  # pages show the data's extent and kinds
-    if key not in cache:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = build()
-    return cache[key]
+async def _cached(services: Services, key: tuple[object, ...], build: Callable[[], str]) -> str:
+    """A page built once per data version and ``key`` (off the event loop)."""
+    # pages show the data's extent and kinds: a new version of the data, new pages
+    return await services.pages.get((services.holder.version, *key), build)
 
 
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
@@ -122,7 +126,7 @@ async def read_rider_page(
     """The rider page: one tap finds the 3 nearest open stations (geolocation needs HTTPS)."""
     source = choose_tiles(services.settings, q.tiles)
     lang = q.lang
-    page = _cached(
+    page = await _cached(
         services, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
     )
     return _respond(page, source, [])
@@ -139,7 +143,7 @@ async def read_map_page(
     lang = q.lang
     km = q.coverage_km or services.settings.coverage_km
     plan = q.count if q.planning else None
-    page = _cached(
+    page = await _cached(
         services,
         ("map", lang, source, km, plan),
         lambda: map_page(catalog, source, lang.value, km, planning_count=plan),
@@ -166,9 +170,10 @@ async def read_embed_page(
             raise StationNotFound(f"no located station with id {station!r}")
         center = center or (found.lon, found.lat)
         zoom = zoom if zoom is not None else 15
-    if center is not None and zoom is None:
-        zoom = 13
-    page = _cached(
+    if center is not None:
+        zoom = 13 if zoom is None else zoom
+        center = page_center(*center, zoom)
+    page = await _cached(
         services,
         ("embed", lang, source, center, zoom, station),
         lambda: map_page(catalog, source, lang.value, settings.coverage_km, center, zoom, station),

@@ -1,0 +1,240 @@
+"""The HTTP server's own limits: request heads bounded in size, count and time.
+
+`stations serve` runs uvicorn with httptools, which by itself accepts a header of any size
+(buffering it whole before the app sees it) and waits forever for a head that never ends (a
+slowloris client) or for a body that never comes. `GuardedHttpProtocol` is uvicorn's httptools
+protocol with those limits (STATIONS_MAX_HEADER_BYTES, STATIONS_MAX_HEADERS,
+STATIONS_HEADER_TIMEOUT_S, STATIONS_BODY_TIMEOUT_S):
+
+- a head larger than the limit, or with too many fields, is answered 431 and the connection
+  closed; the size is checked as bytes arrive, so at most one read past the limit is buffered;
+- the whole head must arrive within the head timeout, counted from the connection or from the
+  previous answer (data trickling in does not restart it, unlike uvicorn's keep-alive timer);
+  past it the client gets 408 and the connection is closed;
+- a body must arrive within the body timeout once its head is in; past it the connection is
+  closed (the app sees the client disconnect).
+
+uvicorn imports the class by name (`PROTOCOL`) in each worker, which reads the limits from
+its settings like the app does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from stations.settings import Settings
+
+#: What `stations serve` passes to uvicorn as its HTTP protocol.
+PROTOCOL = "stations.api.server:GuardedHttpProtocol"
+
+#: How long, and how many bytes, a refused connection is read and dropped before it is closed
+#: (see `_linger`).
+LINGER_S = 1.0
+LINGER_BYTES = 65_536
+
+log = logging.getLogger("stations.server")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Limits on what one connection may send (see the module docstring)."""
+
+    max_header_bytes: int
+    max_headers: int
+    header_timeout_s: float
+    body_timeout_s: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServerLimits:
+        """The limits these settings give."""
+        return cls(
+            settings.max_header_bytes,
+            settings.max_headers,
+            settings.header_timeout_s,
+            settings.body_timeout_s,
+        )
+
+
+@cache
+def configured_limits() -> ServerLimits:
+    """The limits of this process's settings (read once)."""
+    return ServerLimits.from_settings(Settings())
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a request that is refused."""
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with limits on head size, field count and time."""
+
+    limits: ServerLimits | None = None  # None: the configured limits
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bounds = self.limits or configured_limits()
+        self._in_head = True  # waiting for (the rest of) a request head
+        self._head_read = 0  # bytes read while the current head stayed incomplete
+        self._head_parsed = 0  # bytes of the current head the parser has handed over
+        self._message_ended = False  # a request ended during the current read
+        self._refusal: tuple[int, str] | None = None
+        self._lingering = False
+        self._dropped = 0  # bytes read and dropped while lingering
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A new connection: its first head must come within the head timeout."""
+        super().connection_made(transport)
+        self._arm(self.bounds.header_timeout_s)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: no timer outlives it."""
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse ``data`` (as uvicorn does), refusing a head past its size limit."""
+        if self._lingering:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
+            return
+        self._unset_keepalive_if_required()
+        self._message_ended = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if self._refusal is not None:
+                self._refuse(*self._refusal)
+            else:
+                log.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
+            return
+        if self._in_head and not self._message_ended:
+            self._head_read += len(data)
+            if self._head_read > self.bounds.max_header_bytes:
+                self._refuse(431, self._too_large())
+
+    def on_message_begin(self) -> None:
+        """A request starts."""
+        super().on_message_begin()
+        self._head_parsed = 0
+
+    def on_url(self, url: bytes) -> None:
+        """Part of the request target."""
+        super().on_url(url)
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """One header field, refused past the count or size limit."""
+        super().on_header(name, value)
+        if len(self.headers) > self.bounds.max_headers:
+            self._stop(431, f"more than {self.bounds.max_headers} header fields")
+        self._count(len(name) + len(value) + 4)
+
+    def on_headers_complete(self) -> None:
+        """The head is in: hand the request to the app; its body has the body timeout."""
+        self._in_head = False
+        self._head_read = 0
+        self._arm(self.bounds.body_timeout_s)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        """The request is in; the next head's timer starts once it is answered."""
+        self._disarm()
+        self._in_head = True
+        self._message_ended = True
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        """An answer is sent: the next head must come within the head timeout."""
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self.pipeline:
+            self._arm(self.bounds.header_timeout_s)
+
+    def _count(self, size: int) -> None:
+        """Add ``size`` bytes to the parsed head; stop past the limit."""
+        self._head_parsed += size
+        if self._head_parsed > self.bounds.max_header_bytes:
+            self._stop(431, self._too_large())
+
+    def _too_large(self) -> str:
+        return f"request head larger than {self.bounds.max_header_bytes} bytes"
+
+    def _stop(self, status: int, detail: str) -> None:
+        """Stop the parser: `data_received` answers ``status`` and closes."""
+        self._refusal = (status, detail)
+        raise _Refused(detail)
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        """A head or body did not arrive in time."""
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._lingering:
+            self.transport.close()
+            return
+        if self._in_head and self._head_read > 0:
+            self._refuse(408, "request head not received in time")
+        else:  # idle, or the app is reading the body (it sees the client disconnect)
+            log.info("closing a connection whose request did not arrive in time")
+            self.transport.close()
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Answer ``status`` with a JSON ``detail`` and close the connection.
+
+        While the app is still answering an earlier request on this connection (pipelining),
+        the connection is only closed: two answers must not interleave.
+        """
+        log.info("refused a request: %s %s", status, detail)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()
+            return
+        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        body = b'{"detail":"' + detail.encode() + b'"}'
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        defaults = self.server_state.default_headers
+        head += [name + b": " + value + b"\r\n" for name, value in defaults]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close once the client has stopped sending, or after `LINGER_S`.
+
+        Closing a socket with unread data sends a reset, which can destroy the answer before
+        the client reads it (a client still sending its huge head would see only the reset).
+        So the answer is followed by end-of-file, and what the client still sends is read and
+        dropped until it closes its side, the time is up or `LINGER_BYTES` are dropped (past
+        that the client is flooding, and only the connection's end matters).
+        """
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm(LINGER_S)
