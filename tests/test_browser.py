@@ -450,3 +450,33 @@ def test_locate_and_fullscreen_buttons(context, server):
     )
     assert fullscreen
     watch.clean()
+
+
+def test_api_docs_list_the_operations_and_try_it_out_answers(browser, server):
+    """/docs renders the OpenAPI 3.1 schema (Swagger UI 4 could not) and "Try it out" on
+    /api/nearest sends the request and shows the stations it answered."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/nearest" in [p.replace("\u200b", "") for p in paths]
+    assert page.locator(".opblock").count() >= 20
+    assert "Unable to render" not in page.inner_text("body")
+    nearest = page.locator(".opblock:has(.opblock-summary-path[data-path='/api/nearest'])").first
+    nearest.locator(".opblock-summary").first.click()
+    nearest.locator(".try-out__btn").click()
+    nearest.locator("tr[data-param-name='lon'] input").fill(str(DELONG[0]))
+    nearest.locator("tr[data-param-name='lat'] input").fill(str(DELONG[1]))
+    nearest.locator("button.execute").click()
+    answer = nearest.locator(".live-responses-table")
+    answer.wait_for(timeout=20_000)
+    assert answer.locator("tr.response .response-col_status").inner_text().strip() == "200"
+    shown_body = answer.locator("tr.response .response-col_description pre").first.inner_text()
+    body = json.loads(shown_body)
+    assert body["type"] == "FeatureCollection"
+    assert body["features"][0]["id"] == "delong-yinxing-union-station"
+    screenshot(page, "api-docs-try-nearest.png")
+    watch.clean()
+    ctx.close()
