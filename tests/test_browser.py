@@ -480,3 +480,79 @@ def test_api_docs_list_the_operations_and_try_it_out_answers(browser, server):
     screenshot(page, "api-docs-try-nearest.png")
     watch.clean()
     ctx.close()
+
+
+def _search(page: Page, typed: str) -> str:
+    """Type coordinates on the rider page, search, and return the status line once settled."""
+    page.fill("#coords", typed)
+    page.click("#manual button[type=submit]")
+    page.wait_for_function(
+        "() => !['', '正在查找…', 'Searching…'].includes(document.getElementById('status')"
+        ".textContent) || document.querySelectorAll('#results li').length > 0"
+    )
+    return page.locator("#status").inner_text()
+
+
+def test_rider_page_explains_swapped_far_and_bad_positions_in_its_language(browser, server):
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/")
+    ready(page)
+    page.fill("#coords", "107.2618, 28.912")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    assert page.locator("#results li").count() == 3
+    # Latitude first: asked about, in Chinese, and the previous results are gone.
+    status = _search(page, "28.912, 107.2618")
+    assert "您是否把经度和纬度填反了" in status
+    assert page.locator("#results li").count() == 0
+    assert page.locator(".st-highlight").count() == 0
+    screenshot(page, "rider-swapped-zh.png")
+    # Out of range and not a swap: the API's 400, said in Chinese, not its English message.
+    page.fill("#coords", "107.2618, 28.912")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    status = _search(page, "200, 28")
+    assert "坐标无效" in status and "must be" not in status
+    assert page.locator("#results li").count() == 0
+    # Thousands of km from every station: the stations, and a note that none is near.
+    page.fill("#coords", "28.912, 50")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('公里')")
+    assert "附近 200 公里内没有驿站" in page.locator("#status").inner_text()
+    screenshot(page, "rider-far-zh.png")
+    page.click("#lang-switch")
+    page.fill("#coords", "28.912, 107.2618")
+    page.click("#manual button[type=submit]")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('swap longitude')"
+    )
+    refused = [e for e in watch.errors if "status of 400" in e]
+    assert len(refused) == 1  # the one bad position sent (the browser logs the 400 it got)
+    watch.errors = [e for e in watch.errors if e not in refused]
+    watch.clean()
+    ctx.close()
+
+
+def test_a_geolocation_error_is_said_in_the_pages_language(browser, server):
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, permissions=[])
+    for path in ("/", "/map"):
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(server + path)
+        ready(page)
+        if path == "/":
+            page.click("#find")
+            status = page.locator("#status")
+        else:
+            page.click("a[title='定位我的位置']")
+            status = page.locator(".st-notice")
+        page.wait_for_function(
+            "el => el.textContent.includes('无法获取位置')", arg=status.element_handle()
+        )
+        text = status.inner_text()
+        assert not any("a" <= c.lower() <= "z" for c in text), text  # no browser English
+        watch.clean()
+    ctx.close()

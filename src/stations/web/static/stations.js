@@ -62,10 +62,18 @@
     return [dlon, dlat];
   }
 
+  function inChina(lon, lat) {
+    return lon >= CHINA[0] && lon <= CHINA[2] && lat >= CHINA[1] && lat <= CHINA[3];
+  }
+
+  /** Typed latitude first? (lat, lon) lies in China and (lon, lat) does not (as the API asks). */
+  function looksSwapped(lon, lat) {
+    return inChina(lat, lon) && !inChina(lon, lat);
+  }
+
   /** A WGS84 position (e.g. from the phone's GPS) in the map's datum. */
   function toMapCrs(lon, lat, crs) {
-    const inChina = lon >= CHINA[0] && lon <= CHINA[2] && lat >= CHINA[1] && lat <= CHINA[3];
-    if (crs !== "gcj02" || !inChina) return [lon, lat];
+    if (crs !== "gcj02" || !inChina(lon, lat)) return [lon, lat];
     const [dx, dy] = gcjOffset(lon, lat);
     return [lon + dx, lat + dy];
   }
@@ -259,7 +267,9 @@
       map.setView(here, Math.max(map.getZoom(), 14));
       map.fire("stations:located", { lon: x, lat: y });
     });
-    map.on("locationerror", (e) => say(t("locate_failed") + " (" + e.message + ")"));
+    // e.message is the browser's own English text: the page says it in its language instead.
+    const why = { 1: "geo_permission", 2: "geo_unavailable", 3: "geo_timeout" };
+    map.on("locationerror", (e) => say(t(why[e.code] || "locate_failed")));
   }
 
   function legend(map, cfg) {
@@ -339,6 +349,7 @@
     }
 
     let sequence = 0;
+    let failed = false; // the notice shows a failed load (cleared by the next good one)
     async function refresh() {
       const mine = ++sequence;
       const b = map.getBounds();
@@ -357,13 +368,18 @@
         const body = await response.json();
         if (mine !== sequence) return;
         if (!response.ok) {
+          failed = true;
           say(translator(cfg)("load_failed") + ": " + (body.detail || response.status));
           return;
         }
-        say("");
+        if (failed) say(""); // clears its own message only, not a locate-me answer
+        failed = false;
         show(body);
       } catch (err) {
-        if (mine === sequence) say(translator(cfg)("load_failed"));
+        if (mine === sequence) {
+          failed = true;
+          say(translator(cfg)("load_failed"));
+        }
       }
     }
 
@@ -406,6 +422,7 @@
     translator: translator,
     label: label,
     toMapCrs: toMapCrs,
+    looksSwapped: looksSwapped,
     icon: icon,
     popupContent: popupContent,
     stationMarker: stationMarker,
