@@ -556,3 +556,74 @@ def test_a_geolocation_error_is_said_in_the_pages_language(browser, server):
         assert not any("a" <= c.lower() <= "z" for c in text), text  # no browser English
         watch.clean()
     ctx.close()
+
+
+SAME_SPOT = (107.10335, 29.15201)  # the warm station and the cold-drink fridge share it
+CO_LOCATED = {"南川工会暖心小站": "nanchuan-warm-station", "爱心冰柜": "nanchuan-cold-drink-fridge"}
+
+
+def assert_both_co_located_stations_open(page: Page, map_js: str, watch: Watch) -> None:
+    """At zoom 18 the two stations at one spot are one cluster; a click spreads them apart and
+    each of the two opens its own popup."""
+    if map_js:
+        page.evaluate(f"{map_js}.setView([{SAME_SPOT[1]}, {SAME_SPOT[0]}], 18)")
+    cluster = page.locator(".marker-cluster:not(.st-server-cluster)")
+    cluster.first.wait_for(timeout=10_000)
+    assert cluster.locator("span").first.inner_text() == "2"
+    for name, station_id in CO_LOCATED.items():
+        popup = page.locator(f".leaflet-popup .st-popup[data-station='{station_id}']")
+        marker = page.locator(f".st-marker[title^='{name}']")
+        for _ in range(4):  # clicks on the cluster zoom in to the last level, then spread it
+            try:
+                if marker.count() == 0:
+                    cluster.first.click(timeout=5_000)
+                    marker.first.wait_for(timeout=3_000)
+                marker.first.click(timeout=5_000)
+                popup.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                continue
+        assert popup.locator(".st-name").inner_text().startswith(name)
+    watch.clean()
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/embed?lon=107.10335&lat=29.15201&zoom=18"])
+def test_co_located_stations_are_each_reachable(browser, server, path):
+    ctx = browser.new_context(viewport={"width": 800, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + path)
+    ready(page)
+    map_js = {"/": "window.riderPage.map", "/map": "window.stationsMap.map"}.get(path, "")
+    assert_both_co_located_stations_open(page, map_js, watch)
+    screenshot(page, f"co-located{path.split('?')[0].replace('/', '-') or '-rider'}.png")
+    ctx.close()
+
+
+def test_co_located_stations_are_each_reachable_in_the_standalone_file(browser):
+    ctx = browser.new_context(viewport={"width": 800, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page, allow_osm=True)
+    page.goto((DEFAULT_GEODATA.parent / "maps" / "loop178.html").as_uri())
+    ready(page)
+    assert_both_co_located_stations_open(page, "window.stationsMap.map", watch)
+    ctx.close()
+
+
+def test_planning_map_legend_lists_the_suggested_sites(browser, server):
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/map?planning=true&count=3")
+    ready(page)
+    legend = page.locator(".st-legend")
+    assert "建议新站点" in legend.inner_text()
+    assert legend.locator(".st-legend-suggested svg circle").count() == 1
+    assert page.locator("path.st-suggested").count() == 3  # the sites the legend explains
+    plain = ctx.new_page()
+    plain.goto(server + "/map")
+    ready(plain)
+    assert "建议新站点" not in plain.locator(".st-legend").inner_text()
+    screenshot(page, "planning-legend.png")
+    watch.clean()
+    ctx.close()

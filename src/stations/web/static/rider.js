@@ -20,11 +20,11 @@
     if (tiles.overlay) L.tileLayer(tiles.overlay, { subdomains: tiles.subdomains, maxZoom: tiles.maxZoom }).addTo(map);
   }
   L.control.scale().addTo(map);
+  // One cluster for every kind (stations at the same spot spread apart on a click).
+  const cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 }).addTo(map);
   const groups = {};
-  for (const kind of cfg.legendKinds) {
-    groups[kind] = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50, disableClusteringAtZoom: 17 }).addTo(map);
-  }
-  const state = S.mount(map, cfg, groups);
+  for (const kind of cfg.legendKinds) groups[kind] = L.featureGroup.subGroup(cluster).addTo(map);
+  const state = S.mount(map, cfg, groups, cluster);
   fetch("/api/loop").then((r) => (r.ok ? r.json() : null)).then((loop) => {
     if (!loop) return;
     const line = loop.geometry.coordinates.map(([x, y]) => {

@@ -219,6 +219,9 @@
   const ICON_LOCATE =
     '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><circle cx="8" cy="8" r="5" fill="none" stroke="#333" stroke-width="2"/><circle cx="8" cy="8" r="2" fill="#333"/><path d="M8 0v3M8 13v3M0 8h3M13 8h3" stroke="#333" stroke-width="2"/></svg>';
 
+  const ICON_SUGGESTED =
+    '<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true"><circle cx="10" cy="10" r="7" fill="#ce93d8" stroke="#4a148c" stroke-width="3"/></svg>';
+
   /** A one-button Leaflet control; ``svg`` is one of the fixed icons above. */
   function button(map, position, svg, title, onClick) {
     const control = L.control({ position: position });
@@ -296,6 +299,11 @@
         box.append(el("div", {}, [el("span", { class: "st-legend-line st-coverage-line" }, []),
           t("coverage").replace("{km}", String(cfg.coverageKm))]));
       }
+      if (cfg.suggested) {
+        const dot = el("span", { class: "st-legend-icon st-legend-suggested" }, []);
+        dot.innerHTML = ICON_SUGGESTED;
+        box.append(el("div", {}, [dot, t("suggested")]));
+      }
       if (cfg.approximate) box.append(el("div", { class: "st-note" }, [t("approximate_note")]));
       L.DomEvent.disableClickPropagation(box);
       return box;
@@ -303,8 +311,11 @@
     control.addTo(map);
   }
 
-  /* ---- data: inline (standalone file) or from the API by viewport ---- */
-  function mount(map, cfg, groups) {
+  /* ---- data: inline (standalone file) or from the API by viewport ----
+   * ``groups``: kind -> a sub-group of ``cluster`` (Leaflet.FeatureGroup.SubGroup), so every
+   * kind clusters in one cluster group: stations at the same spot group and spread apart on a
+   * click whatever their kinds, and each kind keeps its own switch in the layer control. */
+  function mount(map, cfg, groups, cluster) {
     const say = notice(map);
     const byId = {};
     const clusters = L.layerGroup().addTo(map);
@@ -339,8 +350,7 @@
     function focus() {
       const marker = cfg.focus && byId[cfg.focus];
       if (!marker) return;
-      const group = groupFor(marker.feature.properties.kind);
-      if (group.zoomToShowLayer) group.zoomToShowLayer(marker, () => marker.openPopup());
+      if (cluster && cluster.hasLayer(marker)) cluster.zoomToShowLayer(marker, () => marker.openPopup());
       else marker.openPopup();
     }
 
