@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
 from stations.api import create_app
 from stations.settings import Settings
+from stations.storage.reports import ReportStore
 
 AUTH = {"Authorization": "Bearer adm1n"}
 SID = "delong-yinxing-union-station"
@@ -90,3 +91,11 @@ def test_bad_reports(api, body, status, needle):
 def test_report_on_unknown_station(api):
     r = api.post("/api/stations/nope/reports", json={"category": "other"})
     assert r.status_code == 404
+
+
+def test_a_read_while_another_connection_is_creating_the_file_finds_no_reports(tmp_path):
+    """A rider's first report creates the file, then its tables; a map request in between (another
+    thread or worker) found the file without tables and answered 500 ("no such table")."""
+    path = tmp_path / "reports.sqlite3"
+    sqlite3.connect(path).close()  # the file exists, its tables not yet
+    assert ReportStore(path).open_counts() == {}

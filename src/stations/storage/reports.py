@@ -88,14 +88,14 @@ class ReportStore:
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         """A connection; the file and its tables are made on first use (reads never make it)."""
-        fresh = not self.path.exists()
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            if fresh:
-                db.executescript(SCHEMA)
+            # Every time, not only when the file is new: another thread or worker may have
+            # just created the file and not yet its tables (IF NOT EXISTS: no write then).
+            db.executescript(SCHEMA)
             yield db
         finally:
             db.close()
