@@ -4,6 +4,7 @@ import pytest
 from fastapi import APIRouter, Depends
 
 from stations.api.params import NO_QUERY, QueryParams, StationsQuery, document_query_parameters
+from stations.errors import InvalidInput
 
 
 def _plain_get_routes(client):
@@ -41,10 +42,11 @@ def test_token_routes_refuse_unknown_names_before_the_token_and_values_after_it(
     assert client.post("/api/stations", params={"crs": "mars"}, json={}).status_code == 403
 
 
-def test_the_parser_reads_repeated_and_last_values():
+def test_the_parser_reads_repeated_values_and_refuses_a_repeated_single_one():
     q = QueryParams(StationsQuery).parse([("kind", "warm_station"), ("kind", "union_station")])
     assert [k.value for k in q.kind] == ["warm_station", "union_station"]
-    assert QueryParams(StationsQuery).parse([("limit", "3"), ("limit", "4")]).limit == 4
+    with pytest.raises(InvalidInput, match="'limit' is given more than once"):
+        QueryParams(StationsQuery).parse([("limit", "3"), ("limit", "4")])
 
 
 def test_a_route_without_declared_query_parameters_fails_at_start_up():

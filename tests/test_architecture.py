@@ -125,7 +125,6 @@ LOCAL_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {
     ("stations.storage.exchange", "geopandas"): HEAVY + " (GeoPackage export only)",
     ("stations.storage.tabular", "openpyxl"): HEAVY + " (XLSX files only)",
     ("stations.storage.track", "pyogrio"): HEAVY + " (GDAL, GPX import only)",
-    ("stations.api.app", "swagger_ui_bundle"): HEAVY + " (the /docs assets)",
 }
 
 

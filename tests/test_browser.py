@@ -346,6 +346,10 @@ def open_popup(page: Page, marker: str) -> Locator:
 
 
 def assert_popup_is_text(page: Page, watch: Watch) -> None:
+    # Every kind shares one cluster: at the fitted zoom the evil station and its neighbour of
+    # another kind are one cluster, so zoom in to where the evil one stands alone.
+    page.evaluate("window.stationsMap.map.setView([28.9125, 107.2618], 15)")
+    page.locator(".st-marker[title^='<img']").first.wait_for(timeout=10_000)
     popup = open_popup(page, ".st-marker[title^='<img']")
     assert popup.locator(".st-name").inner_text() == XSS
     assert popup.locator(".st-name-en").inner_text() == '"><svg onload=alert(2)>'
@@ -450,3 +454,180 @@ def test_locate_and_fullscreen_buttons(context, server):
     )
     assert fullscreen
     watch.clean()
+
+
+def test_api_docs_list_the_operations_and_try_it_out_answers(browser, server):
+    """/docs renders the OpenAPI 3.1 schema (Swagger UI 4 could not) and "Try it out" on
+    /api/nearest sends the request and shows the stations it answered."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/nearest" in [p.replace("\u200b", "") for p in paths]
+    assert page.locator(".opblock").count() >= 20
+    assert "Unable to render" not in page.inner_text("body")
+    nearest = page.locator(".opblock:has(.opblock-summary-path[data-path='/api/nearest'])").first
+    nearest.locator(".opblock-summary").first.click()
+    nearest.locator(".try-out__btn").click()
+    nearest.locator("tr[data-param-name='lon'] input").fill(str(DELONG[0]))
+    nearest.locator("tr[data-param-name='lat'] input").fill(str(DELONG[1]))
+    nearest.locator("button.execute").click()
+    answer = nearest.locator(".live-responses-table")
+    answer.wait_for(timeout=20_000)
+    assert answer.locator("tr.response .response-col_status").inner_text().strip() == "200"
+    shown_body = answer.locator("tr.response .response-col_description pre").first.inner_text()
+    body = json.loads(shown_body)
+    assert body["type"] == "FeatureCollection"
+    assert body["features"][0]["id"] == "delong-yinxing-union-station"
+    screenshot(page, "api-docs-try-nearest.png")
+    watch.clean()
+    ctx.close()
+
+
+def _search(page: Page, typed: str) -> str:
+    """Type coordinates on the rider page, search, and return the status line once settled."""
+    page.fill("#coords", typed)
+    page.click("#manual button[type=submit]")
+    page.wait_for_function(
+        "() => !['', '正在查找…', 'Searching…'].includes(document.getElementById('status')"
+        ".textContent)"
+    )
+    return page.locator("#status").inner_text()
+
+
+def test_rider_page_explains_swapped_far_and_bad_positions_in_its_language(browser, server):
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/")
+    ready(page)
+    page.fill("#coords", "107.2618, 28.912")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    assert page.locator("#results li").count() == 3
+    # Latitude first: asked about, in Chinese, and the previous results are gone.
+    status = _search(page, "28.912, 107.2618")
+    assert "您是否把经度和纬度填反了" in status
+    assert page.locator("#results li").count() == 0
+    assert page.locator(".st-highlight").count() == 0
+    screenshot(page, "rider-swapped-zh.png")
+    # Out of range and not a swap: the API's 400, said in Chinese, not its English message.
+    page.fill("#coords", "107.2618, 28.912")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    status = _search(page, "200, 28")
+    assert "坐标无效" in status and "must be" not in status
+    assert page.locator("#results li").count() == 0
+    # Thousands of km from every station: the stations, and a note that none is near.
+    page.fill("#coords", "28.912, 50")
+    page.click("#manual button[type=submit]")
+    page.wait_for_selector("#results li")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('公里')")
+    assert "附近 200 公里内没有驿站" in page.locator("#status").inner_text()
+    screenshot(page, "rider-far-zh.png")
+    page.click("#lang-switch")
+    page.fill("#coords", "28.912, 107.2618")
+    page.click("#manual button[type=submit]")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('swap longitude')"
+    )
+    refused = [e for e in watch.errors if "status of 400" in e]
+    assert len(refused) == 1  # the one bad position sent (the browser logs the 400 it got)
+    watch.errors = [e for e in watch.errors if e not in refused]
+    watch.clean()
+    ctx.close()
+
+
+def test_a_geolocation_error_is_said_in_the_pages_language(browser, server):
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, permissions=[])
+    for path in ("/", "/map"):
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(server + path)
+        ready(page)
+        if path == "/":
+            page.click("#find")
+            status = page.locator("#status")
+        else:
+            page.click("a[title='定位我的位置']")
+            status = page.locator(".st-notice")
+        page.wait_for_function(
+            "el => el.textContent.includes('无法获取位置')", arg=status.element_handle()
+        )
+        text = status.inner_text()
+        assert not any("a" <= c.lower() <= "z" for c in text), text  # no browser English
+        watch.clean()
+    ctx.close()
+
+
+SAME_SPOT = (107.10335, 29.15201)  # the warm station and the cold-drink fridge share it
+CO_LOCATED = {"南川工会暖心小站": "nanchuan-warm-station", "爱心冰柜": "nanchuan-cold-drink-fridge"}
+
+
+def assert_both_co_located_stations_open(page: Page, map_js: str, watch: Watch) -> None:
+    """At zoom 18 the two stations at one spot are one cluster; a click spreads them apart and
+    each of the two opens its own popup."""
+    if map_js:
+        page.evaluate(f"{map_js}.setView([{SAME_SPOT[1]}, {SAME_SPOT[0]}], 18)")
+    cluster = page.locator(".marker-cluster:not(.st-server-cluster)")
+    cluster.first.wait_for(timeout=10_000)
+    assert cluster.locator("span").first.inner_text() == "2"
+    for name, station_id in CO_LOCATED.items():
+        popup = page.locator(f".leaflet-popup .st-popup[data-station='{station_id}']")
+        marker = page.locator(f".st-marker[title^='{name}']")
+        for _ in range(4):  # clicks on the cluster zoom in to the last level, then spread it
+            try:
+                if marker.count() == 0:
+                    cluster.first.click(timeout=5_000)
+                    marker.first.wait_for(timeout=3_000)
+                marker.first.click(timeout=5_000)
+                popup.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                continue
+        assert popup.locator(".st-name").inner_text().startswith(name)
+    watch.clean()
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/embed?lon=107.10335&lat=29.15201&zoom=18"])
+def test_co_located_stations_are_each_reachable(browser, server, path):
+    ctx = browser.new_context(viewport={"width": 800, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + path)
+    ready(page)
+    map_js = {"/": "window.riderPage.map", "/map": "window.stationsMap.map"}.get(path, "")
+    assert_both_co_located_stations_open(page, map_js, watch)
+    screenshot(page, f"co-located{path.split('?')[0].replace('/', '-') or '-rider'}.png")
+    ctx.close()
+
+
+def test_co_located_stations_are_each_reachable_in_the_standalone_file(browser):
+    ctx = browser.new_context(viewport={"width": 800, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page, allow_osm=True)
+    page.goto((DEFAULT_GEODATA.parent / "maps" / "loop178.html").as_uri())
+    ready(page)
+    assert_both_co_located_stations_open(page, "window.stationsMap.map", watch)
+    ctx.close()
+
+
+def test_planning_map_legend_lists_the_suggested_sites(browser, server):
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(server + "/map?planning=true&count=3")
+    ready(page)
+    legend = page.locator(".st-legend")
+    assert "建议新站点" in legend.inner_text()
+    assert legend.locator(".st-legend-suggested svg circle").count() == 1
+    assert page.locator("path.st-suggested").count() == 3  # the sites the legend explains
+    plain = ctx.new_page()
+    plain.goto(server + "/map")
+    ready(plain)
+    assert "建议新站点" not in plain.locator(".st-legend").inner_text()
+    screenshot(page, "planning-legend.png")
+    watch.clean()
+    ctx.close()

@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
@@ -112,7 +113,7 @@ def test_info():
     marks = [r["loop_km"] for r in data["station_marks"] if r["loop_km"] is not None]
     assert marks == sorted(marks) and marks[0] == 0.0 and max(marks) < 178
     table = run("info")
-    assert table.exit_code == 0 and "178000 m" in table.output
+    assert table.exit_code == 0 and "official 178 km" in table.output
 
 
 def test_other_data_files_via_options(tmp_path):
@@ -150,3 +151,101 @@ def test_serve_refuses_bad_data_in_one_line(tmp_path):
         result = run("serve", "--stations", bad, "--workers", workers, "--port", "1")
         assert result.exit_code == 1, result.output
         assert "not a GeoJSON Feature" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("validate", "--stationz", "x"), ["--stations", "--loop", "--help"]),
+        (("nearest", "--lon", 1, "--lat", 2, "--kk", 3), ["--lon", "--lat", "--k/-k", "--by"]),
+        (("frob",), ["nearest", "validate", "info", "map", "serve", "loop"]),
+        (("--stations", "x", "info"), ["options go after the command", "nearest"]),
+        (("loop", "frob"), ["commands: import"]),
+        (("nearest", "--lon", 1), ["Missing option '--lat'", "nearest --help"]),
+        (("nearest", "--lon", "abc", "--lat", 2), ["'--lon'", "valid number"]),
+    ],
+)
+def test_usage_errors_are_one_line_naming_what_is_valid(args, names):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for name in names:
+        assert name in lines[0]
+    assert "╭" not in result.output and "Usage:" not in result.output
+
+
+def test_no_arguments_prints_the_help():
+    result = run()
+    assert result.exit_code == 0 and "Commands" in result.output
+
+
+def test_every_command_reading_data_takes_stations_and_every_loop_reader_loop():
+    from typer.main import get_command
+
+    group = get_command(app)
+    commands = {name: group.commands[name] for name in group.commands if name != "loop"}
+    commands["loop import"] = group.commands["loop"].commands["import"]
+    reads_loop = {"nearest", "info", "map", "coverage", "suggest", "loop import", "serve"}
+    for name, command in commands.items():
+        options = {opt for p in command.params for opt in p.opts}
+        assert "--stations" in options, name
+        if name in reads_loop or name == "validate":
+            assert "--loop" in options, name
+
+
+def test_validate_takes_the_data_options(tmp_path):
+    copy = tmp_path / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, copy)
+    result = run("validate", "--stations", copy)
+    assert result.exit_code == 0, result.output
+    assert str(copy) in result.output and "loop OK" in result.output  # with the default loop
+    broken = tmp_path / "broken.geojson"
+    broken.write_text("{", encoding="utf-8")
+    assert run("validate", "--loop", broken).exit_code == 1
+
+
+def test_export_refuses_a_folder_that_does_not_exist(tmp_path):
+    target = tmp_path / "no-such-dir" / "x.csv"
+    result = run("export", target)
+    assert result.exit_code == 1
+    assert "does not exist" in result.output and "Traceback" not in result.output
+    assert not target.parent.exists()
+    assert run("export", tmp_path / "x.csv").exit_code == 0
+
+
+def _fits_80_columns(output: str) -> None:
+    from rich.cells import cell_len
+
+    wide = [line for line in output.splitlines() if cell_len(line.rstrip()) > 80]
+    assert not wide, wide
+    assert "…" not in output  # nothing cut
+
+
+def test_info_table_reads_at_80_columns(monkeypatch, bundled):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run("info")
+    assert result.exit_code == 0, result.output
+    _fits_80_columns(result.output)
+    lines = result.output.splitlines()
+    for station in bundled.all:  # every id and name whole, on one line
+        assert any(station.id in line for line in lines), station.id
+        assert any(station.props.name in line for line in lines), station.props.name
+
+
+def test_nearest_by_loop_table_reads_at_80_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run("nearest", "--lon", 107.2618, "--lat", 28.912, "--by", "loop", "--k", 5)
+    assert result.exit_code == 0, result.output
+    _fits_80_columns(result.output)
+    assert "德隆银杏村工会驿站" in result.output and "counter-" in result.output
+
+
+def test_nearest_says_when_coordinates_look_swapped_or_far():
+    swapped = run("nearest", "--lon", 28.912, "--lat", 107.2618)
+    assert swapped.exit_code == 1
+    assert "did you swap longitude and latitude? lon=107.2618, lat=28.912" in swapped.output
+    far = run("nearest", "--lon", 28.912, "--lat", 50)
+    assert far.exit_code == 0
+    assert "no station within 200 km: the nearest is 6,773 km away" in far.output
+    assert "no station within" not in run("nearest", "--lon", 107.2618, "--lat", 28.912).output

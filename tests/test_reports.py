@@ -235,3 +235,11 @@ def test_behind_a_trusted_proxy_the_right_hop_is_the_client(tmp_path):
     key = app.services.reports.client_key
     db = tmp_path / "reports.sqlite3"
     assert _stored_clients(db) == [key("203.0.113.5")] * 2 + [key("203.0.113.6")]
+
+
+def test_a_read_while_another_connection_is_creating_the_file_finds_no_reports(tmp_path):
+    """A rider's first report creates the file, then its tables; a map request in between (another
+    thread or worker) found the file without tables and answered 500 ("no such table")."""
+    path = tmp_path / "reports.sqlite3"
+    sqlite3.connect(path).close()  # the file exists, its tables not yet
+    assert ReportStore(path).open_counts() == {}

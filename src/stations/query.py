@@ -13,8 +13,8 @@ from math import floor
 from typing import Any
 
 from stations.catalog import BBox, Catalog
-from stations.coords import CRS, wgs84_position
-from stations.errors import InvalidInput, StationNotFound
+from stations.coords import CRS, check_lonlat, in_china, wgs84_position
+from stations.errors import InvalidCoordinates, InvalidInput, StationNotFound
 from stations.features import QueryContext, encode_collection, station_feature
 from stations.geodesy import inverse
 from stations.index import BoolArray, Hit, Predicate
@@ -23,6 +23,9 @@ from stations.navigation import MY_LOCATION, Place
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0
+#: A nearest answer whose every station is farther than this carries a `note` saying so: a
+#: rider that far away has most likely typed a wrong or swapped position.
+FAR_AWAY_M = 200_000.0
 
 
 class By(StrEnum):
@@ -84,10 +87,48 @@ def _parse_by(by: str | By) -> By:
 
 
 def query_point(lon: object, lat: object, crs: str | CRS) -> tuple[float, float, CRS]:
-    """Validate a query position and return it in WGS84 with the parsed crs."""
+    """Validate a query position and return it in WGS84 with the parsed crs.
+
+    A latitude out of range whose swap with the longitude is a position in China (``lon=28.9,
+    lat=107.3``) is refused with a message asking whether the two were swapped.
+    """
     crs = _parse_crs(crs)
-    wlon, wlat = wgs84_position(lon, lat, crs)
+    try:
+        wlon, wlat = wgs84_position(lon, lat, crs)
+    except InvalidCoordinates as exc:
+        if swapped_into_china(lon, lat):
+            raise InvalidCoordinates(f"{exc}; {swap_hint(lon, lat)}") from None
+        raise
     return wlon, wlat, crs
+
+
+def swapped_into_china(lon: object, lat: object) -> bool:
+    """Whether (``lat``, ``lon``) is a valid position in China while (``lon``, ``lat``) is not."""
+    return _valid_in_china(lat, lon) and not _valid_in_china(lon, lat)
+
+
+def _valid_in_china(lon: object, lat: object) -> bool:
+    try:
+        return bool(in_china(*check_lonlat(lon, lat)))
+    except InvalidCoordinates:
+        return False
+
+
+def swap_hint(lon: object, lat: object) -> str:
+    """The question to ask when the position looks swapped."""
+    return f"did you swap longitude and latitude? lon={lat}, lat={lon} is in China"
+
+
+def far_note(rows: list[tuple[Station, dict[str, Any]]], lon: object, lat: object) -> str | None:
+    """A note when even the nearest station is more than `FAR_AWAY_M` away; None otherwise."""
+    nearest_m = min((extra["distance_m"] for _, extra in rows), default=0.0)
+    if nearest_m <= FAR_AWAY_M:
+        return None
+    note = (
+        f"no station within {FAR_AWAY_M / 1000:.0f} km: the nearest is "
+        f"{nearest_m / 1000:,.0f} km away; check the position (longitude first)"
+    )
+    return f"{note}; {swap_hint(lon, lat)}" if swapped_into_china(lon, lat) else note
 
 
 @dataclass(slots=True)
@@ -106,6 +147,7 @@ class Answer:
     origin: Place | None
     query: dict[str, Any]
     rows: list[tuple[Station, dict[str, Any]]]
+    note: str | None = None
 
     def geojson(self) -> dict[str, Any]:
         """The answer as a GeoJSON FeatureCollection."""
@@ -121,6 +163,8 @@ class Answer:
 
     def _meta(self) -> dict[str, Any]:
         out: dict[str, Any] = {"numberReturned": len(self.rows), "query": self.query}
+        if self.note is not None:
+            out["note"] = self.note
         if self.catalog.loop is not None:
             out["loop_calibration"] = self.catalog.loop.calibration()
         return out
@@ -221,7 +265,7 @@ def find_nearest(
         rows = _straight(at, hits)
     else:
         rows = _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m)
-    return Answer(catalog, crs, ctx, origin, query, rows)
+    return Answer(catalog, crs, ctx, origin, query, rows, far_note(rows, lon, lat))
 
 
 def _straight(

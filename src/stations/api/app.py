@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import re
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -131,12 +135,25 @@ class StationsApp(FastAPI):
     proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer a hot request directly, anything else through FastAPI."""
+        """Answer a hot request directly, anything else through FastAPI; HEAD as GET."""
         if self.proxies is not None and scope["type"] != "lifespan":
             self.proxies.resolve(scope)
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope, send = head_as_get(scope, send)
         if self.hot_path is not None and await self.hot_path.handle(scope, send):
             return
         await super().__call__(scope, receive, send)
+
+
+def head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """A HEAD request answered as its GET, headers only (RFC 9110 9.3.2; uptime checkers use it)."""
+
+    async def headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return {**scope, "method": "GET"}, headers_only
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> StationsApp:
@@ -201,22 +218,37 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     return app
 
 
-def _mount_docs(app: FastAPI) -> None:
-    """Swagger UI served from the swagger-ui-bundle package: no CDN needed."""
-    import swagger_ui_bundle
+#: Swagger UI 5 (reads OpenAPI 3.1) from the fastapi-offline package: no CDN (see docs/api-docs.md).
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
 
-    app.mount(
-        "/static/swagger-ui",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-        name="swagger-ui",
+
+def docs_csp(nonce: str) -> str:
+    """/docs: Swagger UI's own files and the page's one inline script (its nonce), nothing else."""
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Interactive API documentation at /docs: a current Swagger UI served by this service."""
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+    html = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="stations API",
+        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/swagger-ui/favicon.png",
+        swagger_ui_parameters={"validatorUrl": None, "tryItOutEnabled": False},
+    )
+    page = bytes(html.body).decode()
 
     @app.get("/docs", include_in_schema=False)
     async def read_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="stations API",
-            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        nonce = secrets.token_urlsafe(16)
+        return HTMLResponse(
+            _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', page),
+            headers={"Content-Security-Policy": docs_csp(nonce), "Cache-Control": "no-cache"},
         )

@@ -78,6 +78,11 @@ def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, str], dict[s
 
 def describe_validation_error(err: Any) -> str:
     """One pydantic/FastAPI validation error as "parameter 'x': what is wrong (got ...)"."""
+    if err.get("type") == "json_invalid":  # its loc is a character position, not a parameter
+        reason = (err.get("ctx") or {}).get("error") or err.get("msg", "invalid")
+        position = [p for p in err.get("loc", ()) if isinstance(p, int)]
+        at = f" at character {position[0]}" if position else ""
+        return f"the body is not valid JSON: {reason}{at}"
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
     where = ".".join(loc) or "request"
     got = err.get("input")

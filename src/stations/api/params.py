@@ -282,14 +282,16 @@ class QueryParams(Generic[M]):
     def parse(self, pairs: list[tuple[str, str]]) -> M:
         """Validate a query string's (key, value) pairs.
 
-        Repeated keys make a list for list fields; for other fields the last value wins (as
-        Starlette's ``request.query_params[key]``). Unknown keys raise `UnknownParameter`, other
+        Repeated keys make a list for list fields; any other field given twice is refused
+        (``lon=1&lon=2`` has no right answer). Unknown keys raise `UnknownParameter`, other
         problems `InvalidInput` naming the parameter.
         """
         data: dict[str, Any] = {}
         for key, value in pairs:
             if key in self.lists:
                 data.setdefault(key, []).append(value)
+            elif key in data and key in self.names:
+                raise InvalidInput(f"parameter {key!r} is given more than once; give it once")
             else:
                 data[key] = value
         try:

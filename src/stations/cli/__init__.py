@@ -2,7 +2,8 @@
 
 Each command parses its options, calls a service (query, planning, storage) and prints. Every
 command is registered here through `exit_on_domain_error`, which prints a domain error as one
-line on stderr and exits with status 1.
+line on stderr and exits with status 1; a usage error (an unknown option, a missing or bad
+value) is one line too, naming what the command takes (`OneLineErrors`), with status 2.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Callable
 import typer
 
 from stations.cli import data, planning, queries
-from stations.cli.common import exit_on_domain_error
+from stations.cli.common import OneLineErrors, exit_on_domain_error
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Trade-union rest stations (工会驿站) on Nanchuan's 178 loop: query, check, serve.",
     no_args_is_help=True,
     add_completion=False,

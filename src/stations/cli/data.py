@@ -33,12 +33,15 @@ from stations.storage.tabular import read_rows, rows_to_features
 def validate_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="GeoJSON files to check (default: the bundled stations and loop)."),
+        typer.Argument(help="GeoJSON files to check (default: the stations and loop files)."),
     ] = None,
+    stations: StationsPath = None,
+    loop: LoopPath = None,
 ) -> None:
     """Check station and loop files: exit 0 with a summary, or 1 listing every problem."""
-    settings = Settings()
-    targets = paths or [settings.stations_path, settings.loop_path]
+    settings = settings_for(stations, loop)
+    given = [p for p in (stations, loop) if p is not None]
+    targets = [*paths, *given] if paths else [settings.stations_path, settings.loop_path]
     failed = False
     for path in targets:
         try:
@@ -100,6 +103,8 @@ def export_command(
 ) -> None:
     """Export the stations for a spreadsheet or a GIS (the import's column layout)."""
     settings = settings_for(stations, None)
+    if not file.parent.is_dir():  # a typo in a folder name is not a request to create it
+        raise StationsError(f"cannot write {file}: the folder {file.parent} does not exist")
     written = export_stations(settings.stations_path, file, crs)
     out.print(f"wrote {file} ({written} stations)", highlight=False)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from stations import query
 from stations.catalog import Catalog
@@ -15,6 +14,7 @@ from stations.cli.common import (
     StationsPath,
     compass,
     format_distance,
+    narrow_table,
     out,
     print_json,
     settings_for,
@@ -69,33 +69,39 @@ def nearest_command(
 
 
 def _print_nearest_table(result: dict[str, Any], by: query.By) -> None:
+    """The answer as a table that reads at 80 columns: names whole, wrapped, never cut."""
     if not result["features"]:
         out.print("No station matches. / 没有符合条件的站点。")
         return
-    table = Table(title="Nearest stations / 最近的站点")
-    for col in ("#", "station / 站点", "distance", "direction", "km", "open now"):
-        table.add_column(col)
+    if result.get("note"):  # far from every station: said before the table, not after
+        out.print(f"note: {result['note']}", highlight=False)
+    table = narrow_table("Nearest stations / 最近的站点")
+    table.add_column("#", justify="right")
+    table.add_column("station / 站点", overflow="fold", ratio=1)
+    for col in ("distance", "toward", "km", "open\nnow"):
+        table.add_column(col, no_wrap=True)
     if by is query.By.LOOP:
-        table.add_column("along loop")
+        table.add_column("along\nloop", no_wrap=True)
     for i, feat in enumerate(result["features"], 1):
         p = feat["properties"]
-        open_text = {True: "yes 开放", False: "no 关闭", None: "unknown 未知"}[p["open_now"]]
+        open_text = {True: "yes 开放", False: "no 关闭", None: "unknown\n未知"}[p["open_now"]]
         row = [
             str(i),
-            f"{p['name']}\n{p.get('name_en') or ''}",
+            f"{p['name']}\n{p.get('name_en') or ''}".rstrip(),
             format_distance(p["distance_m"]),
-            compass(p["bearing_deg"]),
+            compass(p["bearing_deg"]).replace(" ", "\n"),
             "" if p["loop_km"] is None else f"{p['loop_km']:.1f}",
             open_text,
         ]
         if by is query.By.LOOP:
-            row.append(f"{format_distance(p['loop_distance_m'])} {p['direction']}")
+            way = p["direction"].replace("counterclockwise", "counter-\nclockwise")
+            row.append(f"{format_distance(p['loop_distance_m'])}\n{way}")
         table.add_row(*row)
     out.print(table)
     cal = result.get("loop_calibration")
     if cal:
         basis = (
-            f"calibrated to the official {cal['official_length_m'] / 1000:.0f} km "
+            f"calibrated to the official {cal['official_length_m'] / 1000:.0f} km\n"
             f"(x{cal['scale']:.3f} of the {cal['accuracy']} line)"
             if cal["basis"] == "official_length"
             else "measured on the stored line"
@@ -117,22 +123,26 @@ def info_command(
         out.print(f"  {n:>4}  {zh} {en} ({kind})", highlight=False)
     if data["loop"]:
         lp = data["loop"]
+        cal = lp["calibration"]
         out.print(
-            f"Loop {lp['name']}: {lp['geometric_length_m']:.0f} m as drawn "
-            f"({lp['calibration']['accuracy']}), official {lp['official_length_m']:.0f} m; "
-            f"km marks {lp['calibration']['basis'].replace('_', ' ')} "
-            f"(scale {lp['calibration']['scale']:.3f})",
+            f"Loop {lp['name']}: {lp['geometric_length_m'] / 1000:.1f} km as drawn "
+            f"({cal['accuracy']}), official {lp['official_length_m'] / 1000:.0f} km",
             highlight=False,
         )
-    table = Table(title="Stations along the loop / 环线站点")
-    for col in ("km", "off route", "id", "name", "position"):
-        table.add_column(col)
+        out.print(
+            f"km marks: {cal['basis'].replace('_', ' ')} (scale {cal['scale']:.3f})",
+            highlight=False,
+        )
+    table = narrow_table("Stations along the loop / 环线站点")
+    table.add_column("km", justify="right", no_wrap=True)
+    table.add_column("off route", no_wrap=True)
+    table.add_column("station / 站点 (id)", overflow="fold", ratio=1)
+    table.add_column("position", no_wrap=True)
     for r in data["station_marks"]:
         table.add_row(
             "—" if r["loop_km"] is None else f"{r['loop_km']:.1f}",
             "—" if r["offroute_m"] is None else format_distance(r["offroute_m"]),
-            r["id"],
-            r["name"],
+            f"{r['name']}\n{r['id']}",
             r["position_accuracy"],
         )
     out.print(table)

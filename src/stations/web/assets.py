@@ -26,7 +26,13 @@ MOUNTS: dict[str, Path] = {
 VERSIONS = {"leaflet": xleaflet.VERSION, "markercluster": xcluster.VERSION}
 STATIC = "/static/"
 
-JS = ["leaflet/leaflet.js", "markercluster/leaflet.markercluster.js", "stations/stations.js"]
+JS = [
+    "leaflet/leaflet.js",
+    "markercluster/leaflet.markercluster.js",
+    # Leaflet.FeatureGroup.SubGroup 1.0.2 (npm, BSD-2-Clause), vendored: no PyPI package has it
+    "stations/leaflet.featuregroup.subgroup.js",
+    "stations/stations.js",
+]
 CSS = [
     "leaflet/leaflet.css",
     "markercluster/MarkerCluster.css",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stations.models import AMENITY_LABELS, KIND_LABELS, Kind
+from stations.query import FAR_AWAY_M
 from stations.storage.reports import CATEGORY_LABELS
 
 LANGS = ("zh", "en")
@@ -88,6 +89,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_sent": "谢谢！已收到你的反馈。",
         "report_failed": "没有提交成功：",
         "network_error": "网络错误，请稍后再试",
+        "swapped": "您是否把经度和纬度填反了？请先填经度，再填纬度（例如 107.2618, 28.912）。",
+        "far_away": "附近 {km} 公里内没有驿站：最近的一个在 {dist} 外。"
+        "请检查坐标（先经度，后纬度）。",
+        "bad_position": "坐标无效，请检查后再试（先经度，后纬度，例如 107.2618, 28.912）。",
+        "query_failed": "查询失败，请稍后再试",
+        "geo_permission": "无法获取位置：没有获得定位权限",
+        "geo_unavailable": "无法获取位置：暂时没有定位信号",
+        "geo_timeout": "无法获取位置：定位超时",
         "planning_summary": "建议新增 {n} 个站点：环线上离驿站最远的距离从 {before:.1f} 公里"
         "降到 {after:.1f} 公里",
     },
@@ -161,6 +170,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_sent": "Thank you, your report was received.",
         "report_failed": "Could not send: ",
         "network_error": "network error, please try again",
+        "swapped": "Did you swap longitude and latitude? Longitude comes first "
+        "(e.g. 107.2618, 28.912).",
+        "far_away": "No station within {km} km: the nearest is {dist} away. Check the "
+        "coordinates (longitude first).",
+        "bad_position": "These coordinates are not valid; check them (longitude first, e.g. "
+        "107.2618, 28.912).",
+        "query_failed": "The search failed; please try again",
+        "geo_permission": "Could not get your position: permission was not given",
+        "geo_unavailable": "Could not get your position: no location fix right now",
+        "geo_timeout": "Could not get your position: it took too long",
         "planning_summary": "{n} suggested sites: the farthest loop point from a station goes "
         "from {before:.1f} km to {after:.1f} km",
     },
@@ -190,6 +209,7 @@ def browser_config(lang: str) -> dict[str, Any]:
     return {
         "lang": lang,
         "i18n": TEXTS,
+        "farAwayKm": round(FAR_AWAY_M / 1000),
         "kinds": {
             k.value: {
                 "zh": KIND_LABELS[k][0],

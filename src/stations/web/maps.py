@@ -1,9 +1,11 @@
 """Folium maps of the stations and the loop: pure functions from a catalog to a `folium.Map`.
 
-The map carries the loop with km marks, a coverage layer, one marker-cluster layer per kind, a
-legend, locate-me and fullscreen controls and a scale bar. Station markers and popups are drawn by
-``stations.js`` from GeoJSON, the same code on every page, which puts every text from data into the
-page as text, never as HTML. The data is either inlined (a standalone file) or asked of the API by
+The map carries the loop with km marks, a coverage layer, one marker-cluster layer for every
+kind (each kind a sub-group with its own switch in the layer control, so stations of different
+kinds at the same spot cluster together and spread apart when clicked), a legend, locate-me and
+fullscreen controls and a scale bar. Station markers and popups are drawn by ``stations.js``
+from GeoJSON, the same code on every page, which puts every text from data into the page as
+text, never as HTML. The data is either inlined (a standalone file) or asked of the API by
 viewport (``/map`` at any scale: the page stays a few hundred kB with 186,000 stations).
 """
 
@@ -16,7 +18,7 @@ from typing import Any, Literal
 import folium
 import numpy as np
 from branca.element import Element, Figure, MacroElement
-from folium.plugins import MarkerCluster
+from folium.plugins import FeatureGroupSubGroup, MarkerCluster
 from jinja2 import Template
 
 from stations.catalog import Catalog
@@ -76,7 +78,7 @@ class MapOptions:
 
 
 class StationsLayer(MacroElement):
-    """Hands the per-kind layers and the configuration to ``Stations.mount`` (stations.js)."""
+    """Hands the per-kind layers, their cluster and the configuration to ``Stations.mount``."""
 
     _template = Template(
         """
@@ -85,16 +87,22 @@ Stations.mount({{ this._parent.get_name() }}, {{ this.config }}, {
 {%- for kind, group in this.groups %}
   "{{ kind }}": {{ group.get_name() }},
 {%- endfor %}
-});
+}, {{ this.cluster.get_name() }});
 {% endmacro %}
 """
     )
 
-    def __init__(self, config: dict[str, Any], groups: list[tuple[str, MarkerCluster]]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        groups: list[tuple[str, FeatureGroupSubGroup]],
+        cluster: MarkerCluster,
+    ) -> None:
         super().__init__()
         self._name = "StationsLayer"
         self.config = assets.script_json(config)
         self.groups = groups
+        self.cluster = cluster
 
 
 def _to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
@@ -282,26 +290,29 @@ def _add_tiles(m: folium.Map, tiles: TileSource) -> None:
 
 def _kind_groups(
     m: folium.Map, catalog: Catalog, options: MapOptions, lang: str
-) -> list[tuple[str, MarkerCluster]]:
-    """One marker-cluster layer per kind shown (every kind when data comes by viewport)."""
+) -> tuple[MarkerCluster, list[tuple[str, FeatureGroupSubGroup]]]:
+    """One cluster for every station, and a sub-group with its own switch per kind shown.
+
+    One cluster across kinds, not one per kind: clusters of different groups never meet, so
+    a warm station and a fridge at the same spot would stay two pins, one hiding the other.
+    In one cluster they group and spread apart ("spiderfy") when clicked, at any zoom.
+    """
     present = {s.props.kind for s in catalog.located} if options.data == "inline" else set(Kind)
-    groups: list[tuple[str, MarkerCluster]] = []
+    cluster = MarkerCluster(
+        control=False,
+        options={"showCoverageOnHover": False, "chunkedLoading": True, "maxClusterRadius": 50},
+    )
+    cluster.default_js, cluster.default_css = [], []  # the map already carries the plugins
+    cluster.add_to(m)
+    groups: list[tuple[str, FeatureGroupSubGroup]] = []
     for kind in Kind:
         if kind not in present:
             continue
-        group = MarkerCluster(
-            name=html.escape(kind_label(kind, lang)),
-            options={
-                "showCoverageOnHover": False,
-                "chunkedLoading": True,
-                "maxClusterRadius": 50,
-                "disableClusteringAtZoom": 17,
-            },
-        )
-        group.default_js, group.default_css = [], []  # the map already carries the plugin
+        group = FeatureGroupSubGroup(cluster, name=html.escape(kind_label(kind, lang)))
+        group.default_js = []
         group.add_to(m)
         groups.append((kind.value, group))
-    return groups
+    return cluster, groups
 
 
 def _browser_config(
@@ -319,6 +330,7 @@ def _browser_config(
             s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
         ),
         focus=options.focus,
+        suggested=has_loop and bool(options.planning_count),  # the planning map's new sites
         controls=options.controls,
         legend=options.legend,
         attribution=DATA_ATTRIBUTION,
@@ -341,9 +353,9 @@ def build_map(
     _add_tiles(m, options.tiles)
     if catalog.loop is not None:
         _add_loop(m, catalog, options)
-    groups = _kind_groups(m, catalog, options, lang)
+    cluster, groups = _kind_groups(m, catalog, options, lang)
     config = _browser_config(catalog, options, lang, [k for k, _ in groups], ctx or QueryContext())
-    m.add_child(StationsLayer(config, groups))
+    m.add_child(StationsLayer(config, groups, cluster))
     folium.LayerControl(collapsed=True).add_to(m)
     if options.center is None or options.zoom is None:
         box = _bounds(catalog)

@@ -51,7 +51,8 @@ class ItemsQuery(QueryModel):
         default=10,
         ge=1,
         le=MAX_OFFSET,
-        description="Page size, 1 to STATIONS_OGC_MAX_LIMIT (10000).",
+        description="Page size; above the maximum (STATIONS_OGC_MAX_LIMIT, 10000) it is clamped "
+        "to it.",
     )
     offset: Offset = 0
     f: Format = None
@@ -245,9 +246,8 @@ async def read_items(
     """Features of a collection, filtered by bbox, paged with limit/offset and next/prev links."""
     _check_format(q.f)
     _require(catalog, collection_id)
-    limit, offset = q.limit, q.offset
-    if limit > settings.ogc_max_limit:
-        raise InvalidInput(f"limit must be from 1 to {settings.ogc_max_limit}; got {limit}")
+    # A limit above the maximum is clamped to it (OGC API - Features Part 1, 7.15.3).
+    limit, offset = min(q.limit, settings.ogc_max_limit), q.offset
     matched = _matches(catalog, collection_id, q.bbox)
     ctx = QueryContext(tz=settings.timezone)
     page = [_render(catalog, item, ctx) for item in matched[offset : offset + limit]]

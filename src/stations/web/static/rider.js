@@ -20,11 +20,11 @@
     if (tiles.overlay) L.tileLayer(tiles.overlay, { subdomains: tiles.subdomains, maxZoom: tiles.maxZoom }).addTo(map);
   }
   L.control.scale().addTo(map);
+  // One cluster for every kind (stations at the same spot spread apart on a click).
+  const cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 }).addTo(map);
   const groups = {};
-  for (const kind of cfg.legendKinds) {
-    groups[kind] = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50, disableClusteringAtZoom: 17 }).addTo(map);
-  }
-  const state = S.mount(map, cfg, groups);
+  for (const kind of cfg.legendKinds) groups[kind] = L.featureGroup.subGroup(cluster).addTo(map);
+  const state = S.mount(map, cfg, groups, cluster);
   fetch("/api/loop").then((r) => (r.ok ? r.json() : null)).then((loop) => {
     if (!loop) return;
     const line = loop.geometry.coordinates.map(([x, y]) => {
@@ -48,7 +48,7 @@
       say(t("no_results"));
       return;
     }
-    say("");
+    say(farNote(collection));
     const bounds = L.latLngBounds([L.latLng(here[1], here[0])]);
     features.forEach((f, i) => {
       const p = f.properties;
@@ -124,6 +124,31 @@
     return S.el("details", { class: "st-report" }, [S.el("summary", {}, [t("report_problem")]), form]);
   }
 
+  /** No results on screen: a failed search must not leave the previous one standing. */
+  function clearResults() {
+    last = null;
+    $("results").replaceChildren();
+    $("results-title").hidden = true;
+    highlight.clearLayers();
+    document.body.dataset.results = "0";
+  }
+
+  /** Why a search failed, in the page's language (never the API's English message on a
+   * Chinese page): a swapped position, a bad one, or a failure to try again. */
+  function explain(status, detail) {
+    if (/did you swap/.test(detail || "")) return t("swapped");
+    if (status === 400) return cfg.lang === "en" && detail ? detail : t("bad_position");
+    return t("query_failed");
+  }
+
+  /** The page's note when even the nearest station is far (the API's `note`). */
+  function farNote(body) {
+    if (!body.note) return "";
+    const nearestM = Math.min(...body.features.map((f) => f.properties.distance_m));
+    const text = t("far_away").replace("{km}", String(cfg.farAwayKm)).replace("{dist}", S.formatDistance(nearestM, t));
+    return /did you swap/.test(body.note) ? text + " " + t("swapped") : text;
+  }
+
   /** Nearest open stations to a point given in the map's datum. */
   async function nearest(lon, lat) {
     say(t("searching"));
@@ -132,13 +157,15 @@
       const response = await fetch("/api/nearest?" + params.toString());
       const body = await response.json();
       if (!response.ok) {
-        say(body.detail || String(response.status));
+        clearResults();
+        say(explain(response.status, body.detail));
         return;
       }
       last = { body: body, here: [lon, lat] };
       render(body, [lon, lat]);
       document.body.dataset.results = String(body.features.length);
     } catch (err) {
+      clearResults();
       say(t("load_failed"));
     }
   }
@@ -157,7 +184,9 @@
         nearest(x, y);
       },
       (err) => {
-        say(t("geo_denied") + " (" + err.message + "). " + t("geo_fallback"));
+        // err.message is the browser's own text (English whatever the page): never shown.
+        const why = { 1: "geo_permission", 2: "geo_unavailable", 3: "geo_timeout" }[err.code] || "geo_denied";
+        say(t(why) + (cfg.lang === "zh" ? "。" : ". ") + t("geo_fallback"));
         $("coords").focus();
       },
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 }
@@ -172,17 +201,24 @@
     e.preventDefault();
     const parts = $("coords").value.split(/[\s,，]+/).filter(Boolean).map(Number);
     if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v))) {
+      clearResults();
       say(t("bad_coords"));
       return;
     }
     let [lon, lat] = parts;
+    if (S.looksSwapped(lon, lat)) {
+      clearResults();
+      say(t("swapped"));
+      return;
+    }
     const from = $("crs").value;
     if (from !== cfg.crs) {
       const params = new URLSearchParams({ lon: String(lon), lat: String(lat), crs: from, to: cfg.crs });
       const response = await fetch("/api/convert?" + params.toString());
       const body = await response.json();
       if (!response.ok) {
-        say(body.detail || t("bad_coords"));
+        clearResults();
+        say(explain(response.status, body.detail));
         return;
       }
       [lon, lat] = [body.lon, body.lat];

@@ -62,10 +62,18 @@
     return [dlon, dlat];
   }
 
+  function inChina(lon, lat) {
+    return lon >= CHINA[0] && lon <= CHINA[2] && lat >= CHINA[1] && lat <= CHINA[3];
+  }
+
+  /** Typed latitude first? (lat, lon) lies in China and (lon, lat) does not (as the API asks). */
+  function looksSwapped(lon, lat) {
+    return inChina(lat, lon) && !inChina(lon, lat);
+  }
+
   /** A WGS84 position (e.g. from the phone's GPS) in the map's datum. */
   function toMapCrs(lon, lat, crs) {
-    const inChina = lon >= CHINA[0] && lon <= CHINA[2] && lat >= CHINA[1] && lat <= CHINA[3];
-    if (crs !== "gcj02" || !inChina) return [lon, lat];
+    if (crs !== "gcj02" || !inChina(lon, lat)) return [lon, lat];
     const [dx, dy] = gcjOffset(lon, lat);
     return [lon + dx, lat + dy];
   }
@@ -211,6 +219,9 @@
   const ICON_LOCATE =
     '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><circle cx="8" cy="8" r="5" fill="none" stroke="#333" stroke-width="2"/><circle cx="8" cy="8" r="2" fill="#333"/><path d="M8 0v3M8 13v3M0 8h3M13 8h3" stroke="#333" stroke-width="2"/></svg>';
 
+  const ICON_SUGGESTED =
+    '<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true"><circle cx="10" cy="10" r="7" fill="#ce93d8" stroke="#4a148c" stroke-width="3"/></svg>';
+
   /** A one-button Leaflet control; ``svg`` is one of the fixed icons above. */
   function button(map, position, svg, title, onClick) {
     const control = L.control({ position: position });
@@ -259,7 +270,9 @@
       map.setView(here, Math.max(map.getZoom(), 14));
       map.fire("stations:located", { lon: x, lat: y });
     });
-    map.on("locationerror", (e) => say(t("locate_failed") + " (" + e.message + ")"));
+    // e.message is the browser's own English text: the page says it in its language instead.
+    const why = { 1: "geo_permission", 2: "geo_unavailable", 3: "geo_timeout" };
+    map.on("locationerror", (e) => say(t(why[e.code] || "locate_failed")));
   }
 
   function legend(map, cfg) {
@@ -286,6 +299,11 @@
         box.append(el("div", {}, [el("span", { class: "st-legend-line st-coverage-line" }, []),
           t("coverage").replace("{km}", String(cfg.coverageKm))]));
       }
+      if (cfg.suggested) {
+        const dot = el("span", { class: "st-legend-icon st-legend-suggested" }, []);
+        dot.innerHTML = ICON_SUGGESTED;
+        box.append(el("div", {}, [dot, t("suggested")]));
+      }
       if (cfg.approximate) box.append(el("div", { class: "st-note" }, [t("approximate_note")]));
       L.DomEvent.disableClickPropagation(box);
       return box;
@@ -293,8 +311,11 @@
     control.addTo(map);
   }
 
-  /* ---- data: inline (standalone file) or from the API by viewport ---- */
-  function mount(map, cfg, groups) {
+  /* ---- data: inline (standalone file) or from the API by viewport ----
+   * ``groups``: kind -> a sub-group of ``cluster`` (Leaflet.FeatureGroup.SubGroup), so every
+   * kind clusters in one cluster group: stations at the same spot group and spread apart on a
+   * click whatever their kinds, and each kind keeps its own switch in the layer control. */
+  function mount(map, cfg, groups, cluster) {
     const say = notice(map);
     const byId = {};
     const clusters = L.layerGroup().addTo(map);
@@ -344,8 +365,7 @@
     function focus() {
       const marker = cfg.focus && byId[cfg.focus];
       if (!marker) return;
-      const group = groupFor(marker.feature.properties.kind);
-      if (group.zoomToShowLayer) group.zoomToShowLayer(marker, () => marker.openPopup());
+      if (cluster && cluster.hasLayer(marker)) cluster.zoomToShowLayer(marker, () => marker.openPopup());
       else marker.openPopup();
     }
 
@@ -354,6 +374,7 @@
     }
 
     let sequence = 0;
+    let failed = false; // the notice shows a failed load (cleared by the next good one)
     async function refresh() {
       const mine = ++sequence;
       const b = map.getBounds();
@@ -372,13 +393,18 @@
         const body = await response.json();
         if (mine !== sequence) return;
         if (!response.ok) {
+          failed = true;
           say(translator(cfg)("load_failed") + ": " + (body.detail || response.status));
           return;
         }
-        say("");
+        if (failed) say(""); // clears its own message only, not a locate-me answer
+        failed = false;
         show(body);
       } catch (err) {
-        if (mine === sequence) say(translator(cfg)("load_failed"));
+        if (mine === sequence) {
+          failed = true;
+          say(translator(cfg)("load_failed"));
+        }
       }
     }
 
@@ -421,6 +447,7 @@
     translator: translator,
     label: label,
     toMapCrs: toMapCrs,
+    looksSwapped: looksSwapped,
     icon: icon,
     popupContent: popupContent,
     stationMarker: stationMarker,
