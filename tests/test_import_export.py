@@ -75,17 +75,19 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(tmp_path, data):
     assert stored_bytes(data) == before
     skip = runner.invoke(app, ["import", str(f), "--stations", str(data), "--skip-bad"])
     assert skip.exit_code == 0 and "1 created" in skip.output
+    # the same rows again: nothing to do (a changed row without --update is refused: see
+    # test_dry_run_predicts_a_refused_import)
     again = runner.invoke(app, ["import", str(f), "--stations", str(data), "--skip-bad"])
-    assert again.exit_code == 1 and "--update" in again.output
+    assert again.exit_code == 0 and "0 created, 0 changed, 1 unchanged" in again.output
     upd = runner.invoke(app, ["import", str(f), "--stations", str(data), "--skip-bad", "--update"])
-    assert upd.exit_code == 0 and "1 updated" in upd.output
+    assert upd.exit_code == 0 and "1 unchanged" in upd.output
 
 
 def test_dry_run_and_unknown_columns(tmp_path, data):
     before = stored_bytes(data)
     f = office_csv(tmp_path, ["ok-1,好驿站,工会驿站,107.2,28.9,,,开放,近似,台账"])
     r = runner.invoke(app, ["import", str(f), "--stations", str(data), "--dry-run"])
-    assert r.exit_code == 0 and "1 rows valid" in r.output and stored_bytes(data) == before
+    assert r.exit_code == 0 and "1 created" in r.output and stored_bytes(data) == before
     weird = tmp_path / "w.csv"
     weird.write_text("id,colour\nx,red\n", encoding="utf-8")
     r = runner.invoke(app, ["import", str(weird), "--stations", str(data)])
@@ -130,3 +132,40 @@ def test_export_to_gis_formats(tmp_path, data):
     assert len(pyogrio.read_dataframe(gpkg)) == 8  # the located ones
     bad = runner.invoke(app, ["export", str(tmp_path / "s.shp"), "--stations", str(data)])
     assert bad.exit_code == 1 and ".gpkg" in bad.output
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_unedited_export_imports_as_unchanged(tmp_path, data, suffix):
+    """Export, then import with --update: every row unchanged, the file and audit untouched."""
+    sheet = tmp_path / f"office.{suffix}"
+    assert runner.invoke(app, ["export", str(sheet), "--stations", str(data)]).exit_code == 0
+    before = stored_bytes(data)
+    audit = data.with_name("audit.jsonl")
+    audit_before = audit.read_bytes() if audit.exists() else b""
+    dry = runner.invoke(
+        app, ["import", str(sheet), "--stations", str(data), "--update", "--dry-run"]
+    )
+    real = runner.invoke(app, ["import", str(sheet), "--stations", str(data), "--update"])
+    counts = "0 created, 0 changed, 10 unchanged, 0 refused"
+    assert dry.exit_code == 0 and counts in dry.output, dry.output
+    assert real.exit_code == 0 and counts in real.output, real.output
+    assert stored_bytes(data) == before
+    assert (audit.read_bytes() if audit.exists() else b"") == audit_before
+
+
+def test_dry_run_predicts_a_refused_import(tmp_path, data):
+    """Without --update, rows whose id exists are refused in the dry run as in the import."""
+    sheet = tmp_path / "office.csv"
+    assert runner.invoke(app, ["export", str(sheet), "--stations", str(data)]).exit_code == 0
+    text = sheet.read_text(encoding="utf-8-sig").replace(
+        "德隆银杏村工会驿站", "德隆银杏村工会驿站（新）"
+    )
+    sheet.write_text(text, encoding="utf-8-sig")
+    dry = runner.invoke(app, ["import", str(sheet), "--stations", str(data), "--dry-run"])
+    real = runner.invoke(app, ["import", str(sheet), "--stations", str(data)])
+    for r in (dry, real):
+        assert r.exit_code == 1
+        assert "0 created, 0 changed, 9 unchanged, 1 refused" in r.output, r.output
+        assert "delong-yinxing-union-station" in r.output
+    upd = runner.invoke(app, ["import", str(sheet), "--stations", str(data), "--update"])
+    assert "0 created, 1 changed, 9 unchanged, 0 refused" in upd.output, upd.output

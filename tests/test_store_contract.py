@@ -123,10 +123,10 @@ def test_delete_closes_and_purge_removes(store):
 
 def test_import_creates_and_with_update_replaces(store):
     before = features(store)
-    created, updated = store.import_features(
+    plan = store.import_features(
         [station("imp-1", 107.2, 28.95), station("imp-2", 107.21, 28.95)], "office"
     )
-    assert (created, updated) == (["imp-1", "imp-2"], [])
+    assert (plan.created, plan.changed) == (["imp-1", "imp-2"], [])
     version, stored = store.version(), features(store)
     assert set(stored) == set(before) | {"imp-1", "imp-2"}
     clash = [station("imp-2", 107.22, 28.95), station("imp-3", 107.23, 28.95)]
@@ -135,8 +135,8 @@ def test_import_creates_and_with_update_replaces(store):
     with pytest.raises(InvalidInput):
         store.import_features([station("imp-4", 107.2, 28.95, kind="castle")], "office")
     assert store.version() == version and features(store) == stored  # nothing written
-    created, updated = store.import_features(clash, "office", update=True)
-    assert (created, updated) == (["imp-3"], ["imp-2"])
+    plan = store.import_features(clash, "office", update=True)
+    assert (plan.created, plan.changed) == (["imp-3"], ["imp-2"])
     assert features(store)["imp-2"]["geometry"]["coordinates"] == [107.22, 28.95]
 
 
@@ -212,3 +212,38 @@ def test_another_process_sees_the_writes(opener):
 
 def _create_in_child(opener: Opener, sid: str) -> None:
     opener().create(station(sid, 107.21, 28.95), "child")
+
+
+def test_a_dry_run_predicts_the_import(store):
+    """plan_import writes nothing and says exactly what import_features then does."""
+    store.import_features([station("p-1", 107.2, 28.95), station("p-2", 107.21, 28.95)], "o")
+    batch = [
+        station("p-1", 107.2, 28.95),  # the same: unchanged
+        station("p-2", 107.25, 28.95),  # moved: changed
+        station("p-3", 107.23, 28.95),  # new: created
+    ]
+    version = store.version()
+    refused = store.plan_import(batch)
+    assert refused.refused == [("p-2", "the id exists (use --update to replace it)")]
+    assert (refused.created, refused.unchanged) == (["p-3"], ["p-1"])
+    with pytest.raises(Conflict, match="p-2"):
+        store.import_features(batch, "o")
+    planned = store.plan_import(batch, update=True)
+    assert store.version() == version  # dry runs and refused imports write nothing
+    done = store.import_features(batch, "o", update=True)
+    for plan in (planned, done):
+        assert (plan.created, plan.changed, plan.unchanged, plan.refused) == (
+            ["p-3"],
+            ["p-2"],
+            ["p-1"],
+            [],
+        )
+
+
+def test_importing_what_is_stored_changes_nothing(store):
+    """An import of the stored stations themselves is all unchanged and writes nothing."""
+    doc, _ = store.snapshot()
+    version = store.version()
+    plan = store.import_features(doc["features"], "o", update=True)
+    assert plan.changed == [] and plan.created == [] and len(plan.unchanged) == len(doc["features"])
+    assert store.version() == version

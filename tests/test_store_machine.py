@@ -37,6 +37,7 @@ from stations.models import PHONE_PATTERN, Amenity
 from stations.storage import geojson
 from stations.storage.checks import check_file
 from stations.storage.exchange import export_stations
+from stations.storage.importing import merged
 from stations.storage.store import compact_store, open_store
 from test_store_contract import BACKENDS
 
@@ -242,13 +243,28 @@ class StoreMachine(RuleBasedStateMachine):
         ids = [f["properties"]["id"] for f in batch]
         if not all(ok for _, ok in drawn):
             self.refused(write, InvalidInput)
-        elif not update and any(sid in self.model for sid in ids):
+            return
+        plan = self.store.plan_import(batch, update)  # the dry run predicts the import
+        assert plan.created == [s for s in ids if s not in self.model]
+        assert sorted(plan.changed + plan.unchanged + [s for s, _ in plan.refused]) == sorted(
+            s for s in ids if s in self.model
+        )
+        assert update or not plan.changed
+        if plan.refused:
             self.refused(write, Conflict)
-        else:
-            created, updated = write()
-            assert created == [s for s in ids if s not in self.model]
-            assert updated == [s for s in ids if s in self.model]
-            self.model.update({f["properties"]["id"]: as_stored(f) for f in batch})
+            return
+        done = write()
+        assert (done.created, done.changed, done.unchanged) == (
+            plan.created,
+            plan.changed,
+            plan.unchanged,
+        )
+        for f in batch:
+            sid = f["properties"]["id"]
+            if sid in plan.created:
+                self.model[sid] = as_stored(f)
+            elif sid in plan.changed:
+                self.model[sid] = as_stored(merged(self.model[sid], f))
 
     # -- compaction, restarts ----------------------------------------------------------------
 

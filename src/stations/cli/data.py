@@ -72,28 +72,39 @@ def import_command(
     actor: Annotated[str, typer.Option(help="Name for the audit log.")] = "cli",
     stations: StationsPath = None,
 ) -> None:
-    """Import stations from a spreadsheet: every bad row reported; nothing written if any fails."""
+    """Import stations from a spreadsheet: each row created, changed, unchanged or refused."""
     settings = settings_for(stations, None)
     rows = read_rows(file)
     good, bad = rows_to_features(rows, crs)
+    store = open_store(settings)
+    plan = store.plan_import([f for _, f in good], update)
+    row_of = {f["properties"]["id"]: n for n, f in good}
     for _, message in bad.problems:
-        err.print(f"  - {message}", highlight=False, markup=False)
-    if bad.problems and not skip_bad:
+        err.print(f"  refused: {message}", highlight=False, markup=False)
+    for sid, why in plan.refused:
+        err.print(f"  row {row_of[sid]}: refused: {sid}: {why}", highlight=False, markup=False)
+    for label, ids in (("created", plan.created), ("changed", plan.changed)):
+        for sid in ids:
+            out.print(f"  row {row_of[sid]}: {label}: {sid}", highlight=False, markup=False)
+    refused = len(bad.problems) + len(plan.refused)
+    counts = (
+        f"{len(plan.created)} created, {len(plan.changed)} changed, "
+        f"{len(plan.unchanged)} unchanged, {refused} refused"
+    )
+    if refused and not skip_bad:
         err.print(
-            f"[red]error:[/red] {len(bad.problems)} of {len(rows)} rows are bad; nothing was "
-            "imported (fix them, or --skip-bad to import the rest)",
+            f"[red]error:[/red] {counts}; nothing was imported (fix the refused rows, or "
+            "--skip-bad to import the rest)",
             highlight=False,
         )
         raise typer.Exit(code=1)
     if dry_run:
-        out.print(f"dry run: {len(good)} rows valid, {len(bad.problems)} bad", highlight=False)
+        out.print(f"dry run: {counts}; nothing was written", highlight=False)
         return
-    created, updated = open_store(settings).import_features([f for _, f in good], actor, update)
-    out.print(
-        f"imported into {settings.stations_path}: {len(created)} created, {len(updated)} "
-        f"updated, {len(bad.problems)} bad rows skipped",
-        highlight=False,
-    )
+    refused_ids = {sid for sid, _ in plan.refused}
+    keep = [f for _, f in good if f["properties"]["id"] not in refused_ids]
+    store.import_features(keep, actor, update)
+    out.print(f"imported into {settings.stations_path}: {counts}", highlight=False)
 
 
 def export_command(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from stations.storage.importing import ImportPlan
 from stations.storage.snapshot import Changes, Position
 
 #: A GeoJSON Feature as JSON: ``{"type": "Feature", "id", "geometry", "properties"}``.
@@ -55,13 +56,17 @@ class Store(Protocol):
         """Mark a station closed (kept, with history), or remove it with ``purge`` (None)."""
         ...
 
+    def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
+        """What `import_features` would do now, per station: a dry run that writes nothing."""
+        ...
+
     def import_features(
         self, features: list[Feature], actor: str, update: bool = False
-    ) -> tuple[list[str], list[str]]:
-        """Add many stations at once; return the ids created and updated.
+    ) -> ImportPlan:
+        """Add many stations at once (created, changed, unchanged: see `storage.importing`).
 
-        With ``update``, stations whose id exists are replaced; without it a clash raises
-        `Conflict` and nothing is written.
+        With ``update``, stations whose id exists and differ are replaced; without it such a
+        station raises `Conflict` and nothing is written. Unchanged stations are not written.
         """
         ...
 

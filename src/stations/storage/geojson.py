@@ -41,6 +41,7 @@ from stations.settings import Settings
 from stations.storage import journal
 from stations.storage.base import Feature
 from stations.storage.files import atomic_write_bytes, remove_stale_temps
+from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.loading import (
     FeatureCache,
     check_journal,
@@ -335,37 +336,43 @@ class GeoJSONStore:
             self._put(stored, "patch", merged, actor, current)
         return merged
 
+    def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
+        """What `import_features` would do with these features now (a dry run; no lock)."""
+        checked = [check_written_feature(with_id(f)) for f in features]
+        return self._plan(self._current(), checked, update)
+
+    @staticmethod
+    def _plan(stored: _Stored, checked: list[Feature], update: bool) -> ImportPlan:
+        features = stored.doc["features"]
+        return plan_import({i: features[at] for i, at in stored.where.items()}, checked, update)
+
     def import_features(
         self, features: list[Feature], actor: str, update: bool = False
-    ) -> tuple[list[str], list[str]]:
-        """Add many stations in one write (one lock, then a new snapshot).
+    ) -> ImportPlan:
+        """Add or replace many stations in one write (one lock, then a new snapshot).
 
-        With ``update``, stations whose id exists are replaced. Returns the ids created and
-        updated; without ``update`` a clash raises Conflict listing the ids.
+        Stations that would not change are not written; an id that exists without ``update``
+        raises Conflict listing the ids, and nothing is written.
         """
         cache = FeatureCache()  # the compaction below need not validate them again
         checked = [check_written_feature(with_id(f), cache=cache) for f in features]
-        created: list[str] = []
-        updated: list[str] = []
         with self._locked():
             stored = self._current()
-            clash = [
-                f["properties"]["id"] for f in checked if f["properties"]["id"] in stored.where
-            ]
-            if clash and not update:
+            plan = self._plan(stored, checked, update)
+            if plan.refused:
+                clash = [sid for sid, _ in plan.refused]
                 raise Conflict(
                     f"{len(clash)} id(s) already exist ({', '.join(clash[:10])}); use --update "
                     "to replace them"
                 )
-            for f in checked:
-                sid = f["properties"]["id"]
-                (updated if sid in stored.where else created).append(sid)
-            entries = [journal.Entry(f["properties"]["id"], f) for f in checked]
-            audit = {"actor": actor, "action": "import", "created": created, "updated": updated}
-            self._write(stored, entries, audit)
+            if not plan.writes:
+                return plan
+            entries = [journal.Entry(f["properties"]["id"], f) for f in plan.writes]
+            audit = {"actor": actor, "action": "import", "created": plan.created}
+            self._write(stored, entries, {**audit, "updated": plan.changed})
             if stored.position.journal_inode is not None:  # a bulk change: fold it in at once
                 self._fold_after_write(stored, cache)
-        return created, updated
+        return plan
 
     def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
         """Mark a station closed (kept, with history), or remove it with ``purge``."""
