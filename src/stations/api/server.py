@@ -82,21 +82,29 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.bounds = self.limits or configured_limits()
         self._in_head = True  # waiting for (the rest of) a request head
         self._head_read = 0  # bytes read while the current head stayed incomplete
-        self._head_parsed = 0  # bytes of the current head the parser has handed over
         self._message_ended = False  # a request ended during the current read
         self._refusal: tuple[int, str] | None = None
         self._lingering = False
         self._dropped = 0  # bytes read and dropped while lingering
-        self._deadline: asyncio.TimerHandle | None = None
+        # One periodic check per connection instead of a timer armed and cancelled for every
+        # request: a request only stamps when its phase began (see `_check`).
+        self._phase: float | None = None  # how long the current phase may last (None: no limit)
+        self._since = 0.0  # when it began (loop time)
+        self._ticker: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first head must come within the head timeout."""
         super().connection_made(transport)
         self._arm(self.bounds.header_timeout_s)
+        every = max(0.05, min(self.bounds.header_timeout_s, self.bounds.body_timeout_s) / 4)
+        self._tick_s = min(every, LINGER_S / 4)
+        self._ticker = self.loop.call_later(self._tick_s, self._check)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The connection is gone: no timer outlives it."""
-        self._disarm()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -128,32 +136,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._head_read > self.bounds.max_header_bytes:
                 self._refuse(431, self._too_large())
 
-    def on_message_begin(self) -> None:
-        """A request starts."""
-        super().on_message_begin()
-        self._head_parsed = 0
-
-    def on_url(self, url: bytes) -> None:
-        """Part of the request target."""
-        super().on_url(url)
-        self._count(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """One header field, refused past the count or size limit."""
-        super().on_header(name, value)
+    def on_headers_complete(self) -> None:
+        """The head is in: refused past the count or size limit, else handed to the app."""
         if len(self.headers) > self.bounds.max_headers:
             self._stop(431, f"more than {self.bounds.max_headers} header fields")
-        self._count(len(name) + len(value) + 4)
-
-    def on_headers_complete(self) -> None:
-        """The head is in: hand the request to the app; its body has the body timeout."""
+        size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+        if size > self.bounds.max_header_bytes:
+            self._stop(431, self._too_large())
         self._in_head = False
         self._head_read = 0
         self._arm(self.bounds.body_timeout_s)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        """The request is in; the next head's timer starts once it is answered."""
+        """The request is in; the next head's time starts once it is answered."""
         self._disarm()
         self._in_head = True
         self._message_ended = True
@@ -165,12 +161,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing() and not self.pipeline:
             self._arm(self.bounds.header_timeout_s)
 
-    def _count(self, size: int) -> None:
-        """Add ``size`` bytes to the parsed head; stop past the limit."""
-        self._head_parsed += size
-        if self._head_parsed > self.bounds.max_header_bytes:
-            self._stop(431, self._too_large())
-
     def _too_large(self) -> str:
         return f"request head larger than {self.bounds.max_header_bytes} bytes"
 
@@ -180,17 +170,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         raise _Refused(detail)
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._expired)
+        """The current phase may last ``seconds`` from now."""
+        self._phase, self._since = seconds, self.loop.time()
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._phase = None
+
+    def _check(self) -> None:
+        """Every `_tick_s`: end the phase that outlasted its limit (see `_expired`)."""
+        self._ticker = None
+        if self.transport.is_closing():
+            return
+        if self._phase is not None and self.loop.time() - self._since > self._phase:
+            self._phase = None
+            self._expired()
+        if not self.transport.is_closing():
+            self._ticker = self.loop.call_later(self._tick_s, self._check)
 
     def _expired(self) -> None:
         """A head or body did not arrive in time."""
-        self._deadline = None
         if self.transport.is_closing():
             return
         if self._lingering:
