@@ -1,8 +1,9 @@
 """Hostile values, shared by the sweep (`test_hostile_sweep`) and the fuzzer (`test_fuzz_openapi`).
 
-What an attacker or a careless client sends, as it goes on the wire, plus a valid body for each
-route that takes one (hostile values replace one member at a time, so the rest stays valid
-and the hostile one is what reaches the code).
+What an attacker or a careless client sends: as it goes on the wire (for the sweep, which builds
+raw requests), as text and Python values (for the fuzzer, whose client encodes them), plus a
+valid body for each route that takes one (hostile values replace one member at a time, so the
+rest stays valid and the hostile one is what reaches the code).
 """
 
 from __future__ import annotations
@@ -48,6 +49,48 @@ WIRE_VALUES = [
     "-0",
     "0x10",
     "1_000",
+]
+
+#: Hostile values a query string or a path can carry (text; the client percent-encodes it).
+HOSTILE_TEXT = [
+    "NaN",
+    "-Infinity",
+    "inf",
+    "1e309",
+    str(2**64),
+    str(-(2**63) - 1),
+    "1" + "0" * 400,
+    "9" * 5000,
+    "",
+    " ",
+    "x" * 10_240,
+    "\x00",
+    "\ufffd",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "1;DROP TABLE stations",
+    "\u202eevil",
+    "-90",
+    "89.9999999",
+]
+#: Hostile JSON values for body members (JSON adds non-finite numbers, big integers, nesting).
+HOSTILE_JSON: list[Any] = [
+    *HOSTILE_TEXT,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    2**64,
+    -(2**63) - 1,
+    10**400,
+    "\ud800",
+    "a\udc00",
+    -90,
+    1e308,
+    [1, 2],
+    {},
+    {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+    None,
+    True,
 ]
 
 #: Hostile JSON values for body fields, as raw JSON text (some are not valid JSON on purpose).

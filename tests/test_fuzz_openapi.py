@@ -25,53 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
-from hostile import BODIES
+from hostile import BODIES, HOSTILE_JSON, HOSTILE_TEXT
 from stations.api import create_app
 from stations.settings import Settings
 
 TOKEN = "fuzz-token-0123456789"
-
-#: Hostile values a query string or a path can carry (text; the client percent-encodes it).
-HOSTILE_TEXT = [
-    "NaN",
-    "-Infinity",
-    "inf",
-    "1e309",
-    str(2**64),
-    str(-(2**63) - 1),
-    "1" + "0" * 400,
-    "9" * 5000,
-    "",
-    " ",
-    "x" * 10_240,
-    "\x00",
-    "\ufffd",
-    "../../etc/passwd",
-    "<script>alert(1)</script>",
-    "1;DROP TABLE stations",
-    "\u202eevil",
-    "-90",
-    "89.9999999",
-]
-#: Hostile JSON values for body members (JSON adds non-finite numbers, big integers, nesting).
-HOSTILE_JSON: list[Any] = [
-    *HOSTILE_TEXT,
-    float("nan"),
-    float("inf"),
-    float("-inf"),
-    2**64,
-    -(2**63) - 1,
-    10**400,
-    "\ud800",
-    "a\udc00",
-    -90,
-    1e308,
-    [1, 2],
-    {},
-    {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
-    None,
-    True,
-]
 
 
 def _data() -> Path:
