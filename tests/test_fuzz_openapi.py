@@ -167,11 +167,16 @@ def test_api_never_fails(fuzz_client, case):
         assert isinstance(response.json()["detail"], str)
     # Ranges of lon/lat, NaN, k and radius limits are checked by the domain layer (one message
     # for CLI and API), not in the schema, so "schema-valid request rejected" is not a defect here.
+    # And the hooks above replace what schemathesis drew (a body of random bytes may become a
+    # valid body with one hostile but legal member, such as lat -90), so its own label of a
+    # case as invalid no longer describes what is sent: "invalid request accepted" is not
+    # judged either. What is judged is above (no 5xx, a JSON detail) and the response schemas.
     case.validate_response(
         response,
         excluded_checks=[
             schemathesis.checks.ignored_auth,
             schemathesis.checks.positive_data_acceptance,
+            schemathesis.checks.negative_data_rejection,
         ],
     )
 
