@@ -31,6 +31,18 @@ class Conflict(StationsError):
     """The change collides with the stored data (e.g. an id already in use)."""
 
 
+class PreconditionFailed(StationsError):
+    """A write based on a version of the data that has changed since (``If-Match``)."""
+
+
+class TooManyAttempts(StationsError):
+    """Too many wrong tokens from one client; ``retry_after`` seconds until it may try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class DataError(StationsError):
     """A data file is unreadable or invalid; ``problems`` lists every issue found."""
 

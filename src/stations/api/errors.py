@@ -17,8 +17,10 @@ from stations.errors import (
     DataError,
     Forbidden,
     InvalidInput,
+    PreconditionFailed,
     StationNotFound,
     StationsError,
+    TooManyAttempts,
     Unauthorized,
 )
 from stations.storage.reports import TooManyReports
@@ -31,6 +33,8 @@ STATUS: dict[type[StationsError], int] = {
     Forbidden: 403,
     StationNotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
+    TooManyAttempts: 429,
     DataError: 500,
 }
 
@@ -57,6 +61,8 @@ def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str
     if status >= 500:
         return status, INTERNAL, None
     headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     return status, {"detail": str(exc)}, headers
 
 

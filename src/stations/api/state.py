@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from stations.api.compaction import IdleCompaction
 from stations.holder import CatalogHolder
+from stations.sessions import FailureLimit
 from stations.settings import Settings
 from stations.storage.reports import ReportStore
 from stations.web.pages import PageCache
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     reports: ReportStore
     pages: PageCache  # built HTML pages
+    failures: FailureLimit = field(default_factory=FailureLimit)  # wrong admin tokens
     holder: CatalogHolder = field(init=False, repr=False)
     compaction: IdleCompaction = field(init=False, repr=False)
 

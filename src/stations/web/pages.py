@@ -56,10 +56,15 @@ def choose_tiles(settings: Settings, name: str | None) -> TileSource:
     return tile_source(name, tianditu_key=settings.tianditu_key)
 
 
-def content_security_policy(tiles: TileSource, nonce: str, frame_ancestors: list[str]) -> str:
-    """Scripts: ours and the page's nonce; images: ours, data: and the tile server; no plugins."""
+def content_security_policy(
+    tiles: TileSource, nonce: str, frame_ancestors: list[str] | None
+) -> str:
+    """Scripts: ours and the page's nonce; images: ours, data: and the tile server; no plugins.
+
+    ``frame_ancestors``: origins besides this one that may frame the page; None: no one may.
+    """
     images = " ".join(["'self'", "data:", *tiles.origins()])
-    ancestors = " ".join(["'self'", *frame_ancestors])
+    ancestors = "'none'" if frame_ancestors is None else " ".join(["'self'", *frame_ancestors])
     return (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
         f"style-src 'self' 'unsafe-inline'; img-src {images}; connect-src 'self'; "

@@ -1,0 +1,92 @@
+/* admin.js: what every office page shares. Loaded before the page's own script.
+ *
+ * window.StationsAdmin = {
+ *   config,            // the page's JSON from #admin-config (lang, texts, csrf, label, tiles, ...)
+ *   t(key),            // a text in the page's language (the key itself if missing)
+ *   el(tag, attrs, text), // a DOM element; text and attribute values are set as text, never HTML
+ *   api(path, options) // fetch with the session cookie (+ CSRF on writes), JSON in and out
+ *   status(message, isError), // the page's live status line
+ *   baseLayer(map),    // the configured tile layer added to a Leaflet map (when config.tiles)
+ * }
+ *
+ * api() resolves to {ok, status, data, etag, response}; data is the parsed JSON body (or null).
+ * options: {method, json, body, headers, ifMatch}. A 401 means the session ended: the page
+ * moves to the sign-in page, coming back here afterwards.
+ */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("admin-config").textContent);
+  var texts = config.texts || {};
+
+  function t(key) {
+    return Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) return;
+      if (name === "className") node.className = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    });
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function signInAgain() {
+    var here = location.pathname + location.search;
+    location.assign("/admin?next=" + encodeURIComponent(here) + (config.lang === "en" ? "&lang=en" : ""));
+  }
+
+  function api(path, options) {
+    options = options || {};
+    var method = (options.method || "GET").toUpperCase();
+    var headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+    var body = options.body;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.json);
+    }
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = config.csrf || "";
+    if (options.ifMatch) headers["If-Match"] = options.ifMatch;
+    return fetch(path, { method: method, headers: headers, body: body, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) {
+          signInAgain();
+        }
+        var type = response.headers.get("Content-Type") || "";
+        var parse = /json/.test(type) ? response.json().catch(function () { return null; }) : Promise.resolve(null);
+        return parse.then(function (data) {
+          return {
+            ok: response.ok,
+            status: response.status,
+            data: data,
+            etag: response.headers.get("ETag"),
+            response: response,
+          };
+        });
+      });
+  }
+
+  var statusLine = document.getElementById("admin-status");
+  function status(message, isError) {
+    if (!statusLine) return;
+    statusLine.textContent = message || "";
+    statusLine.className = isError ? "st-error" : "";
+  }
+
+  function baseLayer(map) {
+    var tiles = config.tiles;
+    if (!tiles || !tiles.url) return null;
+    var layer = L.tileLayer(tiles.url, {
+      attribution: tiles.attribution,
+      subdomains: tiles.subdomains || "abc",
+      maxZoom: tiles.maxZoom || 18,
+    }).addTo(map);
+    if (tiles.overlay) L.tileLayer(tiles.overlay, { subdomains: tiles.subdomains || "abc" }).addTo(map);
+    return layer;
+  }
+
+  window.StationsAdmin = { config: config, t: t, el: el, api: api, status: status, baseLayer: baseLayer };
+})();
