@@ -58,7 +58,7 @@ def office_html(html: str, tiles: TileSource | None = None, status: int = 200) -
         headers={
             "Content-Security-Policy": policy,
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
+            "Referrer-Policy": "same-origin",
         },
     )
 
