@@ -6,6 +6,7 @@ import pytest
 
 from stations.coords import CRS
 from stations.errors import InvalidInput
+from stations.planning import offloop
 from stations.planning.demand import parse_demand_csv, parse_demand_geojson
 from stations.planning.sites import suggest
 
@@ -126,3 +127,24 @@ def test_demand_geojson_weights_are_checked():
         text = f'{{"type": "FeatureCollection", "features": [{feature}]}}'
         with pytest.raises(InvalidInput, match="feature 0: weight must be a number"):
             parse_demand_geojson(text, CRS.WGS84, "d")
+
+
+OFF_LOOP = {
+    "count": 1,
+    "radius_m": 3000,
+    "demand": [{"lon": 107.0984, "lat": 29.1566, "weight": 5}],
+}
+
+
+def test_off_loop_solves_one_at_a_time(client):
+    """A solve takes a core for seconds: a second one while it runs is a 429, not a queue."""
+    assert offloop.SOLVER_SLOTS.acquire(blocking=False)  # a solve in progress
+    try:
+        busy = client.post("/api/planning/suggest", json=OFF_LOOP)
+    finally:
+        offloop.SOLVER_SLOTS.release()
+    assert busy.status_code == 429
+    assert "another off-loop request" in busy.json()["detail"]
+    assert int(busy.headers["retry-after"]) > 0
+    done = client.post("/api/planning/suggest", json=OFF_LOOP)
+    assert done.status_code == 200 and "spopt" in done.json()["solver"]

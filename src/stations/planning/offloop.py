@@ -10,6 +10,7 @@ the service needs to start.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from stations.catalog import Catalog
-from stations.errors import InvalidInput
+from stations.errors import InvalidInput, TooManyAttempts
 from stations.geodesy import GEOD
 from stations.planning.demand import DemandPoint
 from stations.planning.places import (
@@ -33,8 +34,18 @@ LOOP_CANDIDATE_STEP_M = 2000.0
 #: spopt's integer programme grows with demand x candidates; keep it solvable in seconds.
 MAX_POINTS = 200
 
+#: The solver's wall-clock limit: past it CBC stops with the best solution found so far.
+SOLVER_TIME_LIMIT_S = 20
+#: Solves running at once in this process. Each is a CBC process taking a core for seconds: a
+#: client sending many requests would take every core from the riders' queries otherwise.
+SOLVER_SLOTS = threading.BoundedSemaphore(1)
+
 #: A candidate site: WGS84 lon, lat and where it comes from (existing, demand or loop).
 Candidate = tuple[float, float, str]
+
+
+class SolverBusy(TooManyAttempts):
+    """Another off-loop solve is running in this process: try again shortly (429)."""
 
 
 def geodesic_matrix(
@@ -82,15 +93,36 @@ def _solve(
         name="stations-mclp",
     )
     try:
-        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
-    except RuntimeError as exc:  # spopt raises when CBC reports no optimal solution
-        raise InvalidInput(f"the MCLP solver found no solution: {exc}") from None
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=SOLVER_TIME_LIMIT_S))
+    except RuntimeError as exc:  # spopt raises when CBC reports no solution at all
+        raise InvalidInput(
+            f"the MCLP solver found no solution within {SOLVER_TIME_LIMIT_S} s ({exc}): "
+            "give fewer demand points (aggregate them, e.g. by village)"
+        ) from None
     chosen = [
         j
         for j in range(cost.shape[1])
         if not predefined[j] and (pulp.value(model.fac_vars[j]) or 0) > 0.5
     ]
-    return chosen, f"spopt {version('spopt')} MCLP, pulp {pulp.__version__} CBC"
+    solver = f"spopt {version('spopt')} MCLP, pulp {pulp.__version__} CBC"
+    if model.problem.sol_status != pulp.LpSolutionOptimal:
+        solver += f" (stopped at the {SOLVER_TIME_LIMIT_S} s limit: best found, not proven optimal)"
+    return chosen, solver
+
+
+def _solve_in_slot(
+    cost: np.ndarray, weights: np.ndarray, radius_m: float, predefined: np.ndarray, p: int
+) -> tuple[list[int], str]:
+    """`_solve` in one of this process's `SOLVER_SLOTS`; SolverBusy if none is free."""
+    if not SOLVER_SLOTS.acquire(blocking=False):
+        raise SolverBusy(
+            "the planner is solving another off-loop request: try again in a few seconds",
+            retry_after=5,
+        )
+    try:
+        return _solve(cost, weights, radius_m, predefined, p)
+    finally:
+        SOLVER_SLOTS.release()
 
 
 def suggest_off_loop(
@@ -120,7 +152,7 @@ def suggest_off_loop(
     if predefined.any():
         before = float(weights[(cost[:, predefined == 1] <= radius_m).any(axis=1)].sum())
     p = min(n_existing + count, len(cand))
-    chosen, solver = _solve(cost, weights, radius_m, predefined, p)
+    chosen, solver = _solve_in_slot(cost, weights, radius_m, predefined, p)
     open_sites = [j for j in range(len(cand)) if predefined[j] or j in chosen]
     served = (cost[:, open_sites] <= radius_m).any(axis=1)
     features = []
