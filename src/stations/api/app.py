@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import gc
-import re
-import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import HTMLResponse
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from stations import __version__
 from stations.api.compaction import IdleCompaction
+from stations.api.docs import mount_docs
 from stations.api.errors import install_error_handlers
 from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
@@ -201,7 +195,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     for module in (routes, edit, reports, queries, ogc, planning, pages, admin):
         document_query_parameters(module.router)
         app.include_router(module.router)
-    _mount_docs(app)
+    mount_docs(app)
     pages.mount_static(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -216,39 +210,3 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app
-
-
-#: Swagger UI 5 (reads OpenAPI 3.1) from the fastapi-offline package: no CDN (see docs/api-docs.md).
-SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
-_SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
-
-
-def docs_csp(nonce: str) -> str:
-    """/docs: Swagger UI's own files and the page's one inline script (its nonce), nothing else."""
-    return (
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-    )
-
-
-def _mount_docs(app: FastAPI) -> None:
-    """Interactive API documentation at /docs: a current Swagger UI served by this service."""
-    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
-    html = get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="stations API",
-        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/swagger-ui/favicon.png",
-        swagger_ui_parameters={"validatorUrl": None, "tryItOutEnabled": False},
-    )
-    page = bytes(html.body).decode()
-
-    @app.get("/docs", include_in_schema=False)
-    async def read_docs() -> HTMLResponse:
-        nonce = secrets.token_urlsafe(16)
-        return HTMLResponse(
-            _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', page),
-            headers={"Content-Security-Policy": docs_csp(nonce), "Cache-Control": "no-cache"},
-        )

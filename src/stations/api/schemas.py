@@ -49,3 +49,70 @@ def json_responses(required: list[str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for a JSON object answer with these required members."""
     schema = {"type": "object", "required": required}
     return {200: {"description": "JSON.", "content": {"application/json": {"schema": schema}}}}
+
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+#: A rider's answer (/api/nearest, /api/within): stations nearest first, with what a rider needs.
+RIDER_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "features", "numberReturned", "query"],
+    "properties": {
+        "type": {"enum": ["FeatureCollection"]},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id", "geometry", "properties"],
+                "properties": {
+                    "type": {"enum": ["Feature"]},
+                    "id": {"type": "string"},
+                    "geometry": {"type": "object"},
+                    "properties": {
+                        "type": "object",
+                        "description": "The station's properties (see the README's schema), "
+                        "then what this answer adds.",
+                        "required": ["id", "name", "kind", "status", "distance_m"],
+                        "properties": {
+                            "distance_m": {
+                                "type": "number",
+                                "description": "Ellipsoidal (WGS84) distance from the query "
+                                "point, or along the loop with by=loop.",
+                            },
+                            "bearing_deg": {
+                                **_NUMBER_OR_NULL,
+                                "description": "Initial bearing from the query point, degrees "
+                                "clockwise from north.",
+                            },
+                            "loop_km": {**_NUMBER_OR_NULL, "description": "Km mark on the loop."},
+                            "open_now": {
+                                "type": ["boolean", "null"],
+                                "description": "Open at this moment (null: hours unknown).",
+                            },
+                            "navigation": {
+                                "type": "object",
+                                "description": "Links into Amap and Baidu Maps (ride, walk).",
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "numberReturned": {"type": "integer"},
+        "query": {"type": "object", "description": "The query as understood (WGS84 position)."},
+        "note": {
+            "type": "string",
+            "description": "Present when the answer needs a word: e.g. no station within 200 km "
+            "(a position far from every station, often swapped lon/lat or a wrong datum).",
+        },
+        "loop_calibration": {
+            "type": "object",
+            "description": "How loop_km is computed from the geometry (present with a loop).",
+        },
+    },
+}
+
+
+def rider_answer_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of the riders' routes: `RIDER_ANSWER` as GeoJSON."""
+    content = {"application/geo+json": {"schema": RIDER_ANSWER}}
+    return {200: {"description": "The stations, nearest first.", "content": content}}

@@ -21,7 +21,7 @@ from stations.api.params import (
     parse_bbox,
 )
 from stations.api.responses import GEOJSON, NO_CACHE, GeoJSONResponse, ORJSONResponse
-from stations.api.schemas import ERRORS, geojson_responses, json_responses
+from stations.api.schemas import ERRORS, geojson_responses, json_responses, rider_answer_responses
 from stations.api.state import Services
 from stations.catalog import Catalog
 from stations.coords import position_in
@@ -83,7 +83,7 @@ HOT_ROUTES = {"/api/nearest": nearest_answer, "/api/within": within_answer}
 
 @router.get(
     "/api/nearest",
-    responses=geojson_responses("FeatureCollection"),
+    responses=rider_answer_responses(),
     response_class=GeoJSONResponse,
     response_model=None,
 )
@@ -97,7 +97,7 @@ async def read_nearest_stations(
 
 @router.get(
     "/api/within",
-    responses=geojson_responses("FeatureCollection"),
+    responses=rider_answer_responses(),
     response_class=GeoJSONResponse,
     response_model=None,
 )
