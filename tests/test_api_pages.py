@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from stations.api import create_app
 from stations.api.routes import pages as pages_module
 from stations.settings import Settings
-from stations.web.pages import page_center
+from stations.web.pages import embed_template, fill_embed, map_page, page_center
+from stations.web.tiles import tile_source
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def without_nonce(page: str) -> str:
     return re.sub(r'nonce="[^"]+"', "", re.sub(r"map_[0-9a-f]{32}", "map", page))
 
 
-def test_nearby_centres_share_one_cached_page():
+def test_every_centre_shares_one_cached_page_per_view():
     with TestClient(pages_app()) as c:
         pages = c.app.services.pages
         a = c.get("/embed", params={"lon": 107.26181, "lat": 28.91201, "zoom": 13})
@@ -157,8 +158,29 @@ def test_nearby_centres_share_one_cached_page():
         assert a.status_code == b.status_code == 200
         assert len(pages) == 1 and without_nonce(a.text) == without_nonce(b.text)
         assert "[28.912, 107.2618]" in a.text  # the centre the page shows, rounded
+        far = c.get("/embed", params={"lon": 106.5, "lat": 29.5, "zoom": 13})
+        assert "[29.5, 106.5]" in far.text and "[28.912, 107.2618]" not in far.text
+        assert len(pages) == 1  # a new centre is filled in, not built
         c.get("/embed", params={"lon": 107.26181, "lat": 28.91201, "zoom": 18})
-        assert len(pages) == 2  # closer in, the same centre is another page
+        assert len(pages) == 2  # closer in: another view
+
+
+@pytest.mark.parametrize("tiles", ["osm", "amap"])
+@pytest.mark.parametrize(
+    ("center", "zoom", "focus"),
+    [
+        ((107.2618, 28.912), 13, None),
+        ((107.0989, 29.1581), 15, "nanchuan-cold-drink-fridge"),
+        ((-70.5, -33.25), 3, None),
+    ],  # fmt: skip
+)
+def test_a_filled_embed_page_is_the_page_built_for_its_centre(bundled, tiles, center, zoom, focus):
+    source = tile_source(tiles)
+    template = embed_template(bundled, source, "zh", 5.0, zoom, focus is not None)
+    filled = fill_embed(template, source, center, focus)
+    built = map_page(bundled, source, "zh", 5.0, center, zoom, focus)
+    ids = re.compile(r"_[0-9a-f]{32}(?![0-9a-f])")  # folium names each element afresh per build
+    assert ids.sub("_id", filled) == ids.sub("_id", built)
 
 
 @pytest.mark.parametrize(
@@ -177,16 +199,15 @@ def test_centres_are_rounded_to_half_a_pixel(lon, lat, zoom, centre):
 
 def test_the_page_cache_is_bounded_in_entries_and_bytes():
     with TestClient(pages_app(page_cache_entries=3)) as c:
-        for i in range(6):
-            assert c.get("/embed", params={"lon": 107 + i / 10, "lat": 29}).status_code == 200
+        for zoom in range(6):
+            assert c.get("/embed", params={"lon": 107, "lat": 29, "zoom": zoom}).status_code == 200
         pages = c.app.services.pages
         assert len(pages) == 3
-        newest = (107.5, 29.0)
-        assert any(newest in key for key in pages)
+        assert any(5 in key for key in pages)  # the newest view is kept
     with TestClient(pages_app(page_cache_bytes=1_048_576)) as c:
         pages = c.app.services.pages
-        for i in range(12):
-            assert c.get("/embed", params={"lon": 107 + i / 10, "lat": 29}).status_code == 200
+        for zoom in range(12):
+            assert c.get("/embed", params={"lon": 107, "lat": 29, "zoom": zoom}).status_code == 200
         assert 1 <= len(pages) < 12 and pages.nbytes <= 1_048_576
 
 
@@ -214,13 +235,26 @@ def test_page_builds_run_in_threads_a_bounded_number_at_once(monkeypatch):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                centres = [{"lon": 107 + i / 10, "lat": 29} for i in range(6)]
-                asks = [client.get("/embed", params=centre) for centre in centres]
+                asks = [client.get("/map", params={"coverage_km": 1 + i}) for i in range(6)]
                 same = [client.get("/map", params={"coverage_km": 7}) for _ in range(3)]
                 answers = await asyncio.gather(*asks, *same)
         return [r.status_code for r in answers]
 
     assert asyncio.run(flood()) == [200] * 9
-    assert len(seen) == 7  # six centres, and the map asked three times at once built once
+    assert len(seen) == 7  # six coverages, and the map asked three times at once built once
     assert all(thread != loop_thread for thread, _ in seen)
     assert max(count for _, count in seen) <= 2
+
+
+def test_one_client_causes_a_bounded_number_of_builds():
+    with TestClient(pages_app(page_builds_per_minute=3)) as c:
+        for km in (1, 2, 3):
+            assert c.get("/map", params={"coverage_km": km}).status_code == 200
+        refused = c.get("/map", params={"coverage_km": 4})
+        assert refused.status_code == 429
+        assert "too many different pages" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 0
+        assert c.get("/map", params={"coverage_km": 2}).status_code == 200  # built: free
+        centre = {"lon": 106.9, "lat": 29.3, "zoom": 3}
+        assert c.get("/embed", params=centre).status_code == 429  # a new view is a build
+        assert c.get("/embed", params={**centre, "zoom": 13}).status_code == 429

@@ -13,6 +13,7 @@ from office import sign_in as browser_sign_in
 from stations import sessions
 from stations.api.app import create_app
 from stations.api.auth import SESSION_COOKIE
+from stations.limits import WindowLimit
 from stations.settings import Settings
 from test_browser import Watch, browser  # noqa: F401 (the browser fixture)
 
@@ -158,16 +159,16 @@ def test_bad_forms_are_400(client):
     assert bad.status_code == 403  # percent-escapes decoded as text: a wrong token
 
 
-def test_failure_limit_window():
-    limit = sessions.FailureLimit(limit=2, window_s=10, max_clients=2)
-    limit.failed("a", now=0)
-    limit.failed("a", now=1)
+def test_window_limit():
+    limit = WindowLimit(limit=2, window_s=10, max_keys=2)
+    limit.hit("a", now=0)
+    assert limit.retry_after("a", now=0.5) is None
+    limit.hit("a", now=1)
     assert limit.retry_after("a", now=2) == 9
     assert limit.retry_after("a", now=11) is None
-    limit.failed("b", now=0)
-    limit.failed("c", now=0)
-    limit.failed("d", now=0)
-    assert len(limit._failures) <= 2
+    for key in "bcd":
+        limit.hit(key, now=0)
+    assert len(limit) == 2
 
 
 def test_clerk_signs_in_in_chromium(browser, tmp_path):  # noqa: F811

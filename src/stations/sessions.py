@@ -19,8 +19,9 @@ import base64
 import hashlib
 import hmac
 import time
-from collections import deque
 from dataclasses import dataclass
+
+from stations.limits import WindowLimit
 
 #: How long a sign-in lasts: one working day in the field.
 SESSION_S = 12 * 3600
@@ -91,44 +92,9 @@ def csrf_matches(value: str, given: str, tokens: list[tuple[str, bytes]]) -> boo
     return hmac.compare_digest(given.encode(), csrf_token(value, tokens).encode())
 
 
-class FailureLimit:
-    """At most ``limit`` wrong tokens per client address in a sliding ``window_s`` window.
+def failure_limit() -> WindowLimit:
+    """Wrong tokens allowed per client address: 10 in 15 minutes (per worker).
 
-    Kept in each worker's memory: with N workers a client gets at most N x ``limit`` guesses
-    per window, still far too few to guess a token of 128 bits or more. Memory is bounded by
-    ``max_clients`` (the oldest address is forgotten first).
+    Far too few to guess a token of 128 bits or more, enough for a clerk's typos.
     """
-
-    def __init__(self, limit: int = 10, window_s: float = 900.0, max_clients: int = 10_000):
-        self.limit = limit
-        self.window_s = window_s
-        self.max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, client: str, now: float) -> deque[float]:
-        times = self._failures.get(client)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[client]
-        return times
-
-    def retry_after(self, client: str, now: float | None = None) -> int | None:
-        """Seconds until ``client`` may try again, or None if it may try now."""
-        now = time.monotonic() if now is None else now
-        times = self._recent(client, now)
-        if len(times) < self.limit:
-            return None
-        return max(1, int(times[0] + self.window_s - now + 1))
-
-    def failed(self, client: str, now: float | None = None) -> None:
-        """Count one wrong token from ``client``."""
-        now = time.monotonic() if now is None else now
-        times = self._recent(client, now)
-        if not times:
-            if len(self._failures) >= self.max_clients:
-                del self._failures[next(iter(self._failures))]
-            self._failures[client] = times
-        times.append(now)
+    return WindowLimit(limit=10, window_s=900.0)

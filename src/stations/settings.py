@@ -147,6 +147,12 @@ class Settings(BaseSettings):
     page_builds: int = Field(
         default=1, ge=1, le=16, description="Pages a worker builds at once (in threads)."
     )
+    page_builds_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Pages one client may have a worker build in a minute (cached pages are free).",
+    )
     page_cache_entries: int = Field(
         default=256, ge=1, le=100_000, description="Built pages a worker keeps."
     )

@@ -9,7 +9,7 @@ checked when the settings load (`stations.settings.parse_admin_tokens`), so ever
 The office app signs in once at ``/admin`` and then sends its session cookie instead (see
 `stations.sessions` for why a cookie and how it is signed); a write sent with the cookie must also
 carry the page's CSRF token in ``X-CSRF-Token``. Wrong tokens, by either way, count against the
-client's address (`stations.sessions.FailureLimit`): past the limit the answer is 429.
+client's address (`stations.sessions.failure_limit`): past the limit the answer is 429.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from stations import sessions
-from stations.api.deps import SettingsDep
+from stations.api.deps import SettingsDep, client_address
 from stations.api.state import services_of
 from stations.errors import Forbidden, TooManyAttempts, Unauthorized
 from stations.settings import Settings
@@ -51,11 +51,6 @@ def _known(settings: Settings) -> list[tuple[str, bytes]]:
     return known
 
 
-def client_address(request: Request) -> str:
-    """The client's address (the right hop when trusted proxies are configured)."""
-    return request.client.host if request.client else "unknown"
-
-
 def check_token(request: Request, given: bytes, known: list[tuple[str, bytes]]) -> str:
     """The label of token ``given``; Forbidden if wrong, TooManyAttempts past the limit."""
     failures = services_of(request).failures
@@ -69,7 +64,7 @@ def check_token(request: Request, given: bytes, known: list[tuple[str, bytes]]) 
         if hmac.compare_digest(given, secret):  # every token compared, no early exit on a match
             label = label or name
     if label is None:
-        failures.failed(client)
+        failures.hit(client)
         raise Forbidden("the token is not valid for this server")
     return label
 

@@ -15,6 +15,11 @@ from stations.settings import Settings
 from stations.storage.reports import ReportStore
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the right hop when trusted proxies are configured)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def get_services(request: Request) -> Services:
     """The app's shared state."""
     return services_of(request)

@@ -8,7 +8,8 @@ from starlette.requests import Request
 
 from stations.api.compaction import IdleCompaction
 from stations.holder import CatalogHolder
-from stations.sessions import FailureLimit
+from stations.limits import WindowLimit
+from stations.sessions import failure_limit
 from stations.settings import Settings
 from stations.storage.reports import ReportStore
 from stations.web.pages import PageCache
@@ -25,7 +26,7 @@ class Services:
     settings: Settings
     reports: ReportStore
     pages: PageCache  # built HTML pages
-    failures: FailureLimit = field(default_factory=FailureLimit)  # wrong admin tokens
+    failures: WindowLimit = field(default_factory=failure_limit)  # wrong admin tokens
     holder: CatalogHolder = field(init=False, repr=False)
     compaction: IdleCompaction = field(init=False, repr=False)
 
@@ -34,7 +35,10 @@ class Services:
         """The services these settings describe (the data itself is loaded by the lifespan)."""
         reports = ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
         pages = PageCache(
-            settings.page_cache_entries, settings.page_cache_bytes, settings.page_builds
+            settings.page_cache_entries,
+            settings.page_cache_bytes,
+            settings.page_builds,
+            settings.page_builds_per_minute,
         )
         return cls(settings, reports, pages)
 

@@ -105,7 +105,7 @@ Stations.mount({{ this._parent.get_name() }}, {{ this.config }}, {
         self.cluster = cluster
 
 
-def _to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
+def to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
     """[[lat, lon], ...] in the map's datum, for folium."""
     x, y = from_wgs84(np.asarray(lons, float), np.asarray(lats, float), crs)
     return [[round(float(b), 6), round(float(a), 6)] for a, b in zip(x, y, strict=True)]
@@ -134,7 +134,7 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
     crs, lang = options.tiles.crs, options.lang
     line = folium.FeatureGroup(name=html.escape(text(lang, "loop")), show=True)
     folium.PolyLine(
-        _to_map(loop.lons, loop.lats, crs),
+        to_map(loop.lons, loop.lats, crs),
         color="#6a1b9a",
         weight=4,
         opacity=0.85,
@@ -145,7 +145,7 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
     total_km = loop.km_mark(loop.length_m)
     for km in range(0, int(total_km), KM_MARK_EVERY):
         lon, lat = loop.point_at(loop.chainage_at_km(km))
-        ((y, x),) = _to_map([lon], [lat], crs)
+        ((y, x),) = to_map([lon], [lat], crs)
         folium.CircleMarker(
             [y, x],
             radius=3,
@@ -163,13 +163,13 @@ def _add_loop(m: folium.Map, catalog: Catalog, options: MapOptions) -> None:
         for a, b in cov.covered:
             lons, lats = zip(*loop.slice(a / loop.scale, b / loop.scale), strict=True)
             folium.PolyLine(
-                _to_map(lons, lats, crs), color="#2e7d32", weight=10, opacity=0.45
+                to_map(lons, lats, crs), color="#2e7d32", weight=10, opacity=0.45
             ).add_to(layer)
         plan = options.planning_count is not None
         for a, b in cov.gaps:
             lons, lats = zip(*loop.slice(a / loop.scale, b / loop.scale), strict=True)
             folium.PolyLine(
-                _to_map(lons, lats, crs),
+                to_map(lons, lats, crs),
                 color="#d32f2f",
                 weight=6 if plan else 3,
                 opacity=0.9,
@@ -189,7 +189,7 @@ def _add_suggestions(m: folium.Map, catalog: Catalog, options: MapOptions) -> No
     layer = folium.FeatureGroup(name=html.escape(name), show=True)
     for f in result["features"]:
         p = f["properties"]
-        ((y, x),) = _to_map([p["lon"]], [p["lat"]], crs)
+        ((y, x),) = to_map([p["lon"]], [p["lat"]], crs)
         town = p.get("nearest_town") or {}
         label = f"{name} #{p['rank']} · km {p['loop_km']:.1f}"
         if town:
@@ -243,7 +243,7 @@ def _base_map(options: MapOptions, lang: str) -> folium.Map:
     tiles = options.tiles
     location = [29.0, 107.2]
     if options.center is not None:
-        ((location),) = _to_map([options.center[0]], [options.center[1]], tiles.crs)
+        ((location),) = to_map([options.center[0]], [options.center[1]], tiles.crs)
     max_zoom = tiles.max_zoom if tiles.url else 19
     m = folium.Map(
         location=location,
@@ -360,7 +360,7 @@ def build_map(
     if options.center is None or options.zoom is None:
         box = _bounds(catalog)
         if box is not None:
-            (s, w), (n, e) = _to_map([box[0], box[2]], [box[1], box[3]], options.tiles.crs)
+            (s, w), (n, e) = to_map([box[0], box[2]], [box[1], box[3]], options.tiles.crs)
             m.fit_bounds([[s, w], [n, e]], padding=(20, 20))
     return m
 

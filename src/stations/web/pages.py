@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import re
@@ -23,12 +24,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from stations.catalog import Catalog
 from stations.coords import from_wgs84
-from stations.errors import InvalidInput
+from stations.errors import InvalidInput, TooManyAttempts
+from stations.limits import WindowLimit
 from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
 from stations.web import assets
 from stations.web.i18n import TEXTS, browser_config
-from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page
+from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page, to_map
 from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
 
 #: Where a page's scripts carry the nonce; each answer replaces it with a fresh one.
@@ -132,6 +134,47 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
     )
 
 
+#: Where an /embed page's centre and focused station go: the page is built once per view (language,
+#: base map, zoom) with these, and each request's own centre and station are put in their place
+#: (`fill_embed`), so a client asking for a new centre every time costs a string replace, not a
+#: build. The placeholder centre has the 6 decimals the map rounds to; each placeholder is checked
+#: to appear exactly once in the built page.
+_CENTER = (107.123457, 29.987653)
+_FOCUS = "zz-embed-focus-zz"
+
+
+def _center_json(tiles: TileSource, lon: float, lat: float) -> str:
+    """The centre as the map's script holds it: ``[lat, lon]`` in the base map's datum."""
+    return json.dumps(to_map([lon], [lat], tiles.crs)[0])
+
+
+def embed_template(
+    catalog: Catalog,
+    tiles: TileSource,
+    lang: str,
+    coverage_km: float | None,
+    zoom: int,
+    focus: bool,
+) -> str:
+    """The /embed page at ``zoom`` with placeholders for its centre (and focused station)."""
+    page = map_page(catalog, tiles, lang, coverage_km, _CENTER, zoom, _FOCUS if focus else None)
+    if page.count(_center_json(tiles, *_CENTER)) != 1 or (focus and page.count(_FOCUS) != 1):
+        raise RuntimeError("the /embed placeholders are not each found once in the built page")
+    return page
+
+
+def fill_embed(
+    template: str, tiles: TileSource, center: tuple[float, float], focus: str | None
+) -> str:
+    """An /embed page from `embed_template`: the request's centre (WGS84) and station put in.
+
+    Byte for byte the page `map_page` builds for that centre and station (a test checks it).
+    Station ids are slugs (a-z, 0-9, '-'): nothing in them needs escaping in the page's JSON.
+    """
+    page = template.replace(_center_json(tiles, *_CENTER), _center_json(tiles, *center), 1)
+    return page.replace(_FOCUS, focus, 1) if focus is not None else page
+
+
 def page_center(lon: float, lat: float, zoom: int) -> tuple[float, float]:
     """``lon``, ``lat`` rounded to what a map at ``zoom`` can show (half a pixel at most).
 
@@ -140,6 +183,10 @@ def page_center(lon: float, lat: float, zoom: int) -> tuple[float, float]:
     """
     decimals = max(0, math.ceil(math.log10(256 * 2**zoom / 360)))
     return round(lon, decimals), round(lat, decimals)
+
+
+class PageBuildsLimited(TooManyAttempts):
+    """A client caused more page builds in a minute than allowed (429)."""
 
 
 #: How much lower the page builders' CPU priority is than the rest of the worker.
@@ -155,13 +202,18 @@ class PageCache:
     build threads run at a lower CPU priority (Linux: nice +10), so that on a busy machine the
     riders' requests get the cores first, however many pages are asked for.
     The least recently used pages are dropped past ``max_entries`` pages or ``max_bytes``
-    bytes of memory; a page larger than ``max_bytes`` is served but not kept.
+    bytes of memory; a page larger than ``max_bytes`` is served but not kept. One client may
+    cause at most ``builds_per_minute`` builds (`PageBuildsLimited` past it): a client asking
+    for a new variant every time would otherwise keep the builders busy for everyone.
     """
 
-    def __init__(self, max_entries: int, max_bytes: int, max_builds: int) -> None:
+    def __init__(
+        self, max_entries: int, max_bytes: int, max_builds: int, builds_per_minute: int = 30
+    ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.max_builds = max_builds
+        self.builds = WindowLimit(builds_per_minute, 60.0)
         self.nbytes = 0
         self._pages: OrderedDict[Hashable, str] = OrderedDict()
         self._building: dict[Hashable, asyncio.Task[str]] = {}
@@ -175,14 +227,24 @@ class PageCache:
     def __iter__(self) -> Iterator[Hashable]:
         return iter(list(self._pages))
 
-    async def get(self, key: Hashable, build: Callable[[], str]) -> str:
-        """The page for ``key``, built by ``build`` (in a thread) unless already kept."""
+    async def get(self, key: Hashable, build: Callable[[], str], client: str = "") -> str:
+        """The page for ``key``, built by ``build`` (in a thread) unless already kept.
+
+        A build counts against ``client`` (its address); PageBuildsLimited past the limit.
+        """
         page = self._pages.get(key)
         if page is not None:
             self._pages.move_to_end(key)
             return page
         task = self._building.get(key)
         if task is None:
+            wait = self.builds.retry_after(client)
+            if wait is not None:
+                raise PageBuildsLimited(
+                    f"this address asked for too many different pages: try again in {wait} s",
+                    wait,
+                )
+            self.builds.hit(client)
             task = asyncio.ensure_future(self._build(key, build))
             task.add_done_callback(_retrieve)
             self._building[key] = task

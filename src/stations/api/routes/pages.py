@@ -15,21 +15,23 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import Field
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from stations.api.deps import CatalogDep, ServicesDep
+from stations.api.deps import CatalogDep, ServicesDep, client_address
 from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
-from stations.api.state import Services
+from stations.api.state import services_of
 from stations.errors import InvalidInput, StationNotFound
 from stations.web import assets
 from stations.web.pages import (
     NONCE,
     choose_tiles,
     content_security_policy,
+    embed_template,
+    fill_embed,
     map_page,
     page_center,
     rider_page,
@@ -111,14 +113,20 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
     )
 
 
-async def _cached(services: Services, key: tuple[object, ...], build: Callable[[], str]) -> str:
-    """A page built once per data version and ``key`` (off the event loop)."""
+async def _cached(request: Request, key: tuple[object, ...], build: Callable[[], str]) -> str:
+    """A page built once per data version and ``key``, off the event loop.
+
+    A build counts against the client's address (`stations.web.pages.PageCache`).
+    """
+    services = services_of(request)
     # pages show the data's extent and kinds: a new version of the data, new pages
-    return await services.pages.get((services.holder.version, *key), build)
+    version_key = (services.holder.version, *key)
+    return await services.pages.get(version_key, build, client_address(request))
 
 
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_rider_page(
+    request: Request,
     q: Annotated[PageQuery, Depends(QueryParams(PageQuery))],
     catalog: CatalogDep,
     services: ServicesDep,
@@ -127,13 +135,14 @@ async def read_rider_page(
     source = choose_tiles(services.settings, q.tiles)
     lang = q.lang
     page = await _cached(
-        services, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
+        request, ("rider", lang, source), lambda: rider_page(catalog, source, lang.value)
     )
     return _respond(page, source, [])
 
 
 @router.get("/map", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_map_page(
+    request: Request,
     q: Annotated[MapQuery, Depends(QueryParams(MapQuery))],
     catalog: CatalogDep,
     services: ServicesDep,
@@ -144,7 +153,7 @@ async def read_map_page(
     km = q.coverage_km or services.settings.coverage_km
     plan = q.count if q.planning else None
     page = await _cached(
-        services,
+        request,
         ("map", lang, source, km, plan),
         lambda: map_page(catalog, source, lang.value, km, planning_count=plan),
     )
@@ -153,6 +162,7 @@ async def read_map_page(
 
 @router.get("/embed", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_embed_page(
+    request: Request,
     q: Annotated[EmbedQuery, Depends(QueryParams(EmbedQuery))],
     catalog: CatalogDep,
     services: ServicesDep,
@@ -170,12 +180,21 @@ async def read_embed_page(
             raise StationNotFound(f"no located station with id {station!r}")
         center = center or (found.lon, found.lat)
         zoom = zoom if zoom is not None else 15
-    if center is not None:
-        zoom = 13 if zoom is None else zoom
-        center = page_center(*center, zoom)
-    page = await _cached(
-        services,
-        ("embed", lang, source, center, zoom, station),
-        lambda: map_page(catalog, source, lang.value, settings.coverage_km, center, zoom, station),
+    if center is None:
+        page = await _cached(
+            request,
+            ("embed", lang, source, zoom),
+            lambda: map_page(catalog, source, lang.value, settings.coverage_km, None, zoom),
+        )
+        return _respond(page, source, settings.embed_origins)
+    zoom = 13 if zoom is None else zoom
+    view = zoom
+    template = await _cached(
+        request,
+        ("embed-view", lang, source, zoom, station is not None),
+        lambda: embed_template(
+            catalog, source, lang.value, settings.coverage_km, view, station is not None
+        ),
     )
+    page = fill_embed(template, source, page_center(*center, zoom), station)
     return _respond(page, source, settings.embed_origins)
