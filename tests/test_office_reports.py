@@ -118,6 +118,8 @@ def test_resolving_again_keeps_the_first_resolver(api):
     number = report(api, DELONG, "broken_equipment")
     first = api.post(f"/api/reports/{number}/resolve", json={"note": "fixed"}, headers=AUTH)
     assert first.json()["resolved_by"] == "desk"
+    no_csrf = api.post(f"/api/reports/{number}/resolve", json={}, headers=session_cookie())
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
     cookie = {**session_cookie(), "X-CSRF-Token": csrf_of(api)}
     again = api.post(f"/api/reports/{number}/resolve", json={"note": "again"}, headers=cookie)
     assert again.status_code == 409 and "desk" in again.json()["detail"]
