@@ -14,7 +14,7 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from conftest import station
 from office import LABEL, TOKEN, office_server, readme_shot, sign_in
@@ -74,20 +74,20 @@ def test_clerk_resolves_a_riders_report_from_the_inbox(browser, tiles, tmp_path)
         # the rider's markup is text: no element was made of it, no script ran
         assert mine.locator(".st-report-text").inner_text() == XSS
         assert clerk.locator("#report-list img").count() == 0
-        assert mine.locator(".st-report-station").inner_text() == "德隆银杏村工会驿站"
+        expect(mine.locator(".st-report-station")).to_have_text("德隆银杏村工会驿站")  # fetched
         hrefs = [a.get_attribute("href") for a in mine.locator(".st-report-links a").all()]
         assert hrefs == [f"/admin/stations?station={DELONG}", f"/admin/stations/{DELONG}/poster"]
-        counts = clerk.locator("#report-counts button")
-        counts.first.wait_for()
-        assert (
-            clerk.locator(f"#report-counts [data-station={DELONG}] .st-count").inner_text() == "1"
-        )
+        expect(clerk.locator(f"#report-counts [data-station={DELONG}] .st-count")).to_have_text("1")
+        expect(clerk.locator(f"#report-counts [data-station={JINSHAN}]")).to_contain_text("金山镇")
+        expect(clerk.locator(".st-report-station").first).to_contain_text("金山镇")
         readme_shot(clerk, "office-reports.png")
 
         mine.locator("textarea").fill("已联系管理员开门 <b>ok</b>")
         mine.locator("button[type=submit]").click()
-        clerk.wait_for_function(
-            f"() => !document.querySelector('#report-counts [data-station={DELONG}]')"
+        clerk.wait_for_function(  # the list and the counts are both loaded again
+            "id => !document.querySelector(`#report-counts [data-station=${id}]`)"
+            " && !document.querySelector('#report-list [data-category=locked_during_hours]')",
+            arg=DELONG,
         )
         assert "开放时间内锁门" not in clerk.locator("#report-list").inner_text()
         assert "已标记为已处理" in clerk.locator("#admin-status").inner_text()
@@ -147,9 +147,7 @@ def test_inbox_filters_and_pages(browser, tiles, tmp_path):  # noqa: F811
         assert set(clerk.locator(".st-report-cat").all_inner_texts()) == {"no water"}
         clerk.click(f"#report-counts [data-station={JINSHAN}]")
         clerk.wait_for_function("() => document.body.dataset.reports === '1'")
-        assert clerk.locator(".st-report-station").all_inner_texts() == [
-            "金山镇工会驿站（位置待核实）"
-        ]
+        expect(clerk.locator(".st-report-station")).to_have_text(["金山镇工会驿站（位置待核实）"])
         assert "station=jinshan-union-station" in clerk.url and "category=no_water" in clerk.url
         clerk.reload()  # the URL keeps the view
         assert len(open_reports(clerk)) == 1
