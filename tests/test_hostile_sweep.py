@@ -242,7 +242,7 @@ def test_the_sweep_covers_every_documented_operation() -> None:
     assert len(documented) >= 27
     with_body = {(m, p) for m, p, op in OPERATIONS if "requestBody" in op}
     assert with_body == set(BODIES)  # a new body route needs a valid body here to be swept
-    assert len([c for c in CASES if c[0]]) == 7  # writes, and the reports list and resolve
+    assert len([c for c in CASES if c[0]]) == 8  # writes, and the reports list, counts and resolve
 
 
 #: Every operation anonymously, and those that take a token (they document 401) with it too.

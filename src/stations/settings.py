@@ -6,6 +6,7 @@ import re
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -195,7 +196,39 @@ class Settings(BaseSettings):
             return []
         return parse_admin_tokens(self.admin_token.get_secret_value())
 
+    # -- the office's posters (stream 17-C): the address riders reach the service at --
+    public_url: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The service's public address as riders reach it (https://host[:port][/path]); "
+        "the QR codes on station posters link there. Unset: taken from each request.",
+    )
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        """An http(s) address with a host and nothing after the path; no trailing slash."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.query
+            or parts.fragment
+            or not PUBLIC_URL_SYNTAX.fullmatch(value)
+        ):
+            raise ValueError(
+                f"public_url must be an http(s) address such as https://stations.example.cn "
+                f"(a path allowed; no user, query or fragment); got {value!r}"
+            )
+        return value.rstrip("/")
+
+
+#: What a public address may hold: letters, digits and the URL characters a QR code carries well.
+PUBLIC_URL_SYNTAX = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%/-]*)?")
 #: A label: what the audit log and ``resolved_by`` record for a token's writes.
 TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")
 #: A token as an ``Authorization: Bearer`` header can carry it (RFC 6750's b64token).

@@ -169,8 +169,9 @@ class ReportStore:
         station_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        category: Category | None = None,
     ) -> list[dict[str, Any]]:
-        """Reports, newest first."""
+        """Reports, newest first; each filter given narrows the list."""
         if not self.path.exists():
             return []
         where: list[str] = []
@@ -181,6 +182,9 @@ class ReportStore:
         if station_id:
             where.append("station_id = ?")
             args.append(station_id)
+        if category:
+            where.append("category = ?")
+            args.append(category.value)
         sql = "SELECT * FROM reports"
         if where:
             sql += " WHERE " + " AND ".join(where)

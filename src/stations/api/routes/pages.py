@@ -25,6 +25,7 @@ from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
 from stations.api.state import services_of
 from stations.errors import InvalidInput, StationNotFound
+from stations.models import ID_PATTERN
 from stations.web import assets
 from stations.web.pages import (
     NONCE,
@@ -67,6 +68,18 @@ class PageQuery(QueryModel):
 
     lang: LangField = Lang.ZH
     tiles: TilesField = None
+
+
+class RiderQuery(PageQuery):
+    """Parameters of the rider page: a station to open (a poster's QR code links there)."""
+
+    station: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=ID_PATTERN.pattern,
+        description="Id of a station to centre on, its card and report form open (read by "
+        "the page's script, so the page itself stays one cached page).",
+    )
 
 
 class MapQuery(PageQuery):
@@ -127,7 +140,7 @@ async def _cached(request: Request, key: tuple[object, ...], build: Callable[[],
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
 async def read_rider_page(
     request: Request,
-    q: Annotated[PageQuery, Depends(QueryParams(PageQuery))],
+    q: Annotated[RiderQuery, Depends(QueryParams(RiderQuery))],
     catalog: CatalogDep,
     services: ServicesDep,
 ) -> HTMLResponse:

@@ -36,6 +36,11 @@ class ReportsQuery(QueryModel):
 
     status: str | None = Field(default=None, pattern="^(open|resolved)$")
     station: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN.pattern)
+    category: Category | None = Field(
+        default=None,
+        description="Only this category: locked_during_hours, no_water, broken_equipment, "
+        "dirty, moved_or_not_found or other.",
+    )
     limit: int = Field(default=100, ge=1, le=1000)
     offset: Offset = 0
 
@@ -107,9 +112,21 @@ async def read_reports(
 ) -> ORJSONResponse:
     """Reports, newest first (token required)."""
     rows: list[dict[str, Any]] = await run_in_threadpool(
-        reports.list, q.status, q.station, q.limit, q.offset
+        reports.list, q.status, q.station, q.limit, q.offset, q.category
     )
     return ORJSONResponse({"reports": rows})
+
+
+@router.get(
+    "/api/reports/counts",
+    response_class=ORJSONResponse,
+    responses=json_responses(["counts"]),
+    dependencies=[Depends(NO_QUERY)],
+)
+async def read_report_counts(writer: WriterDep, reports: ReportsDep) -> ORJSONResponse:
+    """Open reports per station id, for the office's map pins (token required)."""
+    counts: dict[str, int] = await run_in_threadpool(reports.open_counts)
+    return ORJSONResponse({"counts": counts})
 
 
 @router.post(

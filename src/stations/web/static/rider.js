@@ -102,7 +102,7 @@
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       send.disabled = true;
-      const body = { category: category.value, text: text.value.trim() || null, lon: here[0], lat: here[1], crs: cfg.crs };
+      const body = { category: category.value, text: text.value.trim() || null, lon: here ? here[0] : null, lat: here ? here[1] : null, crs: cfg.crs };
       try {
         const response = await fetch("/api/stations/" + encodeURIComponent(stationId) + "/reports", {
           method: "POST",
@@ -235,10 +235,34 @@
     url.searchParams.set("lang", cfg.lang);
     window.history.replaceState(null, "", url.toString());
     if (last) render(last.body, last.here);
+    else if (document.body.dataset.station) showStation(document.body.dataset.station);
   }
   $("lang-switch").addEventListener("click", () => {
     cfg.lang = cfg.lang === "zh" ? "en" : "zh";
     applyLanguage();
   });
+  /** /?station=<id> (a station poster's QR code): centre on it and show its card with the
+   * report form open, so a rider at its door reports in one tap (no position is sent). */
+  async function showStation(id) {
+    try {
+      const response = await fetch("/api/stations/" + encodeURIComponent(id) + "?crs=" + cfg.crs);
+      if (!response.ok) throw new Error(String(response.status));
+      const feature = await response.json();
+      const box = reportBox(feature.properties.id, null);
+      box.open = true;
+      highlight.clearLayers();
+      $("results").replaceChildren(S.el("li", { "data-station": feature.id }, [S.popupContent(feature.properties, cfg), box]));
+      if (feature.geometry) {
+        const [x, y] = feature.geometry.coordinates;
+        L.marker([y, x], { icon: S.icon(cfg, feature.properties.kind, true, 1), zIndexOffset: 1000 }).addTo(highlight);
+        map.setView([y, x], 16);
+      }
+      document.body.dataset.station = feature.id;
+    } catch (err) {
+      say(t("load_failed"));
+    }
+  }
+  const asked = new URLSearchParams(window.location.search).get("station");
+  if (asked) showStation(asked);
   window.riderPage = { map: map, state: state, nearest: nearest };
 })();
