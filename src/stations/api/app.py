@@ -26,7 +26,17 @@ from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
 from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
-from stations.api.routes import admin, edit, ogc, pages, planning, queries, reports
+from stations.api.routes import (
+    admin,
+    admin_stations,
+    edit,
+    ogc,
+    pages,
+    planning,
+    queries,
+    reports,
+    station_office,
+)
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
@@ -198,7 +208,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.services = services
     install_error_handlers(app)
-    for module in (routes, edit, reports, queries, ogc, planning, pages, admin):
+    for module in (routes, edit, reports, queries, ogc, planning, pages, admin, station_office, admin_stations):  # fmt: skip  # noqa: E501
         document_query_parameters(module.router)
         app.include_router(module.router)
     _mount_docs(app)
