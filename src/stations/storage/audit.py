@@ -6,7 +6,7 @@ updated). `AuditLog.history` answers a station's last changes without reading th
 request: each process keeps an index (station id -> byte offsets of its lines), built by one scan
 the first time and then extended by reading only the bytes appended since; a request then reads
 just the lines it returns. A log replaced or cut shorter (rotated by hand) is indexed afresh. A
-half-written last line (a crash mid-append) is left out until it is complete.
+half-written last line (a crash mid-append) is left out, and the next append ends it first.
 """
 
 from __future__ import annotations
@@ -61,14 +61,19 @@ class AuditLog:
         self.path = path
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Append one change, stamped with the time, and fsync it."""
+        """Append one change, stamped with the time, and fsync it (call under the write lock).
+
+        A line a crash left half-written is ended first, so it cannot swallow this one.
+        """
         line = json.dumps(
             {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry},
             ensure_ascii=False,
         )
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, (line + "\n").encode("utf-8"))
+            size = os.fstat(fd).st_size
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + line + "\n").encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -82,7 +87,9 @@ class AuditLog:
         with _LOCK:
             index = self._indexed()
             starts = list(index.offsets.get(station_id, [])[-limit:]) if index else []
-        out = []
+        out: list[dict[str, Any]] = []
+        if not starts:
+            return out
         with open(self.path, "rb") as log:
             for start in reversed(starts):
                 log.seek(start)
