@@ -23,11 +23,25 @@ from stations.storage.loading import parse_feature
 ANY = "*"
 
 
+#: Versions of loaded stations by ``id()`` (each entry holds its station, so the id cannot be
+#: reused while cached); bounded like `stations.features` caches. A station object never
+#: changes, so its version is computed once per worker.
+_VERSIONS: dict[int, tuple[Station, str]] = {}
+CACHE_LIMIT = 20_000
+
+
 def station_version(station: Station) -> str:
     """The version of a loaded station: 24 hex digits of its canonical record's digest."""
+    cached = _VERSIONS.get(id(station))
+    if cached is not None and cached[0] is station:
+        return cached[1]
     record = {"properties": station.props.model_dump(mode="json"), "at": [station.lon, station.lat]}
     blob = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(blob, digest_size=12).hexdigest()
+    version = hashlib.blake2b(blob, digest_size=12).hexdigest()
+    if len(_VERSIONS) >= CACHE_LIMIT:
+        _VERSIONS.clear()
+    _VERSIONS[id(station)] = (station, version)
+    return version
 
 
 def feature_version(feature: Feature) -> str:

@@ -443,8 +443,13 @@
   /* The survey is saved at once, in WGS84 (what the phone measured); surveyed_by is set by the
    * server from the session. Other unsaved edits in the form stay in the form. */
   function saveSurvey(got) {
-    if (S.creating || !S.base) {
-      setPosition([got.lon, got.lat]); // a new station: its position, saved with the form (crs caveat: wgs84)
+    if (S.creating || !S.base) { // a new station: the survey goes into the form, saved with it
+      if (crs !== "wgs84") { $("st-survey-status").textContent = t("survey_save_first"); return; }
+      setPosition([got.lon, got.lat]);
+      if (draft) draft.setLatLng([got.lat, got.lon]);
+      input("position_accuracy").value = "surveyed";
+      input("accuracy_m").value = Math.round(got.acc * 10) / 10;
+      input("surveyed_at").value = new Date().toISOString().replace(/\.\d+Z$/, "Z");
       return;
     }
     var id = S.base.properties.id;
