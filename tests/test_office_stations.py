@@ -90,8 +90,13 @@ def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
     context = phone(browser)
     page = context.new_page()
     watch = Watch(page)
+    # the reports inbox's counts route (another part of the office app), answered here
+    counts = {"counts": {TOUDU_ID: 2, "nanchuan-cold-drink-fridge": 1}}
+    page.route("**/api/reports/counts", lambda r: r.fulfill(json=counts))
     open_section(page, office)
     assert page.locator("#st-list .st-row").count() == 10  # closed and unlocated ones too
+    badge = page.locator(f'.st-row[data-id="{TOUDU_ID}"] .st-badge')
+    assert badge.inner_text() == "2" and page.locator(".st-pin-count").count() == 2
     readme_shot(page, "office-stations.png")
     page.fill("#q", "头渡")
     assert page.locator("#st-list .st-row").count() == 1
@@ -118,6 +123,10 @@ def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
     after = stored(office, TOUDU_ID)["geometry"]["coordinates"]
     _, _, moved = GEOD.inv(before[0], before[1], after[0], after[1])
     assert abs(moved - shown) < 0.05, (moved, shown)  # the page's Vincenty agrees with pyproj
+    page.click("#lang-switch")  # the same section in English
+    page.wait_for_selector("#st-list .st-row")
+    assert page.inner_text(".st-finder h1") == "Stations"
+    assert "open · approximate" in page.inner_text("#st-list")
     clean(watch)
     context.close()
 
