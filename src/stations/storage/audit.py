@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,12 @@ import orjson
 CHUNK = 1 << 20
 #: Audit actions that write one station with its before and after.
 _FEATURE_KEYS = ("before", "after")
+#: A one-station line as `AuditLog.append` writes it starts ``{"at": "...", "actor": "...",
+#: "action": "...", "id": "<id>", "before": ...``: its id is read from those first bytes without
+#: parsing the stations (most of the line). The key's bytes cannot occur inside a JSON string
+#: (its quotes would be escaped there). Other lines are parsed whole.
+_ID_KEY = b', "id": "'
+_ID = re.compile(rb"[a-z0-9][a-z0-9-]{0,63}")
 
 
 @dataclass
@@ -52,6 +59,20 @@ def _ids(entry: Any) -> list[str]:
         if isinstance(value, list):
             out += [sid for sid in value if isinstance(sid, str)]
     return out
+
+
+def _line_ids(line: bytes) -> list[str]:
+    """The station ids of one audit line (none if it is not a change's JSON)."""
+    at = line.find(_ID_KEY, 0, 512)
+    if at > 0 and line.startswith(b'{"at": '):
+        start = at + len(_ID_KEY)
+        end = line.find(b'"', start, start + 65)
+        if end > 0 and _ID.fullmatch(line, start, end):
+            return [line[start:end].decode("ascii")]
+    try:
+        return _ids(orjson.loads(line))
+    except orjson.JSONDecodeError:
+        return []
 
 
 class AuditLog:
@@ -129,10 +150,7 @@ class AuditLog:
                 lines = data.split(b"\n")
                 rest = lines.pop()  # incomplete (or empty after the last newline)
                 for line in lines:
-                    try:
-                        ids = _ids(orjson.loads(line))
-                    except orjson.JSONDecodeError:
-                        ids = []
+                    ids = _line_ids(line)
                     for sid in ids:
                         index.offsets.setdefault(sid, []).append(start)
                     start += len(line) + 1
