@@ -298,3 +298,19 @@ def test_surveyed_by_is_the_actor_of_the_survey(store):
     assert kept["properties"]["surveyed_by"] == "office"
     cleared = store.patch(KNOWN, {"properties": {"accuracy_m": None, "surveyed_at": None}}, "field")
     assert "surveyed_by" not in cleared["properties"]
+
+
+def test_an_import_cannot_name_the_surveyor(store):
+    survey = {
+        "position_accuracy": "surveyed",
+        "accuracy_m": 6,
+        "surveyed_at": "2026-05-02T09:00:00Z",
+    }
+    sheet = features(store)[KNOWN]
+    row = {**sheet, "properties": {**sheet["properties"], **survey, "surveyed_by": "someone"}}
+    store.import_features([row], "importer", update=True)
+    assert features(store)[KNOWN]["properties"]["surveyed_by"] == "importer"
+    again = {**row, "properties": {**row["properties"], "phone": "023-1234567"}}
+    store.import_features([again], "other", update=True)
+    props = features(store)[KNOWN]["properties"]
+    assert props["phone"] == "023-1234567" and props["surveyed_by"] == "importer"

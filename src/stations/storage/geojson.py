@@ -367,7 +367,10 @@ class GeoJSONStore:
                 )
             if not plan.writes:
                 return plan
-            entries = [journal.Entry(f["properties"]["id"], f) for f in plan.writes]
+            current = {sid: self._get(stored, sid) for sid in plan.changed}
+            stamped = [stamp_surveyor(current.get(f["id"]), f, actor) for f in plan.writes]
+            writes = [check_written_feature(f, cache=cache) for f in stamped]
+            entries = [journal.Entry(f["properties"]["id"], f) for f in writes]
             audit = {"actor": actor, "action": "import", "created": plan.created}
             self._write(stored, entries, {**audit, "updated": plan.changed})
             if stored.position.journal_inode is not None:  # a bulk change: fold it in at once
@@ -383,13 +386,8 @@ class GeoJSONStore:
             current = self._get(stored, station_id)
             check_if_match(current, if_match)
             if purge:
-                audit = {
-                    "actor": actor,
-                    "action": "purge",
-                    "id": station_id,
-                    "before": current,
-                    "after": None,
-                }
+                audit: dict[str, Any] = {"actor": actor, "action": "purge", "id": station_id}
+                audit |= {"before": current, "after": None}
                 self._write(stored, [journal.Entry(station_id, None)], audit)
                 return None
             closed = {
