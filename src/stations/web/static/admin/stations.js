@@ -284,8 +284,9 @@
       return refresh().then(function () { return openStation(id, false); });
     }
     if (r.status === 412) return showConflict();
-    showProblems((r.data && r.data.detail) || r.status);
-    A.status(t("error") + ((r.data && r.data.detail) || r.status), true);
+    var detail = (r.data && r.data.detail) || String(r.status);
+    showProblems(r.status === 409 ? "properties.id: " + detail : detail); // the id is taken
+    A.status(t("error") + detail, true);
   }
 
   function save(ifMatch) {
@@ -411,17 +412,19 @@
     var line = $("st-survey-status");
     $("st-survey-confirm").hidden = true;
     if (!window.isSecureContext || !navigator.geolocation) { line.textContent = t("survey_needs_https"); return; }
-    var fixes = [];
+    var fixes = [], failed = false;
     line.textContent = fmt("survey_running", { a: "…", n: 0 });
     var watch = navigator.geolocation.watchPosition(function (pos) {
       fixes.push({ lon: pos.coords.longitude, lat: pos.coords.latitude, acc: Math.max(pos.coords.accuracy, 0.1) });
       line.textContent = fmt("survey_running", { a: Math.round(pos.coords.accuracy), n: fixes.length });
     }, function (err) {
+      failed = true;
       navigator.geolocation.clearWatch(watch);
       line.textContent = fmt("survey_no_fix", { e: err.message || err.code });
     }, { enableHighAccuracy: true, maximumAge: 0, timeout: cfg.survey.seconds * 4000 });
     setTimeout(function () {
       navigator.geolocation.clearWatch(watch);
+      if (failed && !fixes.length) return; // the error is shown already
       if (!fixes.length) { line.textContent = fmt("survey_no_fix", { e: "timeout" }); return; }
       var got = average(fixes);
       S.survey = got;
