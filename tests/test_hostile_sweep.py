@@ -43,6 +43,7 @@ VALID = {
     "collection_id": "stations",
     "feature_id": "toudu-union-station",
     "report_id": "1",
+    "opening_hours": "Mo-Fr 08:00-18:00",
 }
 
 #: Parameters whose meaning depends on the datum (swept in every datum).
@@ -242,7 +243,8 @@ def test_the_sweep_covers_every_documented_operation() -> None:
     assert len(documented) >= 27
     with_body = {(m, p) for m, p, op in OPERATIONS if "requestBody" in op}
     assert with_body == set(BODIES)  # a new body route needs a valid body here to be swept
-    assert len([c for c in CASES if c[0]]) == 8  # writes, and the reports list, counts and resolve
+    # writes, the reports list, counts and resolve, a station's history and the hours preview
+    assert len([c for c in CASES if c[0]]) == 10
 
 
 #: Every operation anonymously, and those that take a token (they document 401) with it too.

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
-from stations.errors import Conflict, InvalidInput, StationNotFound
+from stations.errors import Conflict, InvalidInput, PreconditionFailed, StationNotFound
 from stations.settings import Settings
 from stations.storage.base import Store
+from stations.storage.revision import feature_version
 from stations.storage.store import open_store
 
 Opener = Callable[[], Store]
@@ -247,3 +248,69 @@ def test_importing_what_is_stored_changes_nothing(store):
     plan = store.import_features(doc["features"], "o", update=True)
     assert plan.changed == [] and plan.created == [] and len(plan.unchanged) == len(doc["features"])
     assert store.version() == version
+
+
+def test_if_match_guards_replace_patch_and_delete(store):
+    base = features(store)[KNOWN]
+    version = feature_version(base)
+    changed = store.patch(KNOWN, {"properties": {"phone": "023-1234567"}}, "a", if_match=version)
+    assert feature_version(changed) != version
+    stale = {**base, "properties": {**base["properties"], "notes": "mine"}}
+    snapshot = features(store)
+    with pytest.raises(PreconditionFailed, match="changed since"):
+        store.replace(KNOWN, stale, "b", if_match=version)
+    with pytest.raises(PreconditionFailed):
+        store.patch(KNOWN, {"properties": {"notes": "mine"}}, "b", if_match=version)
+    with pytest.raises(PreconditionFailed):
+        store.delete(KNOWN, "b", if_match=version)
+    assert features(store) == snapshot  # nothing written
+    assert store.patch(KNOWN, {"properties": {"notes": "x"}}, "b", if_match="*")
+    current = feature_version(features(store)[KNOWN])
+    assert store.delete(KNOWN, "b", if_match=current)["properties"]["status"] == "closed"
+    with pytest.raises(StationNotFound):
+        store.patch("no-such-station", {"properties": {}}, "b", if_match="*")
+
+
+def test_history_is_newest_first_with_before_and_after(store):
+    assert store.history(KNOWN, 10) == []
+    store.patch(KNOWN, {"properties": {"phone": "023-1234567"}}, "office")
+    store.delete(KNOWN, "field")
+    store.create(station("other-one", 107.2, 28.95), "office")
+    entries = store.history(KNOWN, 10)
+    assert [(e["actor"], e["action"]) for e in entries] == [("field", "close"), ("office", "patch")]
+    assert entries[0]["before"]["properties"]["status"] == "open"
+    assert entries[0]["after"]["properties"]["status"] == "closed"
+    assert entries[1]["after"]["properties"]["phone"] == "023-1234567"
+    assert entries[1]["at"] <= entries[0]["at"]
+    assert [e["action"] for e in store.history(KNOWN, 1)] == ["close"]
+    assert len(store.history("other-one", 10)) == 1
+
+
+def test_surveyed_by_is_the_actor_of_the_survey(store):
+    survey = {
+        "position_accuracy": "surveyed",
+        "accuracy_m": 8,
+        "surveyed_at": "2026-05-01T08:30:00Z",
+    }
+    written = store.patch(KNOWN, {"properties": {**survey, "surveyed_by": "someone"}}, "office")
+    assert written["properties"]["surveyed_by"] == "office"
+    kept = store.patch(KNOWN, {"properties": {"phone": "023-1234567"}}, "field")
+    assert kept["properties"]["surveyed_by"] == "office"
+    cleared = store.patch(KNOWN, {"properties": {"accuracy_m": None, "surveyed_at": None}}, "field")
+    assert "surveyed_by" not in cleared["properties"]
+
+
+def test_an_import_cannot_name_the_surveyor(store):
+    survey = {
+        "position_accuracy": "surveyed",
+        "accuracy_m": 6,
+        "surveyed_at": "2026-05-02T09:00:00Z",
+    }
+    sheet = features(store)[KNOWN]
+    row = {**sheet, "properties": {**sheet["properties"], **survey, "surveyed_by": "someone"}}
+    store.import_features([row], "importer", update=True)
+    assert features(store)[KNOWN]["properties"]["surveyed_by"] == "importer"
+    again = {**row, "properties": {**row["properties"], "phone": "023-1234567"}}
+    store.import_features([again], "other", update=True)
+    props = features(store)[KNOWN]["properties"]
+    assert props["phone"] == "023-1234567" and props["surveyed_by"] == "importer"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from opening_hours import OpeningHours
@@ -45,3 +46,39 @@ def is_open(
     if oh.is_unknown(moment):
         return None
     return bool(oh.is_open(moment))
+
+
+#: Most intervals a preview lists per day (an expression switching every minute stays small).
+MAX_PREVIEW_INTERVALS = 48
+
+
+def week(expression: str, start: date, tz: str = DEFAULT_TZ) -> list[dict[str, Any]]:
+    """Open, closed or unknown through the 7 days from ``start``, for a preview of the hours.
+
+    One item per day: ``{"date", "weekday" (0 = Monday), "intervals": [{"from", "to",
+    "state", "comment"}]}``, times ``HH:MM`` local (``to`` of the last is ``24:00``). Raises
+    `ValueError` naming the syntax error (`parse`).
+    """
+    oh = parse(expression, tz)
+    zone = ZoneInfo(tz)
+    days = []
+    for n in range(7):
+        day = start + timedelta(days=n)
+        begin = datetime.combine(day, time(0), zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone)
+        intervals: list[dict[str, Any]] = []
+        for lo, hi, state, comment in oh.intervals(begin, end):
+            if len(intervals) == MAX_PREVIEW_INTERVALS:
+                break
+            intervals.append(
+                {
+                    "from": lo.astimezone(zone).strftime("%H:%M"),
+                    "to": "24:00"
+                    if hi is None or hi >= end
+                    else hi.astimezone(zone).strftime("%H:%M"),
+                    "state": str(state).rsplit(".", 1)[-1].lower(),
+                    "comment": comment or None,
+                }
+            )
+        days.append({"date": day.isoformat(), "weekday": day.weekday(), "intervals": intervals})
+    return days

@@ -5,10 +5,20 @@ from __future__ import annotations
 import re
 import reprlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from stations import hours
 
@@ -86,6 +96,14 @@ AMENITY_LABELS: dict[Amenity, tuple[str, str]] = {
 }
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+#: ``surveyed_at``: ISO 8601 in UTC with a ``Z`` (what ``Date.toISOString()`` writes).
+SURVEYED_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+#: ``surveyed_by``: a token label (`stations.settings.TOKEN_LABEL`).
+LABEL_PATTERN = re.compile(r"^[\w.@-]{1,64}$")
+#: Survey fields left out of a station's JSON when unset, so unsurveyed stations read as before.
+SURVEY_FIELDS = ("accuracy_m", "surveyed_at", "surveyed_by")
+#: The largest ``accuracy_m`` stored (m): a worse fix is no survey.
+MAX_ACCURACY_M = 1000
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-]{4,24}$")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -128,6 +146,15 @@ class StationProperties(BaseModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
     ] = Field(description="Where the station and its position come from.")
     notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    accuracy_m: Annotated[float, Field(gt=0, le=MAX_ACCURACY_M, strict=True)] | None = Field(
+        default=None, description="Radius (m) of the surveyed position's 68% confidence."
+    )
+    surveyed_at: str | None = Field(
+        default=None, description="When the position was surveyed (ISO 8601, UTC, 'Z')."
+    )
+    surveyed_by: str | None = Field(
+        default=None, description="Who surveyed it: the writer's token label, set by the server."
+    )
 
     @field_validator("id")
     @classmethod
@@ -152,6 +179,49 @@ class StationProperties(BaseModel):
         if value is not None:
             hours.parse(value)
         return value
+
+    @field_validator("surveyed_at")
+    @classmethod
+    def _check_surveyed_at(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        problem = f"surveyed_at {shown(value)} must be ISO 8601 in UTC, e.g. 2026-05-01T08:30:00Z"
+        if not SURVEYED_AT_PATTERN.fullmatch(value):
+            raise ValueError(problem)
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(problem) from None
+        if moment.year < 2000 or moment - datetime.now(UTC) > timedelta(days=1):
+            raise ValueError(f"surveyed_at {shown(value)} is not a plausible survey time")
+        return value
+
+    @field_validator("surveyed_by")
+    @classmethod
+    def _check_surveyed_by(cls, value: str | None) -> str | None:
+        if value is not None and not LABEL_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"surveyed_by {shown(value)} must be a token label (1-64 letters, digits, _ . @ -)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _survey_needs_a_position(self) -> StationProperties:
+        if self.position_accuracy is PositionAccuracy.UNKNOWN and (
+            self.accuracy_m is not None or self.surveyed_at is not None
+        ):
+            raise ValueError(
+                "accuracy_m and surveyed_at describe a position, but position_accuracy is 'unknown'"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_survey(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in SURVEY_FIELDS:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
 
     @field_validator("phone")
     @classmethod

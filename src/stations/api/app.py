@@ -20,7 +20,18 @@ from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
 from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
-from stations.api.routes import admin, admin_reports, edit, ogc, pages, planning, queries, reports
+from stations.api.routes import (
+    admin,
+    admin_reports,
+    admin_stations,
+    edit,
+    ogc,
+    pages,
+    planning,
+    queries,
+    reports,
+    station_office,
+)
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
@@ -192,7 +203,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.services = services
     install_error_handlers(app)
-    for module in (routes, edit, reports, queries, ogc, planning, pages, admin, admin_reports):
+    faces = (routes, edit, reports, queries, ogc, planning, pages, station_office)
+    office = (admin, admin_stations, admin_reports)
+    for module in (*faces, *office):
         document_query_parameters(module.router)
         app.include_router(module.router)
     mount_docs(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -10,6 +11,8 @@ from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from stations.api.state import services_of
+from stations.errors import InvalidInput
+from stations.models import shown
 
 GEOJSON = "application/geo+json"
 #: Added to every answer (by `stations.api.app.GuardMiddleware`, and by the hot path).
@@ -57,3 +60,59 @@ def cached(request: Request, content: Any, media_type: str = GEOJSON) -> Respons
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return ORJSONResponse(content, headers=headers, media_type=media_type)
+
+
+#: A station's ETag: its version (`storage.revision.station_version`), then a digest of the
+#: answer's bytes, so each representation (datum, derived fields) has its own strong tag while
+#: every one of them names the version a write may be based on.
+_STATION_ETAG = re.compile(r'"([0-9a-f]{24})(?:\.[0-9a-f]{8})?"')
+
+
+def station_etag(version: str, body: bytes) -> str:
+    """The strong ETag of a station answer: ``"<version>.<digest of the body>"``."""
+    return f'"{version}.{hashlib.blake2b(body, digest_size=4).hexdigest()}"'
+
+
+def if_match_version(request: Request) -> str | None:
+    """The version an ``If-Match`` header names: ``*``, a station ETag's version, or None.
+
+    `InvalidInput` (400) for anything else: a weak tag, a list or a malformed value cannot be
+    checked against a station's version.
+    """
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    value = value.strip()
+    if value == "*":
+        return value
+    found = _STATION_ETAG.fullmatch(value)
+    if found is None:
+        raise InvalidInput(
+            f"If-Match {shown(value)} is not a station's ETag: send the one ETag that GET "
+            '/api/stations/{id} answered (e.g. If-Match: "<24 hex>.<8 hex>"), or * for any'
+        )
+    return found.group(1)
+
+
+def station_answer(
+    request: Request,
+    content: Any,
+    version: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A station Feature with its strong ETag; 304 when ``If-None-Match`` names it."""
+    body = encode(content)
+    etag = station_etag(version, body)
+    if request.method in ("GET", "HEAD") and etag in _tags(
+        request.headers.get("if-none-match", "")
+    ):
+        return Response(status_code=304, headers={"ETag": etag, **(headers or {})})
+    return Response(
+        body, status_code=status, media_type=GEOJSON, headers={"ETag": etag, **(headers or {})}
+    )
+
+
+def _tags(value: str) -> set[str]:
+    """The entity-tags of an ``If-None-Match`` header (weak ones compared weakly, RFC 9110)."""
+    return {tag.strip().removeprefix("W/") for tag in value.split(",")}

@@ -25,7 +25,13 @@ class Store(Protocol):
     `InvalidInput` storing nothing if a feature is invalid; what a write returns is the
     feature as stored, as every reader will load it. Writes naming an unknown id raise
     `StationNotFound`; an unreadable store, or stored data that fails validation, raises
-    `DataError`. ``actor`` names the writer in the audit log.
+    `DataError`. ``actor`` names the writer in the audit log, and becomes ``surveyed_by`` when
+    a write changes a station's survey (`storage.survey.stamp_surveyor`, under the write lock).
+
+    ``if_match`` (replace, patch, delete): the version the write is based on
+    (`storage.revision.station_version`, what the API's ETag carries) or ``"*"``; checked under
+    the write lock (`storage.revision.check_if_match`), `PreconditionFailed` if the station has
+    changed since. None: no check.
     """
 
     def version(self) -> str:
@@ -44,16 +50,30 @@ class Store(Protocol):
         """Add a station; `Conflict` if its id exists."""
         ...
 
-    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
+    def replace(
+        self, station_id: str, feature: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
         """Replace a station entirely (its id cannot change)."""
         ...
 
-    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+    def patch(
+        self, station_id: str, changes: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
         """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
         ...
 
-    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+    def delete(
+        self, station_id: str, actor: str, purge: bool = False, if_match: str | None = None
+    ) -> Feature | None:
         """Mark a station closed (kept, with history), or remove it with ``purge`` (None)."""
+        ...
+
+    def history(self, station_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The station's last ``limit`` changes (from the audit log), newest first.
+
+        Each is ``{"at", "actor", "action", "before", "after"}``: ``at`` ISO 8601 UTC, ``before``
+        and ``after`` the features (null if the log does not hold them, as for a bulk import).
+        """
         ...
 
     def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:

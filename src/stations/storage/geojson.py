@@ -16,15 +16,16 @@
   refuses (`DataError`, nothing folded) if one fails, and removes the temp files a compaction
   killed midway left;
 - one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
-  which token label, what changed (before and after).
+  which token label, what changed (before and after); `history` reads a station's lines back
+  (`storage.audit`);
+- ``if_match`` (a version, `storage.revision`) is checked under the lock, and ``surveyed_by``
+  set from the writer (`storage.survey`), so neither can race with another write.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.models import Status
 from stations.settings import Settings
 from stations.storage import journal
+from stations.storage.audit import AuditLog
 from stations.storage.base import Feature
 from stations.storage.files import atomic_write_bytes, remove_stale_temps
 from stations.storage.importing import ImportPlan, plan_import
@@ -48,6 +50,7 @@ from stations.storage.loading import (
     check_written_feature,
     with_id,
 )
+from stations.storage.revision import check_if_match
 from stations.storage.snapshot import (
     COMPACTED,
     Changes,
@@ -58,6 +61,7 @@ from stations.storage.snapshot import (
     journal_state,
     read_document,
 )
+from stations.storage.survey import stamp_surveyor
 
 log = logging.getLogger("stations.storage")
 
@@ -112,6 +116,7 @@ class GeoJSONStore:
         self.lock_path = path.with_name(path.name + ".lock")
         self.backups = path.parent / ".backups"
         self.audit_path = path.parent / "audit.jsonl"
+        self.audit = AuditLog(self.audit_path)
         self.keep_backups = keep_backups
         self.compact_every = compact_every
         self.cache = cache
@@ -180,7 +185,7 @@ class GeoJSONStore:
             raise DataError(str(self.journal_path), ["journal replaced during a write"])
         written = Position(stored.position.snapshot, state[0], size)
         stored.follow(Changes(entries, written, len(entries)))
-        self._audit(audit)
+        self.audit.append(audit)
         if stored.pending >= self.compact_every:
             self._fold_after_write(stored)
 
@@ -262,17 +267,9 @@ class GeoJSONStore:
         kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
         return kept[-1] if kept else None
 
-    def _audit(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(
-            {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry},
-            ensure_ascii=False,
-        )
-        fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    def history(self, station_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The station's last ``limit`` changes from the audit log, newest first."""
+        return self.audit.history(station_id, limit)
 
     def _get(self, stored: _Stored, station_id: str) -> Feature:
         at = stored.where.get(station_id)
@@ -283,10 +280,13 @@ class GeoJSONStore:
 
     def _put(
         self, stored: _Stored, action: str, feature: Feature, actor: str, before: Feature | None
-    ) -> None:
+    ) -> Feature:
+        """Write ``feature`` (``surveyed_by`` set from ``actor``, checked again); return it."""
+        feature = check_written_feature(stamp_surveyor(before, feature, actor), cache=self.cache)
         sid = feature["properties"]["id"]
         audit = {"actor": actor, "action": action, "id": sid, "before": before, "after": feature}
         self._write(stored, [journal.Entry(sid, feature)], audit)
+        return feature
 
     def create(self, feature: Feature, actor: str) -> Feature:
         """Add a station; Conflict if its id exists."""
@@ -296,11 +296,12 @@ class GeoJSONStore:
             stored = self._current()
             if sid in stored.where:
                 raise Conflict(f"a station with id {sid!r} already exists; use PUT to replace it")
-            self._put(stored, "create", feature, actor, None)
-        return feature
+            return self._put(stored, "create", feature, actor, None)
 
-    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
-        """Replace a station entirely (its id cannot change)."""
+    def replace(
+        self, station_id: str, feature: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
+        """Replace a station entirely (its id cannot change); ``if_match``: see `Store`."""
         feature = check_written_feature(with_id(feature), cache=self.cache)
         if feature["properties"]["id"] != station_id:
             raise InvalidInput(
@@ -310,10 +311,12 @@ class GeoJSONStore:
         with self._locked():
             stored = self._current()
             before = self._get(stored, station_id)
-            self._put(stored, "replace", feature, actor, before)
-        return feature
+            check_if_match(before, if_match)
+            return self._put(stored, "replace", feature, actor, before)
 
-    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+    def patch(
+        self, station_id: str, changes: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
         """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
         if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
             raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
@@ -325,16 +328,13 @@ class GeoJSONStore:
         with self._locked():
             stored = self._current()
             current = self._get(stored, station_id)
-            merged = check_written_feature(
-                {
-                    **current,
-                    "properties": {**current["properties"], **props},
-                    "geometry": changes.get("geometry", current.get("geometry")),
-                },
-                cache=self.cache,
-            )
-            self._put(stored, "patch", merged, actor, current)
-        return merged
+            check_if_match(current, if_match)
+            merged = {
+                **current,
+                "properties": {**current["properties"], **props},
+                "geometry": changes.get("geometry", current.get("geometry")),
+            }
+            return self._put(stored, "patch", merged, actor, current)
 
     def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
         """What `import_features` would do with these features now (a dry run; no lock)."""
@@ -367,31 +367,31 @@ class GeoJSONStore:
                 )
             if not plan.writes:
                 return plan
-            entries = [journal.Entry(f["properties"]["id"], f) for f in plan.writes]
+            current = {sid: self._get(stored, sid) for sid in plan.changed}
+            stamped = [stamp_surveyor(current.get(f["id"]), f, actor) for f in plan.writes]
+            writes = [check_written_feature(f, cache=cache) for f in stamped]
+            entries = [journal.Entry(f["properties"]["id"], f) for f in writes]
             audit = {"actor": actor, "action": "import", "created": plan.created}
             self._write(stored, entries, {**audit, "updated": plan.changed})
             if stored.position.journal_inode is not None:  # a bulk change: fold it in at once
                 self._fold_after_write(stored, cache)
         return plan
 
-    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+    def delete(
+        self, station_id: str, actor: str, purge: bool = False, if_match: str | None = None
+    ) -> Feature | None:
         """Mark a station closed (kept, with history), or remove it with ``purge``."""
         with self._locked():
             stored = self._current()
             current = self._get(stored, station_id)
+            check_if_match(current, if_match)
             if purge:
-                audit = {
-                    "actor": actor,
-                    "action": "purge",
-                    "id": station_id,
-                    "before": current,
-                    "after": None,
-                }
+                audit: dict[str, Any] = {"actor": actor, "action": "purge", "id": station_id}
+                audit |= {"before": current, "after": None}
                 self._write(stored, [journal.Entry(station_id, None)], audit)
                 return None
             closed = {
                 **current,
                 "properties": {**current["properties"], "status": Status.CLOSED.value},
             }
-            self._put(stored, "close", closed, actor, current)
-            return closed
+            return self._put(stored, "close", closed, actor, current)

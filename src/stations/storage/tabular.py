@@ -27,6 +27,9 @@ a cell of spaces except in notes, the one text column whose value may be blank.
 | awards | 荣誉 | |
 | status | 状态 | open / 开放, closed / 关闭, planned / 规划 |
 | position_accuracy | 位置精度 | surveyed / 实测, approximate / 近似, unknown / 未知 |
+| accuracy_m | 实测精度（米） | a surveyed position's accuracy, metres (0-1000] |
+| surveyed_at | 实测时间 | ISO 8601 UTC, e.g. 2026-05-01T08:30:00Z |
+| surveyed_by | 实测人 | set by the store from the importer (``--actor``) when the survey changes |
 | source | 来源 | required: where the station and its position come from |
 | notes | 备注 | |
 """
@@ -72,6 +75,9 @@ COLUMNS = [
     ("awards", "荣誉"),
     ("status", "状态"),
     ("position_accuracy", "位置精度"),
+    ("accuracy_m", "实测精度（米）"),
+    ("surveyed_at", "实测时间"),
+    ("surveyed_by", "实测人"),
     ("source", "来源"),
     ("notes", "备注"),
 ]
@@ -84,7 +90,12 @@ VALUES: dict[str, dict[str, str]] = {
     "position_accuracy": {"实测": "surveyed", "近似": "approximate", "未知": "unknown"},
 }
 #: Columns of codes and numbers, whose cells are trimmed; other columns are text kept as written.
-CODES = frozenset({"id", "kind", "status", "position_accuracy", "amenities", "phone", "lon", "lat"})
+CODES = frozenset(
+    {"id", "kind", "status", "position_accuracy", "amenities", "phone", "lon", "lat"}
+    | {"accuracy_m", "surveyed_at", "surveyed_by"}
+)
+#: Columns holding numbers (read as JSON numbers when they are; else the check names the cell).
+NUMBERS = frozenset({"accuracy_m"})
 #: Text columns in which a blank value is a value.
 BLANK_KEPT = frozenset({"notes"})
 #: Characters an XLSX file cannot hold (XML 1.0 forbids them).
@@ -168,6 +179,15 @@ def _cell(key: str, value: Any) -> str | None:
     return text
 
 
+def _number(value: str) -> float | int | str:
+    """A numeric cell as a number (an integer when whole); as written if it is not one."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
 def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
     """One row as a station Feature (WGS84); InvalidInput names the field."""
     props: dict[str, Any] = {}
@@ -184,6 +204,8 @@ def row_to_feature(row: dict[str, Any], crs: CRS, label: str) -> dict[str, Any]:
             props[key] = items
         elif key in VALUES:
             props[key] = VALUES[key].get(value, value)
+        elif key in NUMBERS:
+            props[key] = _number(value)
         else:
             props[key] = value
     lon, lat = row.get("lon"), row.get("lat")

@@ -1,5 +1,10 @@
 """Writes: create, replace, patch and close (or purge) stations. Bearer token required.
 
+Replace, patch and delete honour ``If-Match`` (the station's ETag from ``GET
+/api/stations/{id}``, or ``*``): the store compares it with the stored version under its write
+lock and answers 412 when the station changed since. Every answer carries the written
+station's ETag, so a client can chain its next write on it.
+
 Each write goes through the store (`storage.store.open_store`: validated as loading validates,
 atomic, locked across processes, journaled, audited) in a worker thread; the answer is the
 stored feature in the requested ``crs``. Every worker applies the write on its next request;
@@ -14,11 +19,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from stations.api.auth import WriterDep
 from stations.api.deps import CRS_QUERY, CrsParam, SettingsDep
 from stations.api.params import QueryModel, QueryParams
-from stations.api.responses import GeoJSONResponse
+from stations.api.responses import GeoJSONResponse, if_match_version, station_answer
 from stations.api.schemas import ERRORS, geojson_responses
 from stations.api.state import services_of
 from stations.api.strict import StationId, StrictJSONRoute
@@ -26,6 +32,7 @@ from stations.coords import CRS, from_wgs84, wgs84_position
 from stations.errors import InvalidInput
 from stations.storage.base import Feature, Store
 from stations.storage.loading import position_problem
+from stations.storage.revision import feature_version
 from stations.storage.store import open_store
 
 router = APIRouter(
@@ -36,6 +43,7 @@ router = APIRouter(
         401: {"description": "No bearer token."},
         403: {"description": "Wrong token, or writes disabled."},
         409: {"description": "The id is already in use."},
+        412: {"description": "If-Match names a version the station no longer has."},
     },
     route_class=StrictJSONRoute,
 )
@@ -103,15 +111,16 @@ def _geometry_to_wgs84(feature: Any, crs: CRS) -> Any:
 
 
 def _answer(
-    feature: Feature | None, crs: CRS, status: int = 200, **headers: str
-) -> GeoJSONResponse:
+    request: Request, feature: Feature | None, crs: CRS, status: int = 200, **headers: str
+) -> Response:
     if feature is None:
         return GeoJSONResponse({"deleted": True}, status_code=status)
+    version = feature_version(feature)
     geom = feature.get("geometry")
     if crs is not CRS.WGS84 and isinstance(geom, dict):
         lon, lat = geom["coordinates"][:2]
         feature = _with_point(feature, *from_wgs84(lon, lat, crs))
-    return GeoJSONResponse(feature, status_code=status, headers=headers or None)
+    return station_answer(request, feature, version, status, headers)
 
 
 @router.post(
@@ -128,12 +137,14 @@ async def create_station(
     writer: WriterDep,
     store: StoreDep,
     crs: CrsParam,
-) -> GeoJSONResponse:
+) -> Response:
     """Add a station (201 with its Location), or 409 if the id is in use."""
     feature = _geometry_to_wgs84(body, crs)
     stored = await run_in_threadpool(store.create, feature, writer)
     await _written(request)
-    return _answer(stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}")
+    return _answer(
+        request, stored, crs, 201, Location=f"/api/stations/{stored['properties']['id']}"
+    )
 
 
 @router.put(
@@ -150,12 +161,13 @@ async def replace_station(
     writer: WriterDep,
     store: StoreDep,
     crs: CrsParam,
-) -> GeoJSONResponse:
+) -> Response:
     """Replace a station entirely."""
     feature = _geometry_to_wgs84(body, crs)
-    stored = await run_in_threadpool(store.replace, station_id, feature, writer)
+    base = if_match_version(request)
+    stored = await run_in_threadpool(store.replace, station_id, feature, writer, base)
     await _written(request)
-    return _answer(stored, crs)
+    return _answer(request, stored, crs)
 
 
 @router.patch(
@@ -175,13 +187,14 @@ async def patch_station(
     writer: WriterDep,
     store: StoreDep,
     crs: CrsParam,
-) -> GeoJSONResponse:
+) -> Response:
     """Change some properties and/or the position of a station."""
     converted = _geometry_to_wgs84({"type": "Feature", **body}, crs)
     changes = {k: v for k, v in converted.items() if k != "type"}
-    stored = await run_in_threadpool(store.patch, station_id, changes, writer)
+    base = if_match_version(request)
+    stored = await run_in_threadpool(store.patch, station_id, changes, writer, base)
     await _written(request)
-    return _answer(stored, crs)
+    return _answer(request, stored, crs)
 
 
 @router.delete(
@@ -197,8 +210,9 @@ async def delete_station(
     writer: WriterDep,
     store: StoreDep,
     q: Annotated[DeleteQuery, Depends(DELETE_QUERY)],
-) -> GeoJSONResponse:
+) -> Response:
     """Mark a station closed (status: closed), or remove it with purge=true."""
-    stored = await run_in_threadpool(store.delete, station_id, writer, q.purge)
+    base = if_match_version(request)
+    stored = await run_in_threadpool(store.delete, station_id, writer, q.purge, base)
     await _written(request)
-    return _answer(stored, CRS.WGS84)
+    return _answer(request, stored, CRS.WGS84)

@@ -9,12 +9,13 @@ from starlette.responses import Response
 
 from stations.api.deps import CatalogDep, SettingsDep
 from stations.api.params import NO_QUERY, CrsQuery, QueryParams, StationsQuery
-from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached
+from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached, station_answer
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
 from stations.api.strict import StationId
 from stations.features import QueryContext
 from stations.info import loop_feature
 from stations.query import list_stations, station_by_id
+from stations.storage.revision import station_version
 
 router = APIRouter(responses=ERRORS)
 FC = geojson_responses("FeatureCollection")
@@ -68,9 +69,12 @@ async def read_station(
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    """One station as a GeoJSON Feature, or 404."""
+    """One station as a GeoJSON Feature (strong ETag: its version, for If-Match), or 404."""
     ctx = QueryContext(tz=settings.timezone)
-    return cached(request, station_by_id(catalog, station_id, q.crs, ctx))
+    feature = station_by_id(catalog, station_id, q.crs, ctx)
+    version = station_version(catalog.by_id[station_id])
+    cache = f"public, max-age={settings.cache_max_age_s}"
+    return station_answer(request, feature, version, headers={"Cache-Control": cache})
 
 
 @router.get(

@@ -10,7 +10,7 @@
  * }
  *
  * api() resolves to {ok, status, data, etag, response}; data is the parsed JSON body (or null).
- * options: {method, json, body, headers, ifMatch}. A 401 means the session ended: the page
+ * options: {method, json, body, headers, ifMatch, cache} (cache: fetch's cache mode). A 401 means the session ended: the page
  * moves to the sign-in page, coming back here afterwards.
  */
 (function () {
@@ -50,7 +50,7 @@
     }
     if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = config.csrf || "";
     if (options.ifMatch) headers["If-Match"] = options.ifMatch;
-    return fetch(path, { method: method, headers: headers, body: body, credentials: "same-origin" })
+    return fetch(path, { method: method, headers: headers, body: body, credentials: "same-origin", cache: options.cache || "default" })
       .then(function (response) {
         if (response.status === 401) {
           signInAgain();
