@@ -161,6 +161,20 @@ def head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
     return {**scope, "method": "GET"}, headers_only
 
 
+#: Every route module: the public API and pages, then the office app's.
+ROUTE_MODULES = (routes, edit, reports, queries, ogc, planning, pages, station_office)
+OFFICE_MODULES = (admin, admin_stations, admin_reports)
+
+
+def _include_routes(app: FastAPI) -> None:
+    """Every route module's routes (query parameters documented), the docs and static files."""
+    for module in (*ROUTE_MODULES, *OFFICE_MODULES):
+        document_query_parameters(module.router)
+        app.include_router(module.router)
+    mount_docs(app)
+    pages.mount_static(app)
+
+
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> StationsApp:
     """Build the service.
 
@@ -203,13 +217,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.services = services
     install_error_handlers(app)
-    faces = (routes, edit, reports, queries, ogc, planning, pages, station_office)
-    office = (admin, admin_stations, admin_reports)
-    for module in (*faces, *office):
-        document_query_parameters(module.router)
-        app.include_router(module.router)
-    mount_docs(app)
-    pages.mount_static(app)
+    _include_routes(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
