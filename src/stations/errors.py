@@ -31,6 +31,10 @@ class Conflict(StationsError):
     """The change collides with the stored data (e.g. an id already in use)."""
 
 
+class StoreUnavailable(StationsError):
+    """The store's database cannot be reached: reads go on from memory, writes must wait."""
+
+
 class DataError(StationsError):
     """A data file is unreadable or invalid; ``problems`` lists every issue found."""
 

@@ -189,6 +189,30 @@ class Settings(BaseSettings):
             return []
         return parse_admin_tokens(self.admin_token.get_secret_value())
 
+    # -- PostgreSQL store (issue 19): unset, the GeoJSON files above --
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/db: keep the stations (and rider "
+        "reports) in PostgreSQL/PostGIS instead of the files; unset: the GeoJSON files.",
+    )
+    database_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between a replica's catch-up reads of the change log (besides "
+        "LISTEN, which wakes it at once).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """A blank value counts as unset; anything else must be a postgresql:// URL."""
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must start with postgresql:// (or be unset)")
+        return value.strip()
+
 
 #: A label: what the audit log and ``resolved_by`` record for a token's writes.
 TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")

@@ -19,6 +19,7 @@ from stations.errors import (
     InvalidInput,
     StationNotFound,
     StationsError,
+    StoreUnavailable,
     Unauthorized,
 )
 from stations.storage.reports import TooManyReports
@@ -32,6 +33,7 @@ STATUS: dict[type[StationsError], int] = {
     StationNotFound: 404,
     Conflict: 409,
     DataError: 500,
+    StoreUnavailable: 503,
 }
 
 
@@ -54,6 +56,10 @@ def status_for(exc: StationsError) -> int:
 def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str] | None]:
     """Status, body and extra headers answering a domain error (5xx details stay in the log)."""
     status = status_for(exc)
+    if status == 503:  # the database is away: say so (no password in it), and when to retry
+        return status, {"detail": str(exc) + "; writes are refused until it is back"}, {
+            "Retry-After": "5"
+        }
     if status >= 500:
         return status, INTERNAL, None
     headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None

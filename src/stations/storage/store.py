@@ -9,10 +9,11 @@ from stations.settings import Settings
 from stations.storage.base import Store
 from stations.storage.geojson import GeoJSONStore
 from stations.storage.loading import FeatureCache
+from stations.storage.postgres import PostgresStore
 
 
 def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
-    """The store the settings name (today always the GeoJSON file ``stations_path``).
+    """The store the settings name: PostgreSQL if ``database_url`` is set, else the GeoJSON file.
 
     Parameters
     ----------
@@ -22,6 +23,8 @@ def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
         An API worker's validated stations: its own writes are not validated again when it
         applies them from the journal.
     """
+    if settings.database_url:
+        return PostgresStore(settings.database_url, cache)
     return GeoJSONStore.for_settings(settings, cache)
 
 
