@@ -95,7 +95,8 @@ class Cluster:
     def start(self) -> None:
         """Start the server (and wait until it accepts connections)."""
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.socket_dir}"
+            f"-p {self.port} -c listen_addresses=127.0.0.1"
+            f" -c unix_socket_directories={self.socket_dir}"
             " -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=200"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start")

@@ -57,9 +57,11 @@ def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str
     """Status, body and extra headers answering a domain error (5xx details stay in the log)."""
     status = status_for(exc)
     if status == 503:  # the database is away: say so (no password in it), and when to retry
-        return status, {"detail": str(exc) + "; writes are refused until it is back"}, {
-            "Retry-After": "5"
-        }
+        return (
+            status,
+            {"detail": str(exc) + "; writes are refused until it is back"},
+            {"Retry-After": "5"},
+        )
     if status >= 500:
         return status, INTERNAL, None
     headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None

@@ -1,10 +1,10 @@
 """The store interface: what the API, the CLI and bulk import need from where stations live.
 
 `storage.geojson.GeoJSONStore` implements it on the bundled file format, and
-`storage.postgres.PostgresStore` on PostgreSQL/PostGIS for several replicas. A reader's position
-is a `StorePosition`: a place in files, or a sequence number in a change log. Callers get a store from
-`storage.store.open_store` and never name an implementation. ``tests/test_store_contract.py``
-is the suite every implementation passes.
+`storage.postgres.PostgresStore` on PostgreSQL/PostGIS for several replicas. A reader's
+position is a `StorePosition`: a place in files, or a sequence number in a change log. Callers
+get a store from `storage.store.open_store` and never name an implementation.
+``tests/test_store_contract.py`` is the suite every implementation passes.
 """
 
 from __future__ import annotations

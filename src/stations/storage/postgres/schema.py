@@ -28,6 +28,8 @@ The tables (version 1):
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 #: Any number: the advisory lock two concurrent upgrades queue on.
@@ -101,7 +103,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 CURRENT = MIGRATIONS[-1][0]
 
 
-def upgrade(conn: psycopg.Connection[tuple[object, ...]]) -> list[int]:
+def upgrade(conn: psycopg.Connection[Any]) -> list[int]:
     """Apply the migrations ``conn``'s database lacks, in order; return their numbers.
 
     ``conn`` must be in autocommit mode: each migration is its own transaction.
@@ -128,7 +130,7 @@ def upgrade(conn: psycopg.Connection[tuple[object, ...]]) -> list[int]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_UPGRADE_LOCK,))
 
 
-def version_of(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+def version_of(conn: psycopg.Connection[Any]) -> int:
     """The schema version of ``conn``'s database (0: never upgraded)."""
     found = conn.execute("SELECT to_regclass('stations_schema') IS NOT NULL").fetchone()
     if not found or not found[0]:

@@ -153,8 +153,7 @@ class PostgresStore:
 
     @staticmethod
     def _all(conn: Connection) -> dict[str, Feature]:
-        cur = conn.execute("SELECT id, feature FROM stations ORDER BY ord")
-        return {sid: feature for sid, feature in cur}
+        return dict(conn.execute("SELECT id, feature FROM stations ORDER BY ord"))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -249,9 +248,7 @@ class PostgresStore:
             if not plan.writes:
                 return plan
             write.put_many(plan.writes)
-            write.audit(
-                actor, "import", {"created": plan.created, "updated": plan.changed}
-            )
+            write.audit(actor, "import", {"created": plan.created, "updated": plan.changed})
         return plan
 
     def compact(self, idle_s: float | None = None) -> int:
@@ -319,7 +316,5 @@ class _Write:
         """Record the last sequence number and notify (delivered when the transaction commits)."""
         if self.seq == self.start:
             return
-        self.conn.execute(
-            "UPDATE store_state SET last_seq = %s, last_write = now()", (self.seq,)
-        )
+        self.conn.execute("UPDATE store_state SET last_seq = %s, last_write = now()", (self.seq,))
         self.conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(self.seq)))
