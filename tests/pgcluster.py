@@ -162,8 +162,7 @@ def _make_template(cluster: Cluster) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         schema.upgrade(conn)
     store = PostgresStore(url)
-    doc = json.loads(BUNDLED.read_text("utf-8"))
-    store.import_features(doc["features"], "template")
+    store.import_collection(json.loads(BUNDLED.read_text("utf-8")), "template")
     store.compact()
     close_pools()  # a template may have no connections while it is copied
     cluster.has_template = True

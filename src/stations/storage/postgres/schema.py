@@ -20,8 +20,10 @@ The tables (version 1):
   has applied up to ``seq`` knows it has every earlier write.
 - ``audit``: who wrote what, when (the token's label, the action, before and after).
 - ``store_state``: one row: the store's ``epoch`` (a new database, or one restored elsewhere,
-  has another, so replicas reload), the last sequence number, and how far the log was folded
-  and pruned (`PostgresStore.compact`).
+  has another, so replicas reload), the last sequence number, how far the log was folded
+  and pruned (`PostgresStore.compact`), and the FeatureCollection's own members (``name``,
+  ``attribution``...; ``features`` marks where the stations go) as ``stations db import``
+  found them, so that an export gives back the imported file.
 - ``reports`` (version 2): riders' problem reports, and the rate limit they share across
   replicas (`storage.postgres.reports`).
 """
@@ -70,7 +72,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             last_seq bigint NOT NULL DEFAULT 0,
             folded_seq bigint NOT NULL DEFAULT 0,
             pruned_seq bigint NOT NULL DEFAULT 0,
-            last_write timestamptz
+            last_write timestamptz,
+            collection json NOT NULL DEFAULT '{"type": "FeatureCollection", "features": null}'
         );
         INSERT INTO store_state DEFAULT VALUES;
         """,

@@ -117,11 +117,11 @@ class PostgresStore:
         """Every station in order, and the sequence number they hold (one consistent read)."""
         with self._conn() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            row = conn.execute("SELECT epoch, last_seq FROM store_state").fetchone()
+            row = conn.execute("SELECT epoch, last_seq, collection FROM store_state").fetchone()
             assert row is not None
             cur = conn.execute("SELECT feature FROM stations ORDER BY ord")
             features = [r[0] for r in cur]
-        doc = {"type": "FeatureCollection", "features": features}
+        doc = {**row[2], "features": features}
         return doc, LogPosition(str(row[0]), int(row[1]))
 
     def changes(self, since: StorePosition) -> Changes[LogPosition] | None:
@@ -236,8 +236,25 @@ class PostgresStore:
         An id that exists and differs, without ``update``, raises `Conflict` listing the ids,
         and nothing is written.
         """
+        return self.import_collection({"features": features}, actor, update)
+
+    def import_collection(self, doc: Feature, actor: str, update: bool = False) -> ImportPlan:
+        """`import_features` of a FeatureCollection's features, keeping its own members too.
+
+        The collection's other members (``name``, ``attribution``...) replace the stored ones
+        (`stations db import`), in the same transaction, so an export gives the file back.
+        """
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise InvalidInput("expected a FeatureCollection with a 'features' array")
         checked = [check_written_feature(with_id(f)) for f in features]
+        members = {k: (None if k == "features" else v) for k, v in doc.items()}
         with self._writing() as write:
+            if set(members) > {"features"}:
+                write.conn.execute(
+                    "UPDATE store_state SET collection = %s::json",
+                    (orjson.dumps(members).decode(),),
+                )
             plan = plan_import(self._all(write.conn), checked, update)
             if plan.refused:
                 clash = [sid for sid, _ in plan.refused]
