@@ -20,6 +20,7 @@ from stations.cli import app
 from stations.storage.postgres import schema
 
 runner = CliRunner()
+AMENITIES = ["drinking_water", "toilet", "phone_charging", "seating"]
 
 
 def run(*args: str, url: str | None = None):
@@ -51,7 +52,9 @@ def synthetic(n: int, seed: int = 19) -> dict:
             round(rng.uniform(105.3, 110.1), 6),
             round(rng.uniform(28.2, 31.9), 6),
             kind=rng.choice(kinds),
-            amenities=rng.sample(["drinking_water", "toilet", "phone_charging", "seating"], rng.randint(0, 3)),
+            amenities=rng.sample(
+                ["drinking_water", "toilet", "phone_charging", "seating"], rng.randint(0, 3)
+            ),
             notes=rng.choice(["", "近路口", "24小时 open", "门口有\u201c驿站\u201d标志"]),
         )
         for i in range(n)

@@ -12,6 +12,7 @@ password (`redacted`); the API answers it with 503.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,11 @@ _POOLS: dict[tuple[int, str], ConnectionPool[psycopg.Connection[Any]]] = {}
 _LOCK = threading.Lock()
 
 Connection = psycopg.Connection[Any]
+
+# The pool logs every failed reconnection attempt; while the database is away that is a line
+# every few seconds per worker. The store reports the outage itself (`StoreUnavailable`, and
+# the replica's log line when it is lost and when it is back).
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 def redacted(url: str) -> str:
@@ -59,12 +65,19 @@ def _configure(conn: Connection) -> None:
 
 
 def _pool(url: str) -> ConnectionPool[Connection]:
+    """The pool of this process for ``url``, made after one direct connection succeeds.
+
+    The direct connection fails at once with the server's own reason (refused, unknown
+    database, bad password), where an empty pool would wait `CONNECT_TIMEOUT_S` and only
+    say it got no connection.
+    """
     key = (os.getpid(), url)
     pool = _POOLS.get(key)
     if pool is None:
         with _LOCK:
             pool = _POOLS.get(key)
             if pool is None:
+                connect(url).close()
                 pool = ConnectionPool(
                     url,
                     min_size=1,
@@ -74,7 +87,6 @@ def _pool(url: str) -> ConnectionPool[Connection]:
                     kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
                     configure=_configure,
                     check=ConnectionPool.check_connection,
-                    reconnect_timeout=0,  # never give up: the database may come back
                     name="stations",
                 )
                 _POOLS[key] = pool
