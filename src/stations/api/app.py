@@ -182,8 +182,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         gc.freeze()
         services.compaction = IdleCompaction(settings)
         yield
-        await services.compaction.close()
-        services.holder.close()
+        await services.close()
 
     app = StationsApp(
         title="stations",

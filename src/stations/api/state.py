@@ -27,6 +27,11 @@ class Services:
     holder: CatalogHolder = field(init=False, repr=False)
     compaction: IdleCompaction = field(init=False, repr=False)
 
+    async def close(self) -> None:
+        """Stop what the lifespan started: the idle compaction, and following the store."""
+        await self.compaction.close()
+        self.holder.close()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """The services these settings describe (the data itself is loaded by the lifespan)."""

@@ -26,7 +26,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from stations.errors import DataError, StoreUnavailable
-from stations.storage.postgres import schema
+from stations.storage.postgres.schema import CURRENT, version_of
 
 #: Seconds to wait for a connection (from the pool, or a new one) before giving up.
 CONNECT_TIMEOUT_S = 5
@@ -118,20 +118,20 @@ def connect(url: str, autocommit: bool = True) -> Connection:
 
 def check_schema(conn: Connection, url: str) -> None:
     """Refuse a database whose schema is not this code's (`DataError` saying what to run)."""
-    have = schema.version_of(conn)
-    if have < schema.CURRENT:
+    have = version_of(conn)
+    if have < CURRENT:
         raise DataError(
             redacted(url),
             [
                 f"the database schema is at version {have}, this program needs "
-                f"{schema.CURRENT}: run `stations db upgrade`"
+                f"{CURRENT}: run `stations db upgrade`"
             ],
         )
-    if have > schema.CURRENT:
+    if have > CURRENT:
         raise DataError(
             redacted(url),
             [f"the database schema is at version {have}, newer than this program's "
-             f"({schema.CURRENT}): upgrade the program"],
+             f"({CURRENT}): upgrade the program"],
         )  # fmt: skip
 
 
