@@ -9,6 +9,7 @@ from starlette.requests import Request
 from stations.api.compaction import IdleCompaction
 from stations.holder import CatalogHolder
 from stations.settings import Settings
+from stations.storage.postgres.reports import PostgresReportStore
 from stations.storage.reports import ReportStore
 from stations.web.pages import PageCache
 
@@ -35,7 +36,11 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """The services these settings describe (the data itself is loaded by the lifespan)."""
-        reports = ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+        reports = (
+            PostgresReportStore(settings.database_url, per_hour=settings.report_rate_per_hour)
+            if settings.database_url
+            else ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+        )
         pages = PageCache(
             settings.page_cache_entries, settings.page_cache_bytes, settings.page_builds
         )
