@@ -77,7 +77,9 @@ def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, str], dict[s
     """
     if isinstance(exc, StationsError):
         status, body, headers = domain_error(exc)
-        if status >= 500:
+        if status == 503:  # an outage the answer names; no traceback to read
+            log.warning("%s on %s", exc, path)
+        elif status >= 500:
             log.exception("server error on %s", path, exc_info=exc)
         return status, body, headers
     log.exception("unexpected error on %s", path, exc_info=exc)

@@ -21,6 +21,7 @@ from stations.cli.common import (
     print_error,
     settings_for,
 )
+from stations.cli.db import WaitForDb, wait_for_database
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
 from stations.settings import Settings
@@ -159,6 +160,7 @@ def serve_command(
     ] = 120,
     stations: StationsPath = None,
     loop: LoopPath = None,
+    wait_for_db: WaitForDb = 0,
 ) -> None:
     """Run the HTTP API (uvicorn) on the bundled data or the given files."""
     # The server and the web framework are imported here, only when needed: they take longer
@@ -167,6 +169,8 @@ def serve_command(
     import uvicorn
 
     settings = settings_for(stations, loop)
+    if settings.database_url:  # down: one line and exit 1, or wait for it with --wait-for-db
+        wait_for_database(settings.database_url, wait_for_db)
     options = server_options(settings, host=host, port=port, log_level=log_level)
     options["access_log"] = access_log
     # Start from a whole file: writes left in the journal (a crash, a kill) are folded in, and
