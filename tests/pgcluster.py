@@ -120,6 +120,15 @@ class Cluster:
         self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
+    def standby(self) -> Cluster:
+        """A hot standby of this cluster (``pg_basebackup -R``: streaming replication), started."""
+        replica = Cluster()
+        self_url = f"host=127.0.0.1 port={self.port} user={USER}"
+        replica._run("pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream",
+                     "-c", "fast", "-d", self_url, "--no-sync")  # fmt: skip
+        replica.start()
+        return replica
+
     def destroy(self) -> None:
         """Stop the server (if it runs) and remove its folder."""
         with contextlib.suppress(RuntimeError):

@@ -13,7 +13,10 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
 - a request never waits on the database: `get` returns the catalog at hand. The worker that
   wrote catches up before it answers (`refresh`), so a client reads its own writes;
 - when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
-  sequence number applied, and the thread reconnects every poll interval until it is back.
+  sequence number applied, and the thread reconnects every poll interval until it is back;
+- with ``STATIONS_DATABASE_READ_URL`` (a streaming-replication standby) the replica loads and
+  follows the standby, by polling alone (``NOTIFY`` does not reach a standby), and catches up
+  from the primary after its own writes.
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ class ReplicaHolder(CatalogHolder):
         self.catalog = catalog
         self.cache = cache
         self.settings = settings
-        self._url = settings.database_url
-        self._store = PostgresStore(settings.database_url, cache)
+        self._url = settings.database_read_url or settings.database_url
+        self._standby = settings.database_read_url is not None
+        self._store = PostgresStore(self._url, cache)  # what the thread follows
+        self._primary = PostgresStore(settings.database_url, cache)  # where writes go
         position = catalog.position
         self.position = position if isinstance(position, LogPosition) else LogPosition("", -1)
         self.version = ""
@@ -83,8 +88,8 @@ class ReplicaHolder(CatalogHolder):
         return self.catalog
 
     async def refresh(self) -> None:
-        """Catch up now (after this worker wrote), so that it serves its own write."""
-        await asyncio.to_thread(self.catch_up)
+        """Catch up now from the primary (this worker wrote there): it serves its own write."""
+        await asyncio.to_thread(self.catch_up, self._primary)
 
     def health(self) -> dict[str, object]:
         """``ok`` or ``degraded`` (database lost), the last sequence applied, how far behind."""
@@ -102,10 +107,14 @@ class ReplicaHolder(CatalogHolder):
 
     # -- following -------------------------------------------------------------------------
 
-    def catch_up(self) -> None:
-        """Apply the change log since our position, or reload the snapshot if we cannot."""
+    def catch_up(self, source: PostgresStore | None = None) -> None:
+        """Apply the change log since our position, or reload the snapshot if we cannot.
+
+        ``source``: the database to read (default: the one followed). A standby behind what
+        this worker read on the primary has nothing to tell it yet (``ahead_ok``).
+        """
         with self._lock:
-            changes = self._store.changes(self.position)
+            changes = (source or self._store).changes(self.position, ahead_ok=self._standby)
             if changes is None:
                 catalog = Catalog.from_settings(self.settings, self.cache)
                 log.warning("the change log cannot be followed from here; reloaded the stations")
@@ -124,7 +133,8 @@ class ReplicaHolder(CatalogHolder):
         while not self._stop.is_set():
             try:
                 with connect(self._url) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    if not self._standby:  # NOTIFY does not reach a standby: it polls only
+                        conn.execute(f"LISTEN {CHANNEL}")
                     self.catch_up()  # after every (re)connect: whatever we missed meanwhile
                     self._recovered()
                     self._listen(conn, poll)

@@ -203,14 +203,20 @@ class Settings(BaseSettings):
         "LISTEN, which wakes it at once).",
     )
 
-    @field_validator("database_url")
+    database_read_url: str | None = Field(
+        default=None,
+        description="postgresql://... of a streaming-replication standby to load and follow "
+        "the stations from (by polling); writes still go to database_url.",
+    )
+
+    @field_validator("database_url", "database_read_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         """A blank value counts as unset; anything else must be a postgresql:// URL."""
         if value is None or not value.strip():
             return None
         if not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("database_url must start with postgresql:// (or be unset)")
+            raise ValueError("a database URL must start with postgresql:// (or be unset)")
         return value.strip()
 
 

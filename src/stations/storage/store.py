@@ -42,13 +42,15 @@ def read_stations(settings: Settings, cache: FeatureCache | None = None) -> Pars
     """The configured store's stations, validated (`DataError` listing every problem).
 
     From the GeoJSON file and its journal (`storage.loading.load_stations`), or from a
-    PostgreSQL snapshot: then ``position`` is the change log's sequence number it holds.
+    PostgreSQL snapshot (of the standby ``database_read_url`` if set): then ``position`` is
+    the change log's sequence number it holds.
     """
     if not settings.database_url:
         return load_stations(settings.stations_path, cache)
-    doc, position = PostgresStore(settings.database_url, cache).snapshot()
+    url = settings.database_read_url or settings.database_url
+    doc, position = PostgresStore(url, cache).snapshot()
     with gc_paused():
-        parsed = parse_stations(doc, redacted(settings.database_url), cache)
+        parsed = parse_stations(doc, redacted(url), cache)
     parsed.position = position
     return parsed
 

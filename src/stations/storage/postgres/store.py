@@ -124,8 +124,12 @@ class PostgresStore:
         doc = {**row[2], "features": features}
         return doc, LogPosition(str(row[0]), int(row[1]))
 
-    def changes(self, since: StorePosition) -> Changes[LogPosition] | None:
-        """The change log after ``since``; None if it cannot be told (read `snapshot`)."""
+    def changes(self, since: StorePosition, ahead_ok: bool = False) -> Changes[LogPosition] | None:
+        """The change log after ``since``; None if it cannot be told (read `snapshot`).
+
+        ``ahead_ok``: a reader ahead of this database is not told to reload but that nothing
+        changed (a standby that has not replayed what the reader read on the primary).
+        """
         if not isinstance(since, LogPosition):
             return None
         with self._conn() as conn:
@@ -133,6 +137,8 @@ class PostgresStore:
             row = conn.execute("SELECT epoch, last_seq, pruned_seq FROM store_state").fetchone()
             assert row is not None
             epoch, last, pruned = str(row[0]), int(row[1]), int(row[2])
+            if ahead_ok and epoch == since.source and since.seq >= last:
+                return Changes([], since, 0)
             if epoch != since.source or not pruned <= since.seq <= last:
                 return None  # another database, a restored one, or a log pruned past us
             rows = conn.execute(
