@@ -60,7 +60,7 @@ def _free_port() -> int:
 class Cluster:
     """One PostgreSQL server started by the tests (see the module docstring)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, durable: bool = False) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="stations-pg-"))
         self.root.chmod(0o755)
         self.data = self.root / "data"
@@ -71,6 +71,8 @@ class Cluster:
         self._names = itertools.count(1)
         self._as_root = os.geteuid() == 0
         self.has_template = False
+        #: fsync on (benchmarks); off by default: the tests' data need not survive the machine
+        self.durable = durable
         self.socket_dir.mkdir(exist_ok=True)
         if self._as_root:
             nobody = pwd.getpwnam("nobody")
@@ -97,8 +99,10 @@ class Cluster:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1"
             f" -c unix_socket_directories={self.socket_dir}"
-            " -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=200"
+            " -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -20,7 +20,7 @@ from stations.coords import CRS
 from stations.errors import InvalidInput, StationsError, StoreUnavailable
 from stations.settings import Settings
 from stations.storage.exchange import export_document
-from stations.storage.loading import read_checked
+from stations.storage.loading import FeatureCache, read_checked
 from stations.storage.postgres import PostgresStore, schema
 from stations.storage.postgres.connect import connect, redacted
 from stations.storage.snapshot import COMPACTED
@@ -95,9 +95,10 @@ def import_command(
     """Import a GeoJSON stations file into the database (checked as every write is)."""
     url = database_settings(database_url).database_url
     assert url is not None
-    doc, _ = read_checked(file)
+    cache = FeatureCache()  # the file's stations are validated once, not again on writing
+    doc, _ = read_checked(file, cache)
     doc = {k: v for k, v in doc.items() if k != COMPACTED}
-    plan = PostgresStore(url).import_collection(doc, actor, update)
+    plan = PostgresStore(url, cache).import_collection(doc, actor, update)
     out.print(
         f"imported {file} into {redacted(url)}: {len(plan.created)} created, "
         f"{len(plan.changed)} changed, {len(plan.unchanged)} unchanged",

@@ -253,7 +253,7 @@ class PostgresStore:
         features = doc.get("features")
         if not isinstance(features, list):
             raise InvalidInput("expected a FeatureCollection with a 'features' array")
-        checked = [check_written_feature(with_id(f)) for f in features]
+        checked = [check_written_feature(with_id(f), cache=self.cache) for f in features]
         members = {k: (None if k == "features" else v) for k, v in doc.items()}
         with self._writing() as write:
             if set(members) > {"features"}:
