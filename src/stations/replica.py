@@ -7,9 +7,10 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
   applied within moments; it also catches up by sequence number every
   ``STATIONS_DATABASE_POLL_S`` and after every reconnect, so a lost notification loses nothing;
 - changes are applied as the files' journal lines are (`Catalog.with_changes`: nothing
-  re-parsed or re-indexed); a log that cannot be followed (another database, one restored, a
-  log pruned past this replica) reloads the whole snapshot in that thread, while the old
-  catalog keeps being served;
+  re-parsed or re-indexed): read and validated in that thread, swapped in on the event loop,
+  so a request never sees a catalog change under its feet; a log that cannot be followed
+  (another database, one restored, a log pruned past this replica) reloads the whole
+  snapshot in that thread, while the old catalog keeps being served;
 - a request never waits on the database: `get` returns the catalog at hand. The worker that
   wrote catches up before it answers (`refresh`), so a client reads its own writes;
 - when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
@@ -22,10 +23,12 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 import psycopg
 
@@ -72,7 +75,10 @@ class ReplicaHolder(CatalogHolder):
         #: The newest sequence number the database announced (NOTIFY or a read); behind = it - ours.
         self.latest = self.position.seq
         self.error: str | None = None
-        self._lock = threading.Lock()  # one catch-up at a time (the thread, or a writer)
+        try:  # catalogs are swapped on the event loop, never under a request's feet
+            self._event_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._event_loop = None  # no loop (a script): the thread swaps them itself
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="stations-replica", daemon=True)
         self._thread.start()
@@ -89,7 +95,10 @@ class ReplicaHolder(CatalogHolder):
 
     async def refresh(self) -> None:
         """Catch up now from the primary (this worker wrote there): it serves its own write."""
-        await asyncio.to_thread(self.catch_up, self._primary)
+        for _ in range(5):  # a catch-up of the thread may overtake ours: then read again
+            update = await asyncio.to_thread(self._fetch, self._primary)
+            if self._install(update):
+                return
 
     def health(self) -> dict[str, object]:
         """``ok`` or ``degraded`` (database lost), the last sequence applied, how far behind."""
@@ -107,25 +116,54 @@ class ReplicaHolder(CatalogHolder):
 
     # -- following -------------------------------------------------------------------------
 
-    def catch_up(self, source: PostgresStore | None = None) -> None:
-        """Apply the change log since our position, or reload the snapshot if we cannot.
+    def catch_up(self) -> None:
+        """Read what the followed database holds beyond our position, and install it."""
+        update = self._fetch(self._store)
+        if self._event_loop is None:
+            self._install(update)
+            return
+        done = asyncio.run_coroutine_threadsafe(self._install_soon(update), self._event_loop)
+        while not self._stop.is_set():  # the loop may be shutting down (it waits for us)
+            try:
+                done.result(timeout=0.2)
+                return
+            except concurrent.futures.TimeoutError:
+                continue
+        done.cancel()
 
-        ``source``: the database to read (default: the one followed). A standby behind what
-        this worker read on the primary has nothing to tell it yet (``ahead_ok``).
+    def _fetch(self, source: PostgresStore) -> _Update:
+        """(In a thread) the changes since our position, parsed; or a whole catalog reloaded.
+
+        A standby behind what this worker read on the primary has nothing to tell it yet
+        (``ahead_ok``).
         """
-        with self._lock:
-            changes = (source or self._store).changes(self.position, ahead_ok=self._standby)
-            if changes is None:
-                catalog = Catalog.from_settings(self.settings, self.cache)
-                log.warning("the change log cannot be followed from here; reloaded the stations")
-                self.catalog = catalog
-                assert isinstance(catalog.position, LogPosition)
-                self.position = catalog.position
-            elif changes.entries:
-                self.catalog = _applied(self.catalog, changes.entries, self.cache)
-                self.position = changes.position
-            self.latest = max(self.latest, self.position.seq)
-            self._set_version()
+        base = self.position
+        changes = source.changes(base, ahead_ok=self._standby)
+        if changes is None:
+            log.warning("the change log cannot be followed from here; reloading the stations")
+            return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
+        batches = _batches(changes.entries, self.cache)
+        return _Update(base, None, batches, changes.position)
+
+    async def _install_soon(self, update: _Update) -> bool:
+        return self._install(update)
+
+    def _install(self, update: _Update) -> bool:
+        """(On the event loop) swap in what `_fetch` read; False if we moved on meanwhile."""
+        if update.base != self.position:
+            return False
+        if update.catalog is not None:
+            self.catalog = update.catalog
+            assert isinstance(update.catalog.position, LogPosition)
+            self.position = update.catalog.position
+        else:
+            catalog = self.catalog
+            for batch in update.batches:
+                catalog = catalog.with_changes(batch)
+            self.catalog, self.position = catalog, update.position
+        self.latest = max(self.latest, self.position.seq)
+        self._set_version()
+        return True
 
     def _follow(self) -> None:
         """The thread: LISTEN, catch up on each notification and every poll interval."""
@@ -167,20 +205,34 @@ class ReplicaHolder(CatalogHolder):
         self.error = None
 
 
-def _applied(catalog: Catalog, entries: list[journal.Entry], cache: FeatureCache) -> Catalog:
-    """``catalog`` with change-log entries applied in order (as the journal's, see `holder`)."""
-    batch: dict[str, Station | None] = {}
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """What a catch-up read: from which position, and a new catalog or batches of changes."""
+
+    base: LogPosition
+    catalog: Catalog | None
+    batches: list[dict[str, Station | None]]
+    position: LogPosition
+
+
+def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str, Station | None]]:
+    """Change-log entries as `Catalog.with_changes` batches, in order, stations validated.
+
+    A station removed and then written again starts a new batch (it goes to the end, as the
+    store lists it). `StationsError` if a row is invalid (the store never writes one).
+    """
+    batches: list[dict[str, Station | None]] = [{}]
     for entry in entries:
         if entry.feature is None:
-            batch[entry.station_id] = None
+            batches[-1][entry.station_id] = None
             continue
-        if batch.get(entry.station_id, False) is None:
-            catalog, batch = catalog.with_changes(batch), {}  # removed, then written again
+        if batches[-1].get(entry.station_id, False) is None:
+            batches.append({})
         station, problems, _ = cache.parse(entry.feature, f"change {entry.line}")
         if station is None:
             raise StationsError("invalid change-log row: " + "; ".join(problems))
-        batch[entry.station_id] = station
-    return catalog.with_changes(batch)
+        batches[-1][entry.station_id] = station
+    return [b for b in batches if b]
 
 
 def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHolder:
