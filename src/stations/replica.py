@@ -96,7 +96,11 @@ class ReplicaHolder(CatalogHolder):
     async def refresh(self) -> None:
         """Catch up now from the primary (this worker wrote there): it serves its own write."""
         for _ in range(5):  # a catch-up of the thread may overtake ours: then read again
-            update = await asyncio.to_thread(self._fetch, self._primary)
+            try:
+                update = await asyncio.to_thread(self._fetch, self._primary)
+            except StoreUnavailable as exc:  # the write is stored: the thread will catch up
+                log.warning("cannot catch up after a write: %s", exc)
+                return
             if self._install(update):
                 return
 
@@ -181,6 +185,9 @@ class ReplicaHolder(CatalogHolder):
                 self._stop.wait(poll)
             except StationsError as exc:
                 log.error("cannot follow the store; still serving the previous data: %s", exc)
+                self._stop.wait(poll)
+            except Exception:  # the thread must outlive any surprise: log it and go on
+                log.exception("following the store failed; still serving the previous data")
                 self._stop.wait(poll)
 
     def _listen(self, conn: psycopg.Connection[tuple[object, ...]], poll: float) -> None:
