@@ -7,6 +7,8 @@ start a cluster of their own, so that the shared one stays up for the other test
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -166,3 +168,17 @@ def test_serve_with_the_database_down_is_one_line_without_the_password():
     assert "pw-not-shown" not in result.output
     assert f"postgresql://clerk:***@127.0.0.1:{port}/stations" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_edited_loop_file_is_followed_as_with_the_files(tmp_path):
+    loop = tmp_path / "loop.geojson"
+    shutil.copy(BUNDLED_LOOP, loop)
+    settings = settings_for(pgcluster.bundled_database()).model_copy(update={"loop_path": loop})
+    with TestClient(create_app(settings)) as api:
+        before = api.get("/api/loop").json()
+        doc = json.loads(loop.read_text("utf-8"))
+        line = doc["features"][0]["geometry"]
+        line["coordinates"] = line["coordinates"][::-1]  # the same ring, driven the other way
+        loop.write_text(json.dumps(doc), "utf-8")
+        assert eventually(lambda: api.get("/api/loop").json() != before)
+        assert api.get("/healthz").json()["status"] == "ok"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -41,7 +42,7 @@ from stations.storage import journal
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
 from stations.storage.postgres.store import CHANNEL, PostgresStore
-from stations.storage.snapshot import LogPosition
+from stations.storage.snapshot import LogPosition, file_identity
 
 log = logging.getLogger("stations.api")
 
@@ -57,13 +58,24 @@ class ReplicaHolder(CatalogHolder):
         The database URL, the loop file and the catch-up interval.
     cache
         Validated stations by digest (this worker's writes are not validated twice).
+    loop_version
+        The loop file's identity (`file_identity`) taken before ``catalog`` was loaded: an
+        edited loop reloads the catalog, as with the files.
     """
 
-    def __init__(self, catalog: Catalog, settings: Settings, cache: FeatureCache) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        cache: FeatureCache,
+        loop_version: str | None = None,
+    ) -> None:
         assert settings.database_url is not None
         self.catalog = catalog
         self.cache = cache
         self.settings = settings
+        #: The loop file's identity when the catalog was loaded (taken before loading).
+        self.loop_version = loop_version or file_identity(settings.loop_path)
         self._url = settings.database_read_url or settings.database_url
         self._standby = settings.database_read_url is not None
         self._store = PostgresStore(self._url, cache)  # what the thread follows
@@ -120,9 +132,29 @@ class ReplicaHolder(CatalogHolder):
 
     # -- following -------------------------------------------------------------------------
 
+    def _loop_now(self) -> str:
+        try:
+            return file_identity(self.settings.loop_path)
+        except OSError:
+            return self.loop_version  # being replaced: look again next time
+
     def catch_up(self) -> None:
-        """Read what the followed database holds beyond our position, and install it."""
-        update = self._fetch(self._store)
+        """Read what the followed database holds beyond our position, and install it.
+
+        An edited loop file (noticed at each catch-up) reloads the whole catalog; a loop that
+        fails to load is logged once and not retried until the file changes again.
+        """
+        loop = self._loop_now()
+        try:
+            update = self._fetch(self._store, reload=loop != self.loop_version)
+        except StationsError as exc:
+            if loop == self.loop_version:
+                raise
+            log.error("the loop changed but cannot be loaded; still serving the previous: %s", exc)
+            self.loop_version = loop
+            return
+        if update.catalog is not None:
+            update = dataclasses.replace(update, loop=loop)
         if self._event_loop is None:
             self._install(update)
             return
@@ -135,16 +167,17 @@ class ReplicaHolder(CatalogHolder):
                 continue
         done.cancel()
 
-    def _fetch(self, source: PostgresStore) -> _Update:
+    def _fetch(self, source: PostgresStore, reload: bool = False) -> _Update:
         """(In a thread) the changes since our position, parsed; or a whole catalog reloaded.
 
         A standby behind what this worker read on the primary has nothing to tell it yet
         (``ahead_ok``).
         """
         base = self.position
-        changes = source.changes(base, ahead_ok=self._standby)
+        changes = None if reload else source.changes(base, ahead_ok=self._standby)
         if changes is None:
-            log.warning("the change log cannot be followed from here; reloading the stations")
+            if not reload:
+                log.warning("the change log cannot be followed from here; reloading the stations")
             return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
         batches = _batches(changes.entries, self.cache)
         return _Update(base, None, batches, changes.position)
@@ -160,6 +193,7 @@ class ReplicaHolder(CatalogHolder):
             self.catalog = update.catalog
             assert isinstance(update.catalog.position, LogPosition)
             self.position = update.catalog.position
+            self.loop_version = update.loop or self.loop_version
         else:
             catalog = self.catalog
             for batch in update.batches:
@@ -220,6 +254,7 @@ class _Update:
     catalog: Catalog | None
     batches: list[dict[str, Station | None]]
     position: LogPosition
+    loop: str | None = None  # the loop file's identity a reloaded catalog was read after
 
 
 def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str, Station | None]]:
@@ -250,5 +285,6 @@ def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHol
     if not settings.database_url:
         return CatalogHolder.for_settings(settings, catalog)
     cache = FeatureCache()
+    loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
     loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
-    return ReplicaHolder(loaded, settings, cache)
+    return ReplicaHolder(loaded, settings, cache, loop_version)
