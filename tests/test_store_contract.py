@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import pgcluster
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations.errors import Conflict, InvalidInput, PreconditionFailed, StationNotFound
 from stations.settings import Settings
@@ -36,7 +37,21 @@ def geojson_store(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, stations_path=path, loop_path=BUNDLED_LOOP)  # type: ignore[call-arg]
 
 
-BACKENDS: dict[str, Callable[[Path], Settings]] = {"geojson": geojson_store}
+def postgres_store(tmp_path: Path) -> Settings:
+    """Settings naming a fresh PostgreSQL database holding the bundled data (`pgcluster`)."""
+    url = pgcluster.bundled_database()
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=url,
+        stations_path=tmp_path / "unused.geojson",
+        loop_path=BUNDLED_LOOP,
+    )
+
+
+BACKENDS: dict[str, Callable[[Path], Settings]] = {
+    "geojson": geojson_store,
+    "postgres": postgres_store,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -36,9 +36,10 @@ from stations.errors import Conflict, InvalidInput, StationNotFound
 from stations.models import PHONE_PATTERN, Amenity
 from stations.storage import geojson
 from stations.storage.checks import check_file
-from stations.storage.exchange import export_stations
+from stations.storage.exchange import export_document, export_stations
 from stations.storage.importing import merged
-from stations.storage.store import compact_store, open_store
+from stations.storage.postgres.connect import close_pools
+from stations.storage.store import compact_store, open_store, stored_document
 from test_store_contract import BACKENDS
 
 Feature = dict[str, Any]
@@ -276,6 +277,7 @@ class StoreMachine(RuleBasedStateMachine):
     def restart(self) -> None:
         """A new process: no cached state, a fresh store, the files loaded as `serve` loads them."""
         geojson._STORED.clear()  # the GeoJSON store's per-process state (none in a new process)
+        close_pools()  # the PostgreSQL store's
         self.store = open_store(self.settings)
         self.check_commands()
 
@@ -295,14 +297,19 @@ class StoreMachine(RuleBasedStateMachine):
         """What `serve`, `validate`, `export` and `compact` do with the files, and agree on."""
         catalog = load_checked(self.settings)  # `stations serve`'s load
         assert [s.id for s in catalog.all] == list(self.model)
-        checked = check_file(self.settings.stations_path)  # `stations validate`
-        assert f": {len(self.model)} stations OK" in checked.summary
         out = self.root / "export.geojson"
-        assert export_stations(self.settings.stations_path, out) == len(self.model)
+        if self.settings.database_url:  # `stations export`, from the database
+            doc = stored_document(self.settings)
+            assert export_document(doc, out) == len(self.model)
+            assert export_document(doc, self.root / "out.csv") == len(self.model)
+        else:
+            checked = check_file(self.settings.stations_path)  # `stations validate`
+            assert f": {len(self.model)} stations OK" in checked.summary
+            assert export_stations(self.settings.stations_path, out) == len(self.model)
+            assert export_stations(self.settings.stations_path, self.root / "out.csv") == len(
+                self.model
+            )
         assert json.loads(out.read_text("utf-8"))["features"] == list(self.model.values())
-        assert export_stations(self.settings.stations_path, self.root / "out.csv") == len(
-            self.model
-        )
         compact_store(self.settings)  # `stations compact`
         assert load_checked(self.settings).counts_by_kind() == catalog.counts_by_kind()
 

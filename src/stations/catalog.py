@@ -27,8 +27,9 @@ from stations.masks import OPEN, OPEN_KEY, Vocabulary
 from stations.models import Amenity, Kind, Station, Status
 from stations.rows import Rows
 from stations.settings import Settings
-from stations.storage.loading import FeatureCache, load_stations
-from stations.storage.snapshot import Position
+from stations.storage.loading import FeatureCache
+from stations.storage.snapshot import StorePosition
+from stations.storage.store import read_stations
 
 #: Past this share of dead positions, `with_changes` builds a compact catalog afresh.
 MAX_DEAD_SHARE = 0.25
@@ -113,7 +114,7 @@ class Catalog:
         self.loop = loop
         self.warnings = warnings or []
         #: How far into the data files this catalog was read (set by `from_settings`).
-        self.position: Position | None = None
+        self.position: StorePosition | None = None
         self._loop_max_offroute_m = loop_max_offroute_m
         if parts is None:
             parts = self._load(list(stations))
@@ -246,8 +247,8 @@ class Catalog:
 
     @classmethod
     def from_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> Catalog:
-        """Load and validate the files the settings name (``cache``: stations seen before)."""
-        parsed = load_stations(settings.stations_path, cache)
+        """Load and validate the stations and loop the settings name (``cache``: seen before)."""
+        parsed = read_stations(settings, cache)
         loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
         catalog = cls(
             parsed.stations,

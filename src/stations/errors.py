@@ -43,6 +43,10 @@ class TooManyAttempts(StationsError):
         self.retry_after = retry_after
 
 
+class StoreUnavailable(StationsError):
+    """The store's database cannot be reached: reads go on from memory, writes must wait."""
+
+
 class DataError(StationsError):
     """A data file is unreadable or invalid; ``problems`` lists every issue found."""
 

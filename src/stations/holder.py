@@ -70,7 +70,7 @@ class CatalogHolder:
         loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
         cache = FeatureCache()  # a reload validates only the stations that changed
         loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
-        if loaded.position is None:  # handed over by `stations serve`: where did it read to?
+        if not isinstance(loaded.position, Position):  # handed over by `stations serve`
             loaded.position = Position(file_identity(settings.stations_path), None, 0)
         return cls(
             loaded,
@@ -97,7 +97,8 @@ class CatalogHolder:
         self._stat_paths = (str(stations_path), str(loop_path), str(self._journal_path))
         self._load = load
         self.cache = cache
-        self._position = catalog.position or Position("", None, 0)
+        at = catalog.position
+        self._position = at if isinstance(at, Position) else Position("", None, 0)
         self._loop = loop_version
         self._task: asyncio.Future[None] | None = None
         self._failed: FilesState | None = None
@@ -108,6 +109,13 @@ class CatalogHolder:
         self._quiet_until = -math.inf
         self.version = ""
         self._set_version()
+
+    def health(self) -> dict[str, object]:
+        """What ``/healthz`` adds about following the store (files: nothing can be lost)."""
+        return {"status": "ok"}
+
+    def close(self) -> None:
+        """Stop following the store (a holder of files has nothing running)."""
 
     def _set_version(self) -> None:
         """A short ETag component naming the data served."""
@@ -217,7 +225,8 @@ class CatalogHolder:
             self._failed = state  # do not retry on every request; the next change retries
             return
         self.catalog = catalog
-        self._position = catalog.position or Position(state[0], None, 0)
+        at = catalog.position
+        self._position = at if isinstance(at, Position) else Position(state[0], None, 0)
         self._loop = state[1]
         self._failed = None
         self._set_version()

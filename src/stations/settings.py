@@ -204,6 +204,36 @@ class Settings(BaseSettings):
         "the QR codes on station posters link there. Unset: taken from each request.",
     )
 
+    # -- PostgreSQL store (issue 19): unset, the GeoJSON files above --
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/db: keep the stations (and rider "
+        "reports) in PostgreSQL/PostGIS instead of the files; unset: the GeoJSON files.",
+    )
+    database_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between a replica's catch-up reads of the change log (besides "
+        "LISTEN, which wakes it at once).",
+    )
+
+    database_read_url: str | None = Field(
+        default=None,
+        description="postgresql://... of a streaming-replication standby to load and follow "
+        "the stations from (by polling); writes still go to database_url.",
+    )
+
+    @field_validator("database_url", "database_read_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """A blank value counts as unset; anything else must be a postgresql:// URL."""
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a database URL must start with postgresql:// (or be unset)")
+        return value.strip()
+
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str | None) -> str | None:

@@ -35,7 +35,7 @@ from stations.api.routes import (
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
-from stations.holder import CatalogHolder
+from stations.replica import holder_for
 from stations.settings import Settings
 
 #: How long a thread may hold the interpreter while another waits for it (set by the lifespan):
@@ -195,13 +195,13 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         # with an OpenMP pool whose wake-ups cost more than a query and contend across workers.
         threadpool_limits(1, user_api="openmp")
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        services.holder = CatalogHolder.for_settings(settings, catalog)
+        services.holder = holder_for(settings, catalog)
         # The loaded data lives as long as the worker: keep the cyclic collector from scanning
         # its millions of objects again and again while requests allocate (see gc_paused).
         gc.freeze()
         services.compaction = IdleCompaction(settings)
         yield
-        await services.compaction.close()
+        await services.close()
 
     app = StationsApp(
         title="stations",

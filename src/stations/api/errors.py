@@ -20,6 +20,7 @@ from stations.errors import (
     PreconditionFailed,
     StationNotFound,
     StationsError,
+    StoreUnavailable,
     TooManyAttempts,
     Unauthorized,
 )
@@ -36,6 +37,7 @@ STATUS: dict[type[StationsError], int] = {
     PreconditionFailed: 412,
     TooManyAttempts: 429,
     DataError: 500,
+    StoreUnavailable: 503,
 }
 
 
@@ -58,6 +60,12 @@ def status_for(exc: StationsError) -> int:
 def domain_error(exc: StationsError) -> tuple[int, dict[str, str], dict[str, str] | None]:
     """Status, body and extra headers answering a domain error (5xx details stay in the log)."""
     status = status_for(exc)
+    if status == 503:  # the database is away: say so (no password in it), and when to retry
+        return (
+            status,
+            {"detail": str(exc) + "; writes are refused until it is back"},
+            {"Retry-After": "5"},
+        )
     if status >= 500:
         return status, INTERNAL, None
     headers = {"WWW-Authenticate": 'Bearer realm="stations"'} if status == 401 else None
@@ -75,7 +83,9 @@ def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, str], dict[s
     """
     if isinstance(exc, StationsError):
         status, body, headers = domain_error(exc)
-        if status >= 500:
+        if status == 503:  # an outage the answer names; no traceback to read
+            log.warning("%s on %s", exc, path)
+        elif status >= 500:
             log.exception("server error on %s", path, exc_info=exc)
         return status, body, headers
     log.exception("unexpected error on %s", path, exc_info=exc)

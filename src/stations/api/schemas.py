@@ -14,10 +14,13 @@ class ErrorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Liveness answer."""
+    """Liveness: ``ok``, or ``degraded`` while a PostgreSQL-backed replica lost its database."""
 
     status: str
     stations: int
+    sequence: int | None = None  # PostgreSQL store: the last change-log sequence applied
+    behind: int | None = None  # ...and how many announced changes are not applied yet
+    detail: str | None = None  # why degraded (the database URL without its password)
 
 
 def _geojson(kind: str) -> dict[str, Any]:

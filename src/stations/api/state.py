@@ -11,6 +11,7 @@ from stations.holder import CatalogHolder
 from stations.limits import WindowLimit
 from stations.sessions import failure_limit
 from stations.settings import Settings
+from stations.storage.postgres.reports import PostgresReportStore
 from stations.storage.reports import ReportStore
 from stations.web.pages import PageCache
 
@@ -30,10 +31,19 @@ class Services:
     holder: CatalogHolder = field(init=False, repr=False)
     compaction: IdleCompaction = field(init=False, repr=False)
 
+    async def close(self) -> None:
+        """Stop what the lifespan started: the idle compaction, and following the store."""
+        await self.compaction.close()
+        self.holder.close()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         """The services these settings describe (the data itself is loaded by the lifespan)."""
-        reports = ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+        reports = (
+            PostgresReportStore(settings.database_url, per_hour=settings.report_rate_per_hour)
+            if settings.database_url
+            else ReportStore(settings.reports_file(), per_hour=settings.report_rate_per_hour)
+        )
         pages = PageCache(
             settings.page_cache_entries,
             settings.page_cache_bytes,

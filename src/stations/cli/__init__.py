@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from stations.cli import data, planning, queries
+from stations.cli import data, db, planning, queries
 from stations.cli.common import OneLineErrors, exit_on_domain_error
 
 __all__ = ["app", "main"]
@@ -25,6 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 loop_app = typer.Typer(help="The loop itself: import a driven GPS track.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The PostgreSQL store: its schema, and moving stations in and out.", no_args_is_help=True
+)
 
 
 def _add(target: typer.Typer, name: str, command: Callable[..., None]) -> None:
@@ -43,6 +46,10 @@ _add(app, "import", data.import_command)
 _add(app, "export", data.export_command)
 _add(app, "compact", data.compact_command)
 _add(app, "serve", data.serve_command)
+app.add_typer(db_app, name="db")
+_add(db_app, "upgrade", db.upgrade_command)
+_add(db_app, "import", db.import_command)
+_add(db_app, "export", db.export_command)
 
 
 def main() -> None:

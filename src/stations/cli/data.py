@@ -21,12 +21,18 @@ from stations.cli.common import (
     print_error,
     settings_for,
 )
+from stations.cli.db import WaitForDb, wait_for_database
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
 from stations.settings import Settings
 from stations.storage.checks import check_file
-from stations.storage.exchange import export_stations
-from stations.storage.store import open_store, with_backup_hint
+from stations.storage.exchange import export_document
+from stations.storage.store import (
+    open_store,
+    store_label,
+    stored_document,
+    with_backup_hint,
+)
 from stations.storage.tabular import read_rows, rows_to_features
 
 
@@ -104,7 +110,7 @@ def import_command(
     refused_ids = {sid for sid, _ in plan.refused}
     keep = [f for _, f in good if f["properties"]["id"] not in refused_ids]
     store.import_features(keep, actor, update)
-    out.print(f"imported into {settings.stations_path}: {counts}", highlight=False)
+    out.print(f"imported into {store_label(settings)}: {counts}", highlight=False)
 
 
 def export_command(
@@ -116,7 +122,7 @@ def export_command(
     settings = settings_for(stations, None)
     if not file.parent.is_dir():  # a typo in a folder name is not a request to create it
         raise StationsError(f"cannot write {file}: the folder {file.parent} does not exist")
-    written = export_stations(settings.stations_path, file, crs)
+    written = export_document(stored_document(settings), file, crs)
     out.print(f"wrote {file} ({written} stations)", highlight=False)
 
 
@@ -131,9 +137,9 @@ def compact_command(
     settings = settings_for(stations, None)
     folded = open_store(settings).compact(if_idle)
     if folded:
-        out.print(f"folded {folded} journal lines into {settings.stations_path}", highlight=False)
+        out.print(f"folded {folded} journal lines into {store_label(settings)}", highlight=False)
     elif if_idle is None:
-        out.print(f"{settings.stations_path}: no journal to fold", highlight=False)
+        out.print(f"{store_label(settings)}: no journal to fold", highlight=False)
 
 
 def serve_command(
@@ -154,6 +160,7 @@ def serve_command(
     ] = 120,
     stations: StationsPath = None,
     loop: LoopPath = None,
+    wait_for_db: WaitForDb = 0,
 ) -> None:
     """Run the HTTP API (uvicorn) on the bundled data or the given files."""
     # The server and the web framework are imported here, only when needed: they take longer
@@ -162,6 +169,8 @@ def serve_command(
     import uvicorn
 
     settings = settings_for(stations, loop)
+    if settings.database_url:  # down: one line and exit 1, or wait for it with --wait-for-db
+        wait_for_database(settings.database_url, wait_for_db)
     options = server_options(settings, host=host, port=port, log_level=log_level)
     options["access_log"] = access_log
     # Start from a whole file: writes left in the journal (a crash, a kill) are folded in, and

@@ -1,9 +1,10 @@
 """The store interface: what the API, the CLI and bulk import need from where stations live.
 
-`storage.geojson.GeoJSONStore` implements it on the bundled file format; a PostGIS store for
-several replicas will implement the same methods. Callers get a store from
-`storage.store.open_store` and never name an implementation. ``tests/test_store_contract.py``
-is the suite every implementation passes.
+`storage.geojson.GeoJSONStore` implements it on the bundled file format, and
+`storage.postgres.PostgresStore` on PostgreSQL/PostGIS for several replicas. A reader's
+position is a `StorePosition`: a place in files, or a sequence number in a change log. Callers
+get a store from `storage.store.open_store` and never name an implementation.
+``tests/test_store_contract.py`` is the suite every implementation passes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from stations.storage.importing import ImportPlan
-from stations.storage.snapshot import Changes, Position
+from stations.storage.snapshot import Changes, StorePosition
 
 #: A GeoJSON Feature as JSON: ``{"type": "Feature", "id", "geometry", "properties"}``.
 Feature = dict[str, Any]
@@ -38,11 +39,11 @@ class Store(Protocol):
         """A token that changes whenever the data changes."""
         ...
 
-    def snapshot(self) -> tuple[Feature, Position]:
+    def snapshot(self) -> tuple[Feature, StorePosition]:
         """The stations as a FeatureCollection, and the position they were read at."""
         ...
 
-    def changes(self, since: Position) -> Changes | None:
+    def changes(self, since: StorePosition) -> Changes[Any] | None:
         """The writes made since ``since``; None if they cannot be told (read `snapshot`)."""
         ...
 

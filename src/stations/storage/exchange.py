@@ -41,7 +41,14 @@ def export_stations(source: Path, target: Path, crs: CRS = CRS.WGS84) -> int:
         `DataError` when the stations are not valid (only valid data leaves); another suffix.
     """
     doc, _ = read_checked(source)
-    doc = {k: v for k, v in doc.items() if k != COMPACTED}
+    return export_document({k: v for k, v in doc.items() if k != COMPACTED}, target, crs)
+
+
+def export_document(doc: dict[str, Any], target: Path, crs: CRS = CRS.WGS84) -> int:
+    """Write a valid stations FeatureCollection to ``target`` by its suffix (`export_stations`).
+
+    The stations of any store (`storage.store.stored_document`); returns how many.
+    """
     suffix = target.suffix.lower()
     if suffix in (".csv", ".xlsx"):
         write_rows([feature_to_row(f, crs) for f in doc["features"]], target)

@@ -55,6 +55,7 @@ from stations.storage.snapshot import (
     COMPACTED,
     Changes,
     Position,
+    StorePosition,
     changes_since,
     compaction_mark,
     file_identity,
@@ -79,7 +80,7 @@ class _Stored:
     position: Position
     pending: int  # journal lines not yet in the snapshot
 
-    def follow(self, changes: Changes) -> None:
+    def follow(self, changes: Changes[Position]) -> None:
         """Apply what was written since our position (`changes_since`, or our own write)."""
         if changes.position.snapshot != self.position.snapshot:
             self.pending = 0  # a fold was adopted: the lines before it are in the snapshot
@@ -143,8 +144,10 @@ class GeoJSONStore:
             raise DataError(str(self.path), ["expected a GeoJSON FeatureCollection"])
         return {k: v for k, v in doc.items() if k != COMPACTED}, position
 
-    def changes(self, since: Position) -> Changes | None:
+    def changes(self, since: StorePosition) -> Changes[Position] | None:
         """The journal entries written since ``since``; None if the files moved on otherwise."""
+        if not isinstance(since, Position):
+            return None  # a position in a change log: not these files
         return changes_since(self.path, since, file_identity(self.path), journal_state(self.path))
 
     @contextmanager

@@ -18,7 +18,7 @@ from stations.coords import in_china
 from stations.errors import DataError, InvalidInput
 from stations.models import PositionAccuracy, Station, StationProperties, shown
 from stations.storage.journal import Entry, journal_path
-from stations.storage.snapshot import Position, read_stored
+from stations.storage.snapshot import StorePosition, read_stored
 
 
 @dataclass(slots=True)
@@ -27,8 +27,8 @@ class Parsed:
 
     stations: list[Station] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: How far into the files the stations were read (None: not read from a file).
-    position: Position | None = None
+    #: How far into the store the stations were read (None: not read from a store).
+    position: StorePosition | None = None
     #: Writes read from the journal (not yet folded into the file).
     journal_lines: int = 0
 

@@ -14,6 +14,10 @@ size: it changes whenever the file is replaced) and the journal's inode and offs
 
 The writer (`storage.geojson.GeoJSONStore`, under its lock) and each API worker
 (`stations.holder.CatalogHolder`) follow the files through this one function.
+
+A store with a change log (`storage.postgres`) has no files: its readers stand at a
+`LogPosition`, a sequence number in one database's log. `StorePosition` is either kind, and
+`Changes` carries the kind of position it was asked from.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import re
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -49,15 +53,33 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
-class Changes:
-    """What a reader must apply to catch up with the files, and where it then stands.
+class LogPosition:
+    """How far a reader got in a store's change log: which log, and its last sequence number.
+
+    ``source`` names the log (a database's store epoch): a reader whose source differs from
+    the store's holds data from elsewhere (another database, a restored one) and reads afresh.
+    """
+
+    source: str
+    seq: int
+
+
+#: Where a reader of any store stands: in files (`Position`) or in a change log.
+StorePosition = Position | LogPosition
+P = TypeVar("P", Position, LogPosition)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes(Generic[P]):
+    """What a reader must apply to catch up with the store, and where it then stands.
 
     ``in_journal`` of the ``entries`` (the last ones) are in the current journal; the others
     were folded into a new snapshot that the reader adopts (``position.snapshot`` changed).
+    A change log's entries are all ``in_journal``.
     """
 
     entries: list[journal.Entry]
-    position: Position
+    position: P
     in_journal: int
 
 
@@ -142,7 +164,7 @@ def read_stored(path: Path) -> tuple[Any, Position, list[journal.Entry]]:
 
 def changes_since(
     path: Path, at: Position, snapshot: str, state: JournalState | None
-) -> Changes | None:
+) -> Changes[Position] | None:
     """What a reader standing at ``at`` must apply to hold the stations file ``path``.
 
     Parameters

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from stations.errors import DataError
 from stations.settings import Settings
-from stations.storage.base import Store
+from stations.storage.base import Feature, Store
 from stations.storage.geojson import GeoJSONStore
-from stations.storage.loading import FeatureCache
+from stations.storage.loading import (
+    FeatureCache,
+    Parsed,
+    gc_paused,
+    load_stations,
+    parse_stations,
+    read_checked,
+)
+from stations.storage.postgres import PostgresStore
+from stations.storage.postgres.connect import redacted
+from stations.storage.snapshot import COMPACTED
 
 
 def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
-    """The store the settings name (today always the GeoJSON file ``stations_path``).
+    """The store the settings name: PostgreSQL if ``database_url`` is set, else the GeoJSON file.
 
     Parameters
     ----------
@@ -22,7 +33,44 @@ def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
         An API worker's validated stations: its own writes are not validated again when it
         applies them from the journal.
     """
+    if settings.database_url:
+        return PostgresStore(settings.database_url, cache)
     return GeoJSONStore.for_settings(settings, cache)
+
+
+def read_stations(settings: Settings, cache: FeatureCache | None = None) -> Parsed:
+    """The configured store's stations, validated (`DataError` listing every problem).
+
+    From the GeoJSON file and its journal (`storage.loading.load_stations`), or from a
+    PostgreSQL snapshot (of the standby ``database_read_url`` if set): then ``position`` is
+    the change log's sequence number it holds.
+    """
+    if not settings.database_url:
+        return load_stations(settings.stations_path, cache)
+    url = settings.database_read_url or settings.database_url
+    doc, position = PostgresStore(url, cache).snapshot()
+    with gc_paused():
+        parsed = parse_stations(doc, redacted(url), cache)
+    parsed.position = position
+    return parsed
+
+
+def stored_document(settings: Settings) -> Feature:
+    """The configured store's stations as one FeatureCollection, validated (for exports).
+
+    Only valid data leaves: `DataError` names every problem.
+    """
+    if not settings.database_url:
+        doc: dict[str, Any] = read_checked(settings.stations_path)[0]
+        return {k: v for k, v in doc.items() if k != COMPACTED}
+    doc, _ = PostgresStore(settings.database_url).snapshot()
+    parse_stations(doc, redacted(settings.database_url))
+    return doc
+
+
+def store_label(settings: Settings) -> str:
+    """Where the configured stations live, for messages (a database URL without its password)."""
+    return redacted(settings.database_url) if settings.database_url else str(settings.stations_path)
 
 
 def compact_store(settings: Settings, idle_s: float | None = None) -> int:

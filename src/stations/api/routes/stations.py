@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from stations.api.deps import CatalogDep, SettingsDep
+from stations.api.deps import CatalogDep, HolderDep, SettingsDep
 from stations.api.params import NO_QUERY, CrsQuery, QueryParams, StationsQuery
 from stations.api.responses import GeoJSONResponse, ORJSONResponse, cached, station_answer
 from stations.api.schemas import ERRORS, HealthOut, geojson_responses
@@ -29,9 +29,10 @@ FEATURE = geojson_responses("Feature")
     response_model=HealthOut,
     dependencies=[Depends(NO_QUERY)],
 )
-async def read_health(catalog: CatalogDep) -> ORJSONResponse:
-    """Liveness and how many stations are loaded."""
-    return ORJSONResponse({"status": "ok", "stations": catalog.count})
+async def read_health(holder: HolderDep) -> ORJSONResponse:
+    """Liveness and how many stations are loaded (with a PostgreSQL store: how far it follows)."""
+    catalog = await holder.get()
+    return ORJSONResponse({**holder.health(), "stations": catalog.count})
 
 
 @router.get(

@@ -1,0 +1,290 @@
+"""A replica's catalog kept in step with a PostgreSQL store's change log.
+
+With ``STATIONS_DATABASE_URL`` set, every API worker holds the exact in-memory index, as with
+the files, and follows the store's change log (`storage.postgres.store`) in sequence order:
+
+- a thread of its own listens on the ``stations`` channel (``LISTEN``), so a write anywhere is
+  applied within moments; it also catches up by sequence number every
+  ``STATIONS_DATABASE_POLL_S`` and after every reconnect, so a lost notification loses nothing;
+- changes are applied as the files' journal lines are (`Catalog.with_changes`: nothing
+  re-parsed or re-indexed): read and validated in that thread, swapped in on the event loop,
+  so a request never sees a catalog change under its feet; a log that cannot be followed
+  (another database, one restored, a log pruned past this replica) reloads the whole
+  snapshot in that thread, while the old catalog keeps being served;
+- a request never waits on the database: `get` returns the catalog at hand. The worker that
+  wrote catches up before it answers (`refresh`), so a client reads its own writes;
+- when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
+  sequence number applied, and the thread reconnects every poll interval until it is back;
+- with ``STATIONS_DATABASE_READ_URL`` (a streaming-replication standby) the replica loads and
+  follows the standby, by polling alone (``NOTIFY`` does not reach a standby), and catches up
+  from the primary after its own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from stations.catalog import Catalog
+from stations.errors import StationsError, StoreUnavailable
+from stations.holder import CatalogHolder
+from stations.models import Station
+from stations.settings import Settings
+from stations.storage import journal
+from stations.storage.loading import FeatureCache
+from stations.storage.postgres.connect import connect, unavailable
+from stations.storage.postgres.store import CHANNEL, PostgresStore
+from stations.storage.snapshot import LogPosition, file_identity
+
+log = logging.getLogger("stations.api")
+
+
+class ReplicaHolder(CatalogHolder):
+    """The current catalog of a PostgreSQL-backed worker, and the thread that follows the log.
+
+    Parameters
+    ----------
+    catalog
+        The data loaded from the store (its ``position`` a `LogPosition`).
+    settings
+        The database URL, the loop file and the catch-up interval.
+    cache
+        Validated stations by digest (this worker's writes are not validated twice).
+    loop_version
+        The loop file's identity (`file_identity`) taken before ``catalog`` was loaded: an
+        edited loop reloads the catalog, as with the files.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        cache: FeatureCache,
+        loop_version: str | None = None,
+    ) -> None:
+        assert settings.database_url is not None
+        self.catalog = catalog
+        self.cache = cache
+        self.settings = settings
+        #: The loop file's identity when the catalog was loaded (taken before loading).
+        self.loop_version = loop_version or file_identity(settings.loop_path)
+        self._url = settings.database_read_url or settings.database_url
+        self._standby = settings.database_read_url is not None
+        self._store = PostgresStore(self._url, cache)  # what the thread follows
+        self._primary = PostgresStore(settings.database_url, cache)  # where writes go
+        position = catalog.position
+        self.position = position if isinstance(position, LogPosition) else LogPosition("", -1)
+        self.version = ""
+        self._set_version()
+        #: The newest sequence number the database announced (NOTIFY or a read); behind = it - ours.
+        self.latest = self.position.seq
+        self.error: str | None = None
+        try:  # catalogs are swapped on the event loop, never under a request's feet
+            self._event_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._event_loop = None  # no loop (a script): the thread swaps them itself
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="stations-replica", daemon=True)
+        self._thread.start()
+
+    def _set_version(self) -> None:
+        key = f"{self.position.source}|{self.position.seq}"
+        self.version = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+    # -- what requests see -----------------------------------------------------------------
+
+    async def get(self) -> Catalog:
+        """The catalog at hand: a request never waits on the database."""
+        return self.catalog
+
+    async def refresh(self) -> None:
+        """Catch up now from the primary (this worker wrote there): it serves its own write."""
+        for _ in range(5):  # a catch-up of the thread may overtake ours: then read again
+            try:
+                update = await asyncio.to_thread(self._fetch, self._primary)
+            except StoreUnavailable as exc:  # the write is stored: the thread will catch up
+                log.warning("cannot catch up after a write: %s", exc)
+                return
+            if self._install(update):
+                return
+
+    def health(self) -> dict[str, object]:
+        """``ok`` or ``degraded`` (database lost), the last sequence applied, how far behind."""
+        return {
+            "status": "degraded" if self.error else "ok",
+            "sequence": self.position.seq,
+            "behind": max(0, self.latest - self.position.seq),
+            **({"detail": self.error} if self.error else {}),
+        }
+
+    def close(self) -> None:
+        """Stop following (the worker shuts down)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    # -- following -------------------------------------------------------------------------
+
+    def _loop_now(self) -> str:
+        try:
+            return file_identity(self.settings.loop_path)
+        except OSError:
+            return self.loop_version  # being replaced: look again next time
+
+    def catch_up(self) -> None:
+        """Read what the followed database holds beyond our position, and install it.
+
+        An edited loop file (noticed at each catch-up) reloads the whole catalog; a loop that
+        fails to load is logged once and not retried until the file changes again.
+        """
+        loop = self._loop_now()
+        try:
+            update = self._fetch(self._store, reload=loop != self.loop_version)
+        except StationsError as exc:
+            if loop == self.loop_version:
+                raise
+            log.error("the loop changed but cannot be loaded; still serving the previous: %s", exc)
+            self.loop_version = loop
+            return
+        if update.catalog is not None:
+            update = dataclasses.replace(update, loop=loop)
+        if self._event_loop is None:
+            self._install(update)
+            return
+        done = asyncio.run_coroutine_threadsafe(self._install_soon(update), self._event_loop)
+        while not self._stop.is_set():  # the loop may be shutting down (it waits for us)
+            try:
+                done.result(timeout=0.2)
+                return
+            except concurrent.futures.TimeoutError:
+                continue
+        done.cancel()
+
+    def _fetch(self, source: PostgresStore, reload: bool = False) -> _Update:
+        """(In a thread) the changes since our position, parsed; or a whole catalog reloaded.
+
+        A standby behind what this worker read on the primary has nothing to tell it yet
+        (``ahead_ok``).
+        """
+        base = self.position
+        changes = None if reload else source.changes(base, ahead_ok=self._standby)
+        if changes is None:
+            if not reload:
+                log.warning("the change log cannot be followed from here; reloading the stations")
+            return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
+        batches = _batches(changes.entries, self.cache)
+        return _Update(base, None, batches, changes.position)
+
+    async def _install_soon(self, update: _Update) -> bool:
+        return self._install(update)
+
+    def _install(self, update: _Update) -> bool:
+        """(On the event loop) swap in what `_fetch` read; False if we moved on meanwhile."""
+        if update.base != self.position:
+            return False
+        if update.catalog is not None:
+            self.catalog = update.catalog
+            assert isinstance(update.catalog.position, LogPosition)
+            self.position = update.catalog.position
+            self.loop_version = update.loop or self.loop_version
+        else:
+            catalog = self.catalog
+            for batch in update.batches:
+                catalog = catalog.with_changes(batch)
+            self.catalog, self.position = catalog, update.position
+        self.latest = max(self.latest, self.position.seq)
+        self._set_version()
+        return True
+
+    def _follow(self) -> None:
+        """The thread: LISTEN, catch up on each notification and every poll interval."""
+        poll = self.settings.database_poll_s
+        while not self._stop.is_set():
+            try:
+                with connect(self._url) as conn:
+                    if not self._standby:  # NOTIFY does not reach a standby: it polls only
+                        conn.execute(f"LISTEN {CHANNEL}")
+                    self.catch_up()  # after every (re)connect: whatever we missed meanwhile
+                    self._recovered()
+                    self._listen(conn, poll)
+            except (psycopg.OperationalError, StoreUnavailable) as exc:
+                self._lost(exc)
+                self._stop.wait(poll)
+            except StationsError as exc:
+                log.error("cannot follow the store; still serving the previous data: %s", exc)
+                self._stop.wait(poll)
+            except Exception:  # the thread must outlive any surprise: log it and go on
+                log.exception("following the store failed; still serving the previous data")
+                self._stop.wait(poll)
+
+    def _listen(self, conn: psycopg.Connection[tuple[object, ...]], poll: float) -> None:
+        while not self._stop.is_set():
+            deadline = time.monotonic() + poll
+            for note in conn.notifies(timeout=poll, stop_after=1):
+                if note.payload.isdigit():
+                    self.latest = max(self.latest, int(note.payload))
+            if time.monotonic() < deadline and self.latest <= self.position.seq:
+                continue  # a notification we already applied (our own write)
+            self.catch_up()
+
+    def _lost(self, exc: BaseException) -> None:
+        error = str(unavailable(self._url, exc) if not isinstance(exc, StoreUnavailable) else exc)
+        if self.error is None:
+            log.error("%s; serving the stations held in memory", error)
+        self.error = error
+
+    def _recovered(self) -> None:
+        if self.error is not None:
+            log.warning("the database is back; following the change log again")
+        self.error = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """What a catch-up read: from which position, and a new catalog or batches of changes."""
+
+    base: LogPosition
+    catalog: Catalog | None
+    batches: list[dict[str, Station | None]]
+    position: LogPosition
+    loop: str | None = None  # the loop file's identity a reloaded catalog was read after
+
+
+def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str, Station | None]]:
+    """Change-log entries as `Catalog.with_changes` batches, in order, stations validated.
+
+    A station removed and then written again starts a new batch (it goes to the end, as the
+    store lists it). `StationsError` if a row is invalid (the store never writes one).
+    """
+    batches: list[dict[str, Station | None]] = [{}]
+    for entry in entries:
+        if entry.feature is None:
+            batches[-1][entry.station_id] = None
+            continue
+        if batches[-1].get(entry.station_id, False) is None:
+            batches.append({})
+        station, problems, _ = cache.parse(entry.feature, f"change {entry.line}")
+        if station is None:
+            raise StationsError("invalid change-log row: " + "; ".join(problems))
+        batches[-1][entry.station_id] = station
+    return [b for b in batches if b]
+
+
+def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHolder:
+    """The holder a worker serves from: following the change log, or the files.
+
+    ``catalog``: the data already loaded (``stations serve`` with one worker).
+    """
+    if not settings.database_url:
+        return CatalogHolder.for_settings(settings, catalog)
+    cache = FeatureCache()
+    loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
+    loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+    return ReplicaHolder(loaded, settings, cache, loop_version)

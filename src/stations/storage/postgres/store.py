@@ -1,0 +1,343 @@
+"""The store (`storage.base.Store`) on PostgreSQL/PostGIS, for several API replicas.
+
+- every change is validated by the same code as the GeoJSON store's
+  (`storage.loading.check_written_feature`), so both refuse the same input with the same
+  messages, and nothing invalid is ever stored;
+- every write is one transaction: it takes the ``store_state`` row's lock (writers queue, as
+  on the GeoJSON store's file lock, so an id is checked and written as one step), writes the
+  ``stations`` rows, appends each station's whole new state (or its removal) to ``change_log``
+  under the next sequence number, appends to ``audit``, and sends ``NOTIFY stations`` with
+  the last sequence number, which PostgreSQL delivers only once the transaction commits.
+  A write is acknowledged once it committed; a failed one leaves every table as it was;
+- readers take a `snapshot` (every station and the sequence number it holds, read in one
+  repeatable-read transaction) and then apply the change log from there (`changes`), as
+  `stations.holder` does for the files' journal;
+- `compact` folds the log: the rows of the fold before the last one are deleted, so a reader
+  one fold behind still catches up by sequence number and one further behind reads afresh.
+
+Schema and migrations: `storage.postgres.schema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
+from stations.models import Status
+from stations.storage.base import Feature
+from stations.storage.importing import ImportPlan, plan_import
+from stations.storage.journal import Entry
+from stations.storage.loading import FeatureCache, check_written_feature, with_id
+from stations.storage.postgres.connect import Connection, check_schema, connection, redacted
+from stations.storage.snapshot import Changes, LogPosition, StorePosition
+
+#: The channel writers notify and replicas listen on; the payload is the last sequence number.
+CHANNEL = "stations"
+
+_UPSERT = """
+INSERT INTO stations (id, kind, status, geom, feature)
+VALUES (%(id)s, %(kind)s, %(status)s,
+        CASE WHEN %(lon)s::float8 IS NULL THEN NULL
+             ELSE ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326) END,
+        %(feature)s::json)
+ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,
+    geom = EXCLUDED.geom, feature = EXCLUDED.feature
+"""
+
+
+def _row(feature: Feature) -> dict[str, Any]:
+    """The ``stations`` row of a valid feature: its queried properties and its exact JSON."""
+    props = feature["properties"]
+    coords = (feature.get("geometry") or {}).get("coordinates") or [None, None]
+    return {
+        "id": props["id"],
+        "kind": props.get("kind"),
+        "status": props.get("status"),
+        "lon": coords[0],
+        "lat": coords[1],
+        "feature": orjson.dumps(feature).decode(),
+    }
+
+
+class PostgresStore:
+    """Stations in a PostgreSQL/PostGIS database (see the module docstring).
+
+    Parameters
+    ----------
+    url
+        ``postgresql://user:password@host:port/database``; its schema must be current
+        (`stations db upgrade`).
+    cache
+        Stations validated before (an API worker's, see `check_written_feature`).
+    """
+
+    def __init__(self, url: str, cache: FeatureCache | None = None) -> None:
+        self.url = url
+        self.cache = cache
+        self._checked = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redacted(self.url)!r})"
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        """A connection in a transaction, to a database whose schema is this code's."""
+        with connection(self.url) as conn:
+            if not self._checked:
+                check_schema(conn, self.url)
+                conn.commit()  # each use starts its own transaction
+                self._checked = True
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Write]:
+        """One write transaction, holding the writers' lock (the ``store_state`` row)."""
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute("SELECT last_seq FROM store_state FOR UPDATE").fetchone()
+            if row is None:
+                raise DataError(redacted(self.url), ["store_state is empty: restore the database"])
+            write = _Write(conn, int(row[0]))
+            yield write
+            write.finish()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def version(self) -> str:
+        """The store's epoch, last sequence number and last fold: changes on every write."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT epoch, last_seq, folded_seq FROM store_state").fetchone()
+        assert row is not None
+        return f"{row[0]}-{row[1]}-{row[2]}"
+
+    def snapshot(self) -> tuple[Feature, LogPosition]:
+        """Every station in order, and the sequence number they hold (one consistent read)."""
+        with self._conn() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            row = conn.execute("SELECT epoch, last_seq, collection FROM store_state").fetchone()
+            assert row is not None
+            cur = conn.execute("SELECT feature FROM stations ORDER BY ord")
+            features = [r[0] for r in cur]
+        doc = {**row[2], "features": features}
+        return doc, LogPosition(str(row[0]), int(row[1]))
+
+    def changes(self, since: StorePosition, ahead_ok: bool = False) -> Changes[LogPosition] | None:
+        """The change log after ``since``; None if it cannot be told (read `snapshot`).
+
+        ``ahead_ok``: a reader ahead of this database is not told to reload but that nothing
+        changed (a standby that has not replayed what the reader read on the primary).
+        """
+        if not isinstance(since, LogPosition):
+            return None
+        with self._conn() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            row = conn.execute("SELECT epoch, last_seq, pruned_seq FROM store_state").fetchone()
+            assert row is not None
+            epoch, last, pruned = str(row[0]), int(row[1]), int(row[2])
+            if ahead_ok and epoch == since.source and since.seq >= last:
+                return Changes([], since, 0)
+            if epoch != since.source or not pruned <= since.seq <= last:
+                return None  # another database, a restored one, or a log pruned past us
+            rows = conn.execute(
+                "SELECT seq, station_id, feature FROM change_log WHERE seq > %s ORDER BY seq",
+                (since.seq,),
+            ).fetchall()
+        if len(rows) != last - since.seq:  # pragma: no cover - the log is gapless
+            return None
+        entries = [Entry(sid, feature, seq) for seq, sid, feature in rows]
+        return Changes(entries, LogPosition(epoch, last), len(entries))
+
+    def _current(self, conn: Connection, station_id: str) -> Feature:
+        row = conn.execute("SELECT feature FROM stations WHERE id = %s", (station_id,)).fetchone()
+        if row is None:
+            raise StationNotFound(f"no station with id {station_id!r}")
+        feature: Feature = row[0]
+        return feature
+
+    @staticmethod
+    def _all(conn: Connection) -> dict[str, Feature]:
+        return dict(conn.execute("SELECT id, feature FROM stations ORDER BY ord"))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(self, feature: Feature, actor: str) -> Feature:
+        """Add a station; `Conflict` if its id exists."""
+        feature = check_written_feature(with_id(feature), cache=self.cache)
+        sid = feature["properties"]["id"]
+        with self._writing() as write:
+            found = write.conn.execute("SELECT 1 FROM stations WHERE id = %s", (sid,)).fetchone()
+            if found is not None:
+                raise Conflict(f"a station with id {sid!r} already exists; use PUT to replace it")
+            write.put(feature)
+            write.audit(actor, "create", {"id": sid, "before": None, "after": feature})
+        return feature
+
+    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
+        """Replace a station entirely (its id cannot change)."""
+        feature = check_written_feature(with_id(feature), cache=self.cache)
+        if feature["properties"]["id"] != station_id:
+            raise InvalidInput(
+                f"properties.id {feature['properties']['id']!r} differs from the URL's "
+                f"{station_id!r}; ids cannot change"
+            )
+        with self._writing() as write:
+            before = self._current(write.conn, station_id)
+            write.put(feature)
+            write.audit(actor, "replace", {"id": station_id, "before": before, "after": feature})
+        return feature
+
+    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+        """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
+        if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
+            raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
+        props = changes.get("properties", {})
+        if not isinstance(props, dict):
+            raise InvalidInput("properties must be an object")
+        if "id" in props and props["id"] != station_id:
+            raise InvalidInput("ids cannot change")
+        with self._writing() as write:
+            current = self._current(write.conn, station_id)
+            merged = check_written_feature(
+                {
+                    **current,
+                    "properties": {**current["properties"], **props},
+                    "geometry": changes.get("geometry", current.get("geometry")),
+                },
+                cache=self.cache,
+            )
+            write.put(merged)
+            write.audit(actor, "patch", {"id": station_id, "before": current, "after": merged})
+        return merged
+
+    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+        """Mark a station closed (kept, with history), or remove it with ``purge``."""
+        with self._writing() as write:
+            current = self._current(write.conn, station_id)
+            if purge:
+                write.remove(station_id)
+                write.audit(actor, "purge", {"id": station_id, "before": current, "after": None})
+                return None
+            closed = {
+                **current,
+                "properties": {**current["properties"], "status": Status.CLOSED.value},
+            }
+            write.put(closed)
+            write.audit(actor, "close", {"id": station_id, "before": current, "after": closed})
+            return closed
+
+    def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
+        """What `import_features` would do with these features now (a dry run)."""
+        checked = [check_written_feature(with_id(f)) for f in features]
+        with self._conn() as conn:
+            return plan_import(self._all(conn), checked, update)
+
+    def import_features(
+        self, features: list[Feature], actor: str, update: bool = False
+    ) -> ImportPlan:
+        """Add or replace many stations in one transaction (unchanged ones are not written).
+
+        An id that exists and differs, without ``update``, raises `Conflict` listing the ids,
+        and nothing is written.
+        """
+        return self.import_collection({"features": features}, actor, update)
+
+    def import_collection(self, doc: Feature, actor: str, update: bool = False) -> ImportPlan:
+        """`import_features` of a FeatureCollection's features, keeping its own members too.
+
+        The collection's other members (``name``, ``attribution``...) replace the stored ones
+        (`stations db import`), in the same transaction, so an export gives the file back.
+        """
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise InvalidInput("expected a FeatureCollection with a 'features' array")
+        checked = [check_written_feature(with_id(f), cache=self.cache) for f in features]
+        members = {k: (None if k == "features" else v) for k, v in doc.items()}
+        with self._writing() as write:
+            if set(members) > {"features"}:
+                write.conn.execute(
+                    "UPDATE store_state SET collection = %s::json",
+                    (orjson.dumps(members).decode(),),
+                )
+            plan = plan_import(self._all(write.conn), checked, update)
+            if plan.refused:
+                clash = [sid for sid, _ in plan.refused]
+                raise Conflict(
+                    f"{len(clash)} id(s) already exist ({', '.join(clash[:10])}); use --update "
+                    "to replace them"
+                )
+            if not plan.writes:
+                return plan
+            write.put_many(plan.writes)
+            write.audit(actor, "import", {"created": plan.created, "updated": plan.changed})
+        return plan
+
+    def compact(self, idle_s: float | None = None) -> int:
+        """Fold the change log; return how many writes were made since the last fold.
+
+        The rows of the fold before this one are deleted (a reader that far behind reads a
+        snapshot). With ``idle_s``, only if nobody has written for that many seconds.
+        """
+        with self._writing() as write:
+            row = write.conn.execute(
+                "SELECT folded_seq, coalesce(extract(epoch FROM now() - last_write), 1e9) "
+                "FROM store_state"
+            ).fetchone()
+            assert row is not None
+            folded, idle = int(row[0]), float(row[1])
+            count = write.seq - folded
+            if count == 0 or (idle_s is not None and idle < idle_s):
+                return 0
+            write.conn.execute("DELETE FROM change_log WHERE seq <= %s", (folded,))
+            write.conn.execute(
+                "UPDATE store_state SET pruned_seq = folded_seq, folded_seq = last_seq"
+            )
+            return count
+
+
+class _Write:
+    """What one write transaction appends: station rows, change-log rows, audit, NOTIFY."""
+
+    def __init__(self, conn: Connection, seq: int) -> None:
+        self.conn = conn
+        self.start = seq
+        self.seq = seq
+
+    def put(self, feature: Feature) -> None:
+        self.put_many([feature])
+
+    def put_many(self, features: list[Feature]) -> None:
+        rows = [_row(f) for f in features]
+        with self.conn.cursor() as cur:
+            cur.executemany(_UPSERT, rows)
+            logged = []
+            for row in rows:
+                self.seq += 1
+                logged.append((self.seq, row["id"], row["feature"]))
+            cur.executemany(
+                "INSERT INTO change_log (seq, station_id, feature) VALUES (%s, %s, %s::json)",
+                logged,
+            )
+
+    def remove(self, station_id: str) -> None:
+        self.conn.execute("DELETE FROM stations WHERE id = %s", (station_id,))
+        self.seq += 1
+        self.conn.execute(
+            "INSERT INTO change_log (seq, station_id, feature) VALUES (%s, %s, NULL)",
+            (self.seq, station_id),
+        )
+
+    def audit(self, actor: str, action: str, entry: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (actor, action, entry) VALUES (%s, %s, %s::json)",
+            (actor, action, orjson.dumps(entry).decode()),
+        )
+
+    def finish(self) -> None:
+        """Record the last sequence number and notify (delivered when the transaction commits)."""
+        if self.seq == self.start:
+            return
+        self.conn.execute("UPDATE store_state SET last_seq = %s, last_write = now()", (self.seq,))
+        self.conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(self.seq)))
