@@ -1,22 +1,19 @@
 """The store (`storage.base.Store`) on a GeoJSON file: the bundled format, kept by `GeoJSONStore`.
 
 - every change is validated by the same code as loading (`storage.loading.parse_feature`), and
-  ids stay unique, so nothing invalid is ever written;
-- writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers and the CLI can
-  write at once without losing an update;
+  ids stay unique; writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers
+  and the CLI can write at once without losing an update;
 - a write appends one line to the journal beside the file and fsyncs it (`storage.journal`):
-  O(1) whatever the file's size, where rewriting a national file takes seconds. Every
-  reader applies the journal (`storage.snapshot.read_document`); API workers and writers
+  O(1) whatever the file's size. Every reader applies the journal; API workers and writers
   apply just the lines they have not seen (`storage.snapshot.changes_since`);
-- the journal is folded into the file itself (compaction: a new snapshot written atomically,
-  temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
-  import, when the API has been quiet for a few seconds, at ``stations serve`` start-up and by
-  ``stations compact``; the snapshot it replaces is kept in ``.backups/`` (the last
-  ``keep_backups``). A compaction first checks every journal line as a write would and
-  refuses (`DataError`, nothing folded) if one fails, and removes the temp files a compaction
-  killed midway left;
+- the journal is folded into the file itself (compaction: a new snapshot written atomically)
+  after ``compact_every`` writes, after a bulk import, when the API has been quiet for a few
+  seconds, at ``stations serve`` start-up and by ``stations compact``; the snapshot it replaces
+  is kept in ``.backups/`` (the last ``keep_backups``). A compaction first checks every journal
+  line as a write would, and removes the temp files a compaction killed midway left;
 - one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
-  which token label, what changed (before and after).
+  which token label, what changed (before and after);
+- the loop file is replaced under the same lock (`storage.loopfile`), audited too.
 """
 
 from __future__ import annotations
@@ -38,9 +35,9 @@ import orjson
 from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.models import Status
 from stations.settings import Settings
-from stations.storage import journal
+from stations.storage import journal, loopfile
 from stations.storage.base import Feature
-from stations.storage.files import atomic_write_bytes, remove_stale_temps
+from stations.storage.files import atomic_write_bytes, keep_backup, remove_stale_temps
 from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.loading import (
     FeatureCache,
@@ -106,8 +103,10 @@ class GeoJSONStore:
         keep_backups: int = 20,
         compact_every: int = 1000,
         cache: FeatureCache | None = None,
+        loop_path: Path | None = None,
     ) -> None:
         self.path = path
+        self.loop_path = loop_path or path.with_name("loop178.geojson")
         self.journal_path = journal.journal_path(path)
         self.lock_path = path.with_name(path.name + ".lock")
         self.backups = path.parent / ".backups"
@@ -124,6 +123,7 @@ class GeoJSONStore:
             keep_backups=settings.keep_backups,
             compact_every=settings.compact_every,
             cache=cache,
+            loop_path=settings.loop_path,
         )
 
     def version(self) -> str:
@@ -185,10 +185,7 @@ class GeoJSONStore:
             self._fold_after_write(stored)
 
     def _fold_after_write(self, stored: _Stored, cache: FeatureCache | None = None) -> None:
-        """Compact after a write: the write is durable already, so a failure is only logged.
-
-        The journal then keeps the writes until `compact` (which names the problem) succeeds.
-        """
+        """Compact after a write: it is durable already, so a failure is only logged."""
         try:
             self._compact(stored, cache)
         except DataError as exc:
@@ -197,9 +194,9 @@ class GeoJSONStore:
     def compact(self, idle_s: float | None = None) -> int:
         """Fold the journal into a new snapshot; return how many writes it held (0: nothing).
 
-        With ``idle_s``, only if nobody has written for that many seconds (writes are
-        streaming in: the next pause will do). Temp files a killed compaction left are
-        removed either way. `DataError` (nothing folded) if a journal line is invalid.
+        With ``idle_s``, only if nobody has written for that many seconds. Temp files a killed
+        compaction left are removed either way. `DataError` (nothing folded) if a journal line
+        is invalid. An empty journal (a loop change's signal, `replace_loop`) is just removed.
         """
         with self._locked():
             self._remove_stale_temps(time.time())
@@ -212,6 +209,10 @@ class GeoJSONStore:
                 age = time.time() - self.journal_path.stat().st_mtime
                 if age < idle_s:
                     return 0
+            if self.journal_path.stat().st_size == 0:
+                self.journal_path.unlink()
+                stored.position = Position(stored.position.snapshot, None, 0)
+                return 0
             return self._compact(stored)
 
     def _compact(self, stored: _Stored, cache: FeatureCache | None = None) -> int:
@@ -240,16 +241,8 @@ class GeoJSONStore:
         return folded
 
     def _backup(self) -> None:
-        if not self.path.exists():
-            return
-        self.backups.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        atomic_write_bytes(
-            self.backups / f"{self.path.stem}.{stamp}.geojson", self.path.read_bytes()
-        )
-        kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
-        for old in kept[: max(0, len(kept) - self.keep_backups)]:
-            old.unlink(missing_ok=True)
+        if self.path.exists():
+            keep_backup(self.path.name, self.path.read_bytes(), self.backups, self.keep_backups)
 
     def _remove_stale_temps(self, before: float) -> None:
         """Remove what a compaction killed midway left: temp files of the snapshot and backups."""
@@ -380,13 +373,8 @@ class GeoJSONStore:
             stored = self._current()
             current = self._get(stored, station_id)
             if purge:
-                audit = {
-                    "actor": actor,
-                    "action": "purge",
-                    "id": station_id,
-                    "before": current,
-                    "after": None,
-                }
+                audit = {"actor": actor, "action": "purge", "id": station_id}
+                audit.update(before=current, after=None)
                 self._write(stored, [journal.Entry(station_id, None)], audit)
                 return None
             closed = {
@@ -395,3 +383,17 @@ class GeoJSONStore:
             }
             self._put(stored, "close", closed, actor, current)
             return closed
+
+    def loop_version(self) -> str:
+        """The loop file's version (`storage.loopfile.loop_version`)."""
+        return loopfile.loop_version(self.loop_path)
+
+    def replace_loop(self, feature: Feature, actor: str, if_version: str | None = None) -> Feature:
+        """Replace the loop (`storage.loopfile.replace_loop_file`); every reader sees it at once."""
+        with self._locked():
+            audit = loopfile.replace_loop_file(
+                self.loop_path, feature, if_version, self.keep_backups
+            )
+            journal.renew(self.journal_path)  # workers trusting the journal look at the loop
+            self._audit({"actor": actor, **audit})
+        return feature
