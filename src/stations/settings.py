@@ -189,6 +189,16 @@ class Settings(BaseSettings):
             return []
         return parse_admin_tokens(self.admin_token.get_secret_value())
 
+    # -- the office's loop (stream 17-B): driven tracks sent to /api/loop --
+    max_track_bytes: int = Field(
+        default=16 * 1_048_576,
+        ge=1024,
+        description="Largest track (GPX or JSON) /api/loop and /api/loop/preview take.",
+    )
+    max_track_points: int = Field(
+        default=100_000, ge=4, le=1_000_000, description="Most positions a track may hold."
+    )
+
 
 #: A label: what the audit log and ``resolved_by`` record for a token's writes.
 TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")

@@ -26,7 +26,7 @@ from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
 from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
-from stations.api.routes import admin, edit, ogc, pages, planning, queries, reports
+from stations.api.routes import admin, admin_loop, edit, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
@@ -47,9 +47,12 @@ class GuardMiddleware:
     declares its length, and the routes never meet a body cut short.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        #: path -> its own limit; these routes read and bound their bodies themselves, after
+        #: checking the token (the loop's tracks: a stranger never gets to send that much).
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Guard one HTTP exchange."""
@@ -58,13 +61,15 @@ class GuardMiddleware:
             return
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _too_large(send, self.max_body)
+        limit = self.larger.get(scope["path"], self.max_body)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _too_large(send, limit)
             return
-        if length is not None or b"transfer-encoding" in headers:
-            first = await _read_body(receive, self.max_body)
+        reads_itself = scope["path"] in self.larger
+        if not reads_itself and (length is not None or b"transfer-encoding" in headers):
+            first = await _read_body(receive, limit)
             if first is None:
-                await _too_large(send, self.max_body)
+                await _too_large(send, limit)
                 return
             receive = _replay(first, receive)
 
@@ -198,7 +203,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.services = services
     install_error_handlers(app)
-    for module in (routes, edit, reports, queries, ogc, planning, pages, admin):
+    for module in (routes, edit, reports, queries, ogc, planning, pages, admin, admin_loop):
         document_query_parameters(module.router)
         app.include_router(module.router)
     _mount_docs(app)
@@ -211,7 +216,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             allow_headers=["*"],
             max_age=600,
         )
-    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    tracks = dict.fromkeys(admin_loop.TRACK_PATHS, settings.max_track_bytes)
+    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes, larger=tracks)
     app.proxies = TrustedProxies(settings.trusted_proxies) if settings.trusted_proxies else None
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)

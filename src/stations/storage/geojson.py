@@ -373,7 +373,7 @@ class GeoJSONStore:
             stored = self._current()
             current = self._get(stored, station_id)
             if purge:
-                audit = {"actor": actor, "action": "purge", "id": station_id}
+                audit: dict[str, Any] = {"actor": actor, "action": "purge", "id": station_id}
                 audit.update(before=current, after=None)
                 self._write(stored, [journal.Entry(station_id, None)], audit)
                 return None
