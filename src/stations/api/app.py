@@ -162,7 +162,7 @@ def head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> StationsApp:
-    """Build the service.
+    """Build the service (long because it wires every router and middleware in one place).
 
     Parameters
     ----------
