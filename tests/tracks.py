@@ -10,27 +10,32 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from stations.loop import Loop
 
 
 def drive(
     loop: Loop, step_m: float = 50.0, detour_m: float = 3000.0, short_m: float = 60.0
 ) -> list[tuple[float, float]]:
-    """Positions along ``loop`` every ``step_m``, ending ``short_m`` before the start.
+    """Positions every ``step_m`` along the driven road, ending about ``short_m`` before the start.
 
-    Between 55 % and 75 % of the way round the track swings up to ``detour_m`` north of it.
+    Between 55 % and 75 % of the way round the road swings up to ``detour_m`` north of the loop.
     """
-    points = []
     length = loop.length_m
-    chainage = 0.0
-    while chainage < length - short_m:
-        lon, lat = loop.point_at(chainage)
+    dense = []
+    for chainage in np.arange(0.0, length - short_m, 5.0):
+        lon, lat = loop.point_at(float(chainage))
         frac = (chainage / length - 0.55) / 0.20
         if 0.0 < frac < 1.0:
             lat += detour_m * math.sin(math.pi * frac) / 111_000.0
-        points.append((round(lon, 7), round(lat, 7)))
-        chainage += step_m
-    return points
+        dense.append((lon, lat))
+    a = np.asarray(dense)
+    kx = 111_320.0 * np.cos(np.radians(a[:, 1].mean()))
+    steps = np.hypot(np.diff(a[:, 0]) * kx, np.diff(a[:, 1]) * 110_574.0)
+    walked = np.concatenate(([0.0], np.cumsum(steps)))
+    keep = np.searchsorted(walked, np.arange(0.0, walked[-1], step_m))
+    return [(round(float(a[i, 0]), 7), round(float(a[i, 1]), 7)) for i in keep]
 
 
 def gpx_bytes(points: list[tuple[float, float]], padding: int = 0) -> bytes:

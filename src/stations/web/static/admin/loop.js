@@ -133,6 +133,7 @@
       state.length += d;
     }
     jumps = 0;
+    if (geoFailed) { geoFailed = false; A.status(""); } // the signal is back
     fixes.push(fix);
     save(fixes.length === 1);
     show();
@@ -144,8 +145,11 @@
     show();
   }
 
+  var geoFailed = false;
   function onError(err) {
-    A.status(t("geo_error") + err.message, true);
+    var codes = { 1: "PERMISSION_DENIED", 2: "POSITION_UNAVAILABLE", 3: "TIMEOUT" };
+    geoFailed = true;
+    A.status(t("geo_error") + (err.message || codes[err.code] || err.code), true);
   }
 
   function keepAwake() {
@@ -160,9 +164,7 @@
   function watch() {
     if (!navigator.geolocation) { A.status(t("no_geolocation"), true); return; }
     if (watchId === null) {
-      watchId = navigator.geolocation.watchPosition(onFix, onError, {
-        enableHighAccuracy: true, maximumAge: 0, timeout: 60000,
-      });
+      watchId = navigator.geolocation.watchPosition(onFix, onError, { enableHighAccuracy: true, maximumAge: 0 });
     }
     keepAwake();
   }
@@ -288,7 +290,12 @@
   }
 
   // -- buttons ----------------------------------------------------------------------------------
-  $("rec-start").addEventListener("click", function () { clearStored(); setStatus("recording"); });
+  $("rec-start").addEventListener("click", function () {
+    clearStored();
+    $("preview").hidden = true;
+    A.status("");
+    setStatus("recording");
+  });
   $("rec-pause").addEventListener("click", function () { setStatus("paused"); });
   $("rec-resume").addEventListener("click", function () { setStatus("recording"); });
   $("rec-finish").addEventListener("click", function () { setStatus("finished"); });
