@@ -193,6 +193,7 @@ def square_gpx(**replace: str) -> bytes:
         (square_gpx(**{'lat="29.0500000"': 'lat="NaN"'}), "application/gpx+xml", "not numbers"),
         (square_gpx(**{'lat="29.0500000"': 'lat="95"'}), "application/gpx+xml", "lat [-90, 90]"),
         (gpx_bytes(closed_square()[:-1]), "application/gpx+xml", "does not close: it ends"),
+        (square_gpx(**{'lat="29.0500000"': 'lat="-60"'}), "application/gpx+xml", "km long"),
         (b"[[107, 29], [107, 29.05], [107.05, 29.05]]", "application/json", "fewer than 4"),
         (b'[[107, 29, "x"]]', "application/json", "fix 0"),
         (b"[[107, NaN], [1, 2], [3, 4], [5, 6]]", "application/json", "finite"),

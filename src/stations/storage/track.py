@@ -27,10 +27,12 @@ from defusedxml.ElementTree import iterparse
 
 from stations.errors import InvalidInput
 from stations.geodesy import GEOD
-from stations.loop import Loop, parse_loop
+from stations.loop import parse_loop
 
 #: The most positions a track may hold: a 178 km drive sampled every second is ~12,000.
 MAX_TRACK_POINTS = 100_000
+#: The longest loop taken (m): the district's loop is 178 km.
+MAX_LOOP_M = 1_000_000.0
 _POINT_TAGS = ("trkpt", "rtept")
 
 
@@ -153,8 +155,13 @@ def track_to_loop(
     max_gap_m: float = 500.0,
     tolerance_m: float = 5.0,
     min_length_m: float = 1000.0,
+    max_length_m: float = MAX_LOOP_M,
 ) -> dict[str, Any]:
-    """A loop GeoJSON Feature from a track, keeping the previous loop's descriptive properties."""
+    """A loop GeoJSON Feature from a track, keeping the previous loop's descriptive properties.
+
+    The length is checked before the loop is built: building densifies it every 100 m, so a
+    track spanning continents would cost seconds and gigabytes.
+    """
     lons = np.array([c[0] for c in coords])
     lats = np.array([c[1] for c in coords])
     if not (np.all(np.abs(lons) <= 180) and np.all(np.abs(lats) <= 90)):  # NaN fails too
@@ -175,9 +182,16 @@ def track_to_loop(
         raise InvalidInput("the track is too short to be a loop after simplification")
     rounded = [[round(float(x), 7), round(float(y), 7)] for x, y in ring]
     rounded[-1] = rounded[0]
-    length = Loop([tuple(c) for c in rounded], {}, calibrate=False).length_m  # type: ignore[misc]
+    ring_lons, ring_lats = np.asarray(rounded).T
+    _, _, legs = GEOD.inv(ring_lons[:-1], ring_lats[:-1], ring_lons[1:], ring_lats[1:])
+    length = float(np.sum(legs))
     if length < min_length_m:
         raise InvalidInput(f"the track is only {length:.0f} m long; is it the loop?")
+    if length > max_length_m:
+        raise InvalidInput(
+            f"the track is {length / 1000:.0f} km long (at most {max_length_m / 1000:.0f} km): "
+            "is it the loop? Check the file, or for stray positions far away"
+        )
     props = {
         k: v
         for k, v in previous.items()
