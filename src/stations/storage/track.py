@@ -147,6 +147,25 @@ def simplify(coords: list[tuple[float, float]], tolerance_m: float) -> list[tupl
     return out
 
 
+def _checked_length(ring: list[list[float]], min_length_m: float, max_length_m: float) -> float:
+    """The ring's geodesic length (m), refused outside [min, max].
+
+    Checked before the loop is built: building densifies it every 100 m, so a track spanning
+    continents (a stray position far away) would cost seconds and gigabytes.
+    """
+    lons, lats = np.asarray(ring).T
+    _, _, legs = GEOD.inv(lons[:-1], lats[:-1], lons[1:], lats[1:])
+    length = float(np.sum(legs))
+    if length < min_length_m:
+        raise InvalidInput(f"the track is only {length:.0f} m long; is it the loop?")
+    if length > max_length_m:
+        raise InvalidInput(
+            f"the track is {length / 1000:.0f} km long (at most {max_length_m / 1000:.0f} km): "
+            "is it the loop? Check the file, or for stray positions far away"
+        )
+    return length
+
+
 def track_to_loop(
     coords: list[tuple[float, float]],
     previous: dict[str, Any],
@@ -159,8 +178,7 @@ def track_to_loop(
 ) -> dict[str, Any]:
     """A loop GeoJSON Feature from a track, keeping the previous loop's descriptive properties.
 
-    The length is checked before the loop is built: building densifies it every 100 m, so a
-    track spanning continents would cost seconds and gigabytes.
+    The length is checked before the loop is built (`_checked_length`).
     """
     lons = np.array([c[0] for c in coords])
     lats = np.array([c[1] for c in coords])
@@ -182,16 +200,7 @@ def track_to_loop(
         raise InvalidInput("the track is too short to be a loop after simplification")
     rounded = [[round(float(x), 7), round(float(y), 7)] for x, y in ring]
     rounded[-1] = rounded[0]
-    ring_lons, ring_lats = np.asarray(rounded).T
-    _, _, legs = GEOD.inv(ring_lons[:-1], ring_lats[:-1], ring_lons[1:], ring_lats[1:])
-    length = float(np.sum(legs))
-    if length < min_length_m:
-        raise InvalidInput(f"the track is only {length:.0f} m long; is it the loop?")
-    if length > max_length_m:
-        raise InvalidInput(
-            f"the track is {length / 1000:.0f} km long (at most {max_length_m / 1000:.0f} km): "
-            "is it the loop? Check the file, or for stray positions far away"
-        )
+    length = _checked_length(rounded, min_length_m, max_length_m)
     props = {
         k: v
         for k, v in previous.items()
