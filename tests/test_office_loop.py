@@ -14,6 +14,7 @@ from playwright.sync_api import BrowserContext, Page
 from conftest import BUNDLED_LOOP
 from office import TOKEN, office_server, readme_shot, sign_in
 from stations.loop import load_loop
+from stations.storage.track import parse_gpx
 from test_browser import XSS, Watch, browser, open_popup, tiles  # noqa: F401 (fixtures)
 from tracks import drive, gpx_bytes
 
@@ -108,6 +109,10 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         assert page.locator("#rec-closes").is_visible()  # back near the start
 
         page.click("#rec-finish")
+        with page.expect_download() as download:  # a copy whatever the server says
+            page.click("#rec-download")
+        saved = parse_gpx(download.value.path().read_bytes(), "download")
+        assert len(saved) == points_shown(page) == len(points)  # every fix kept, none lost
         page.click("#rec-send")
         page.wait_for_selector("#preview-table tbody tr")
         preview = preview_of(page)
@@ -116,6 +121,7 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         assert page.locator("#preview-table img").count() == 0
         moved = [r for r in preview.values() if r["flag"]]
         assert moved, preview
+        new_length = page.locator("#preview-new").inner_text()
         readme_shot(page, "office-loop-preview.png")
 
         page.click("#preview-accept")
@@ -123,6 +129,7 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         assert points_shown(page) == 0  # the stored track is cleared once the loop is saved
         served = httpx.get(f"{base}/api/loop").json()["properties"]
         assert served["accuracy"] == "gps_track"
+        assert new_length.startswith(f"{served['geometric_length_m'] / 1000:.1f} 公里")
         marks = {m["id"]: m["loop_km"] for m in served["station_marks"]}
         for sid, row in preview.items():
             if row["new"] != "—":
