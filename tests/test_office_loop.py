@@ -166,7 +166,7 @@ def preview_of(page: Page) -> dict[str, dict[str, str]]:
     return {r["id"]: r for r in rows}
 
 
-def test_clerk_uploads_a_gpx_file_and_discards_the_preview(browser, tiles, tmp_path):  # noqa: F811
+def test_clerk_uploads_a_gpx_file_meets_a_conflict_and_discards(browser, tiles, tmp_path):  # noqa: F811
     context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
     page = context.new_page()
     watch = Watch(page)
@@ -182,9 +182,25 @@ def test_clerk_uploads_a_gpx_file_and_discards_the_preview(browser, tiles, tmp_p
         )
         page.wait_for_selector("#preview-table tbody tr")
         assert "km" in page.locator("#preview-new").inner_text()
+        # a colleague replaces the loop meanwhile: accepting this preview is refused
+        other = gpx_bytes(drive(load_loop(BUNDLED_LOOP), step_m=200, detour_m=1000))
+        headers = {**AUTH, "Content-Type": "application/gpx+xml", "If-Match": "*"}
+        assert httpx.put(f"{base}/api/loop", content=other, headers=headers).status_code == 200
+        theirs = httpx.get(f"{base}/api/loop").json()["properties"]
+        page.click("#preview-accept")
+        page.wait_for_selector("#admin-status.st-error")
+        assert "preview it again" in page.locator("#admin-status").inner_text()
+        assert httpx.get(f"{base}/api/loop").json()["properties"] == theirs
+        watch.errors.clear()  # the browser logs the refused request (412) itself
+        page.set_input_files(
+            "#gpx-file",
+            files=[{"name": "drive.gpx", "mimeType": "application/gpx+xml", "buffer": track}],
+        )
+        page.wait_for_selector("#preview-body:not([hidden])")
         page.click("#preview-discard")
         assert page.locator("#preview").is_hidden()
         assert "unchanged" in page.locator("#admin-status").inner_text()
-        assert httpx.get(f"{base}/api/loop").json()["properties"] == before
+        assert httpx.get(f"{base}/api/loop").json()["properties"] == theirs
+    assert theirs != before
     watch.clean()
     context.close()
