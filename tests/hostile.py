@@ -185,11 +185,20 @@ def feature_body(sid: str) -> dict[str, Any]:
     )
 
 
-BODIES: dict[tuple[str, str], dict[str, Any]] = {
+#: A closed track of fixes [lon, lat, time, accuracy] round a 2 km square by 头渡 (the loop routes).
+TRACK_FIXES = [
+    [lon, lat, 1_764_489_600_000 + 60_000 * i, 8.0]
+    for i, (lon, lat) in enumerate(
+        [(107.2, 28.95), (107.2, 28.97), (107.22, 28.97), (107.22, 28.95), (107.2, 28.9501)]
+    )
+]
+BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/planning/suggest"): SUGGEST_BODY,
     ("POST", "/api/stations/{station_id}/reports"): REPORT_BODY,
     ("POST", "/api/reports/{report_id}/resolve"): RESOLVE_BODY,
     ("POST", "/api/stations"): feature_body("sweep-new"),
     ("PUT", "/api/stations/{station_id}"): feature_body("toudu-union-station"),
     ("PATCH", "/api/stations/{station_id}"): PATCH_BODY,
+    ("POST", "/api/loop/preview"): TRACK_FIXES,
+    ("PUT", "/api/loop"): TRACK_FIXES,
 }

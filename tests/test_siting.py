@@ -156,10 +156,13 @@ def test_loop_import_from_a_gpx_track(tmp_path, bundled):
     track = gpx(noisy, tmp_path / "drive.gpx")
     target = tmp_path / "loop.geojson"
     target.write_text(Path("geodata/loop178.geojson").read_text("utf-8"), encoding="utf-8")
-    dry = runner.invoke(app, ["loop", "import", str(track), "--loop", str(target), "--dry-run"])
+    stations = tmp_path / "stations.geojson"  # the store's audit log and lock go beside it
+    stations.write_bytes(Path("geodata/stations.geojson").read_bytes())
+    args = ["loop", "import", str(track), "--loop", str(target), "--stations", str(stations)]
+    dry = runner.invoke(app, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert target.read_text("utf-8") == Path("geodata/loop178.geojson").read_text("utf-8")
-    r = runner.invoke(app, ["loop", "import", str(track), "--loop", str(target)])
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     new = load_loop(target)
     assert new.properties["accuracy"] == "gps_track"

@@ -34,7 +34,8 @@ def geojson_store(tmp_path: Path) -> Settings:
     """Settings naming the GeoJSON store on a copy of the bundled data in ``tmp_path``."""
     path = tmp_path / "stations.geojson"
     shutil.copy(BUNDLED_STATIONS, path)
-    return Settings(_env_file=None, stations_path=path, loop_path=BUNDLED_LOOP)  # type: ignore[call-arg]
+    loop = shutil.copy(BUNDLED_LOOP, tmp_path / "loop178.geojson")
+    return Settings(_env_file=None, stations_path=path, loop_path=loop)  # type: ignore[call-arg]
 
 
 def postgres_store(tmp_path: Path) -> Settings:
@@ -329,3 +330,39 @@ def test_an_import_cannot_name_the_surveyor(store):
     store.import_features([again], "other", update=True)
     props = features(store)[KNOWN]["properties"]
     assert props["phone"] == "023-1234567" and props["surveyed_by"] == "importer"
+
+
+def square_loop(size: float = 0.05) -> dict[str, Any]:
+    ring = [[107.0, 29.0], [107.0, 29.0 + size], [107.0 + size, 29.0 + size], [107.0, 29.0]]
+    return {
+        "type": "Feature",
+        "id": "loop178",
+        "geometry": {"type": "LineString", "coordinates": ring},
+        "properties": {"id": "loop178", "name": "test loop", "official_length_m": 178000},
+    }
+
+
+def test_replace_loop_checks_the_version_and_leaves_the_stations(store, opener):
+    stations_before = features(store)
+    first = store.loop_version()
+    assert first == opener().loop_version()  # the same on every handle
+    assert store.replace_loop(square_loop(), "test", first)["id"] == "loop178"
+    second = store.loop_version()
+    assert second != first and opener().loop_version() == second
+    assert features(store) == stations_before
+    with pytest.raises(PreconditionFailed, match="preview"):
+        store.replace_loop(square_loop(0.06), "test", first)  # based on the loop replaced above
+    assert store.loop_version() == second
+    store.replace_loop(square_loop(0.06), "test")  # no version: replace whatever is there
+    assert store.loop_version() not in (first, second)
+
+
+def test_invalid_loops_are_refused_with_nothing_stored(store):
+    version = store.loop_version()
+    open_line = square_loop()
+    open_line["geometry"]["coordinates"] = open_line["geometry"]["coordinates"][:-1]
+    point = {**square_loop(), "geometry": {"type": "Point", "coordinates": [107.0, 29.0]}}
+    for bad in (open_line, point):
+        with pytest.raises(InvalidInput):
+            store.replace_loop(bad, "test", version)
+    assert store.loop_version() == version

@@ -204,6 +204,16 @@ class Settings(BaseSettings):
         "the QR codes on station posters link there. Unset: taken from each request.",
     )
 
+    # -- the office's loop (stream 17-B): driven tracks sent to /api/loop --
+    max_track_bytes: int = Field(
+        default=16 * 1_048_576,
+        ge=1024,
+        description="Largest track (GPX or JSON) /api/loop and /api/loop/preview take.",
+    )
+    max_track_points: int = Field(
+        default=100_000, ge=4, le=1_000_000, description="Most positions a track may hold."
+    )
+
     # -- PostgreSQL store (issue 19): unset, the GeoJSON files above --
     database_url: str | None = Field(
         default=None,

@@ -22,6 +22,7 @@ from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
 from stations.api.routes import (
     admin,
+    admin_loop,
     admin_reports,
     admin_stations,
     edit,
@@ -52,9 +53,12 @@ class GuardMiddleware:
     declares its length, and the routes never meet a body cut short.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        #: path -> its own limit; these routes read and bound their bodies themselves, after
+        #: checking the token (the loop's tracks: a stranger never gets to send that much).
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Guard one HTTP exchange."""
@@ -63,13 +67,15 @@ class GuardMiddleware:
             return
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _too_large(send, self.max_body)
+        limit = self.larger.get(scope["path"], self.max_body)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _too_large(send, limit)
             return
-        if length is not None or b"transfer-encoding" in headers:
-            first = await _read_body(receive, self.max_body)
+        reads_itself = scope["path"] in self.larger
+        if not reads_itself and (length is not None or b"transfer-encoding" in headers):
+            first = await _read_body(receive, limit)
             if first is None:
-                await _too_large(send, self.max_body)
+                await _too_large(send, limit)
                 return
             receive = _replay(first, receive)
 
@@ -163,7 +169,7 @@ def head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
 
 #: Every route module: the public API and pages, then the office app's.
 ROUTE_MODULES = (routes, edit, reports, queries, ogc, planning, pages, station_office)
-OFFICE_MODULES = (admin, admin_stations, admin_reports)
+OFFICE_MODULES = (admin, admin_stations, admin_loop, admin_reports)
 
 
 def _include_routes(app: FastAPI) -> None:
@@ -176,7 +182,7 @@ def _include_routes(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> StationsApp:
-    """Build the service.
+    """Build the service (long because it wires every router and middleware in one place).
 
     Parameters
     ----------
@@ -226,7 +232,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             allow_headers=["*"],
             max_age=600,
         )
-    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    tracks = dict.fromkeys(admin_loop.TRACK_PATHS, settings.max_track_bytes)
+    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes, larger=tracks)
     app.proxies = TrustedProxies(settings.trusted_proxies) if settings.trusted_proxies else None
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)

@@ -24,10 +24,11 @@ from stations.cli.common import (
 from stations.coords import CRS
 from stations.errors import StationsError
 from stations.info import info_data
-from stations.loop_import import loop_from_track, write_loop
+from stations.loop_import import loop_from_track
 from stations.planning.demand import read_demand
 from stations.planning.sites import coverage_report, suggest
 from stations.storage.exchange import write_features
+from stations.storage.store import open_store
 from stations.web.i18n import LANGS
 from stations.web.tiles import tile_source
 
@@ -240,6 +241,7 @@ def loop_import_command(
     ] = False,
     stations: StationsPath = None,
     loop: LoopPath = None,
+    actor: Annotated[str, typer.Option(help="Name for the audit log.")] = "cli",
 ) -> None:
     """Replace the schematic loop with a recorded GPS track (validated, simplified)."""
     settings = settings_for(stations, loop)
@@ -264,7 +266,9 @@ def loop_import_command(
     if dry_run:
         out.print("dry run: nothing written", highlight=False)
         return
-    write_loop(settings.loop_path, new.feature)
+    open_store(settings).replace_loop(new.feature, actor)
     out.print(
-        f"wrote {settings.loop_path}; regenerate the map with `stations map`", highlight=False
+        f"wrote {settings.loop_path} (the old one is in .backups/); regenerate the map with "
+        "`stations map`",
+        highlight=False,
     )

@@ -97,3 +97,15 @@ class Store(Protocol):
         With ``idle_s``, only if nobody has written for that many seconds.
         """
         ...
+
+    def loop_version(self) -> str:
+        """The loop's version: a strong HTTP entity tag that changes whenever the loop does."""
+        ...
+
+    def replace_loop(self, feature: Feature, actor: str, if_version: str | None = None) -> Feature:
+        """Replace the loop with ``feature`` (a LineString ring), validated, audited, atomically.
+
+        With ``if_version``, only if the loop still has that `loop_version`
+        (`PreconditionFailed` otherwise). Every reader serves the new loop from its next read.
+        """
+        ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,21 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
         raise
     fsync_dir(path.parent)
     return path
+
+
+def keep_backup(name: str, data: bytes, folder: Path, keep: int) -> Path:
+    """Store ``data`` (the file ``name`` being replaced) in ``folder``, keeping the last ``keep``.
+
+    Backups are named ``<stem>.<UTC time>.geojson``, so they sort by age.
+    """
+    folder.mkdir(exist_ok=True)
+    stem = Path(name).stem
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    saved = atomic_write_bytes(folder / f"{stem}.{stamp}.geojson", data)
+    kept = sorted(folder.glob(f"{stem}.*.geojson"))
+    for old in kept[: max(0, len(kept) - keep)]:
+        old.unlink(missing_ok=True)
+    return saved
 
 
 def temp_glob(name: str) -> str:

@@ -1,25 +1,19 @@
 """The store (`storage.base.Store`) on a GeoJSON file: the bundled format, kept by `GeoJSONStore`.
 
 - every change is validated by the same code as loading (`storage.loading.parse_feature`), and
-  ids stay unique, so nothing invalid is ever written;
-- writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers and the CLI can
-  write at once without losing an update;
+  ids stay unique; writes hold an exclusive ``fcntl`` lock on ``<file>.lock``, so API workers
+  and the CLI can write at once without losing an update;
 - a write appends one line to the journal beside the file and fsyncs it (`storage.journal`):
-  O(1) whatever the file's size, where rewriting a national file takes seconds. Every
-  reader applies the journal (`storage.snapshot.read_document`); API workers and writers
+  O(1) whatever the file's size. Every reader applies the journal; API workers and writers
   apply just the lines they have not seen (`storage.snapshot.changes_since`);
-- the journal is folded into the file itself (compaction: a new snapshot written atomically,
-  temp file, fsync, rename, fsync of the folder) after ``compact_every`` writes, after a bulk
-  import, when the API has been quiet for a few seconds, at ``stations serve`` start-up and by
-  ``stations compact``; the snapshot it replaces is kept in ``.backups/`` (the last
-  ``keep_backups``). A compaction first checks every journal line as a write would and
-  refuses (`DataError`, nothing folded) if one fails, and removes the temp files a compaction
-  killed midway left;
-- one JSON line per change is appended (and fsynced) to ``audit.jsonl`` beside the file: when,
-  which token label, what changed (before and after); `history` reads a station's lines back
-  (`storage.audit`);
-- ``if_match`` (a version, `storage.revision`) is checked under the lock, and ``surveyed_by``
-  set from the writer (`storage.survey`), so neither can race with another write.
+- the journal is folded into the file (compaction: a new snapshot written atomically) after
+  ``compact_every`` writes, a bulk import, a few quiet seconds of the API, at ``stations serve``
+  start-up and by ``stations compact``; the last ``keep_backups`` snapshots stay in ``.backups/``;
+  it first checks every journal line as a write would, and removes what one killed midway left;
+- each change appends (and fsyncs) a line to ``audit.jsonl``: when, which token label, before and
+  after; `history` reads a station's back (`storage.audit`). Under the lock: ``if_match``
+  (`storage.revision`), ``surveyed_by`` from the writer (`storage.survey`), the loop's
+  replacement (`storage.loopfile`).
 """
 
 from __future__ import annotations
@@ -30,7 +24,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +32,10 @@ import orjson
 from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.models import Status
 from stations.settings import Settings
-from stations.storage import journal
+from stations.storage import journal, loopfile
 from stations.storage.audit import AuditLog
 from stations.storage.base import Feature
-from stations.storage.files import atomic_write_bytes, remove_stale_temps
+from stations.storage.files import atomic_write_bytes, keep_backup, remove_stale_temps
 from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.loading import (
     FeatureCache,
@@ -111,8 +104,10 @@ class GeoJSONStore:
         keep_backups: int = 20,
         compact_every: int = 1000,
         cache: FeatureCache | None = None,
+        loop_path: Path | None = None,
     ) -> None:
         self.path = path
+        self.loop_path = loop_path or path.with_name("loop178.geojson")
         self.journal_path = journal.journal_path(path)
         self.lock_path = path.with_name(path.name + ".lock")
         self.backups = path.parent / ".backups"
@@ -130,6 +125,7 @@ class GeoJSONStore:
             keep_backups=settings.keep_backups,
             compact_every=settings.compact_every,
             cache=cache,
+            loop_path=settings.loop_path,
         )
 
     def version(self) -> str:
@@ -193,10 +189,7 @@ class GeoJSONStore:
             self._fold_after_write(stored)
 
     def _fold_after_write(self, stored: _Stored, cache: FeatureCache | None = None) -> None:
-        """Compact after a write: the write is durable already, so a failure is only logged.
-
-        The journal then keeps the writes until `compact` (which names the problem) succeeds.
-        """
+        """Compact after a write: it is durable already, so a failure is only logged."""
         try:
             self._compact(stored, cache)
         except DataError as exc:
@@ -205,9 +198,9 @@ class GeoJSONStore:
     def compact(self, idle_s: float | None = None) -> int:
         """Fold the journal into a new snapshot; return how many writes it held (0: nothing).
 
-        With ``idle_s``, only if nobody has written for that many seconds (writes are
-        streaming in: the next pause will do). Temp files a killed compaction left are
-        removed either way. `DataError` (nothing folded) if a journal line is invalid.
+        With ``idle_s``, only if nobody has written for that many seconds. Temp files a killed
+        compaction left are removed either way. `DataError` (nothing folded) if a journal line
+        is invalid. An empty journal (a loop change's signal, `replace_loop`) is just removed.
         """
         with self._locked():
             self._remove_stale_temps(time.time())
@@ -220,6 +213,10 @@ class GeoJSONStore:
                 age = time.time() - self.journal_path.stat().st_mtime
                 if age < idle_s:
                     return 0
+            if self.journal_path.stat().st_size == 0:
+                self.journal_path.unlink()
+                stored.position = Position(stored.position.snapshot, None, 0)
+                return 0
             return self._compact(stored)
 
     def _compact(self, stored: _Stored, cache: FeatureCache | None = None) -> int:
@@ -240,24 +237,13 @@ class GeoJSONStore:
                 str(self.path), [f"cannot be written back as JSON ({exc}); run `stations validate`"]
             ) from None
         self._remove_stale_temps(started)
-        self._backup()
+        if self.path.exists():
+            keep_backup(self.path.name, self.path.read_bytes(), self.backups, self.keep_backups)
         atomic_write_bytes(self.path, body)  # first the snapshot holding every line...
         journal.retire(self.journal_path)  # ...then the journal (replaying it would be harmless)
         stored.position = Position(file_identity(self.path), None, 0)
         stored.pending = 0
         return folded
-
-    def _backup(self) -> None:
-        if not self.path.exists():
-            return
-        self.backups.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        atomic_write_bytes(
-            self.backups / f"{self.path.stem}.{stamp}.geojson", self.path.read_bytes()
-        )
-        kept = sorted(self.backups.glob(f"{self.path.stem}.*.geojson"))
-        for old in kept[: max(0, len(kept) - self.keep_backups)]:
-            old.unlink(missing_ok=True)
 
     def _remove_stale_temps(self, before: float) -> None:
         """Remove what a compaction killed midway left: temp files of the snapshot and backups."""
@@ -398,3 +384,17 @@ class GeoJSONStore:
                 "properties": {**current["properties"], "status": Status.CLOSED.value},
             }
             return self._put(stored, "close", closed, actor, current)
+
+    def loop_version(self) -> str:
+        """The loop file's version (`storage.loopfile.loop_version`)."""
+        return loopfile.loop_version(self.loop_path)
+
+    def replace_loop(self, feature: Feature, actor: str, if_version: str | None = None) -> Feature:
+        """Replace the loop (`storage.loopfile.replace_loop_file`); every reader sees it at once."""
+        with self._locked():
+            audit = loopfile.replace_loop_file(
+                self.loop_path, feature, if_version, self.keep_backups
+            )
+            journal.renew(self.journal_path)  # workers trusting the journal look at the loop
+            self.audit.append({"actor": actor, **audit})
+        return feature

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from stations.errors import DataError
-from stations.storage.files import fsync_dir
+from stations.storage.files import atomic_write_bytes, fsync_dir
 
 SUFFIX = ".journal"
 
@@ -222,6 +222,20 @@ def _whole_lines(fd: int) -> int:
             return start + cut + 1
         end = start
     return 0
+
+
+def renew(path: Path) -> None:
+    """Give the journal ``path`` a new inode holding the same lines (call under the lock).
+
+    Readers that trust the journal's (inode, size) to tell them nothing changed (API workers
+    between their full checks) then look at every file again: a new loop is served at once.
+    A reader standing in the old journal reads the files afresh, as after any replacement.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    atomic_write_bytes(path, data)
 
 
 def previous_path(path: Path) -> Path:

@@ -78,15 +78,17 @@ class PostgresReportStore(ReportStore):
         station_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        category: Category | None = None,
     ) -> list[dict[str, Any]]:
-        """Reports, newest first."""
+        """Reports, newest first; each filter given narrows the list."""
         with connection(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
                 "SELECT * FROM reports WHERE (%(status)s::text IS NULL OR status = %(status)s) "
                 "AND (%(station)s::text IS NULL OR station_id = %(station)s) "
+                "AND (%(category)s::text IS NULL OR category = %(category)s) "
                 "ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s",
                 {"status": status or None, "station": station_id or None, "limit": limit,
-                 "offset": offset},
+                 "offset": offset, "category": category.value if category else None},
             )  # fmt: skip
             return [_public(r) for r in cur.fetchall()]
 
