@@ -189,6 +189,15 @@ class Settings(BaseSettings):
             return []
         return parse_admin_tokens(self.admin_token.get_secret_value())
 
+    # -- the offline rider app (issue 20) --
+    offline_max_stations: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Most stations one offline snapshot (/api/offline) may hold; past it the "
+        "page must ask for a smaller bbox.",
+    )
+
 
 #: A label: what the audit log and ``resolved_by`` record for a token's writes.
 TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")

@@ -26,7 +26,7 @@ from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
 from stations.api.proxies import TrustedProxies
 from stations.api.responses import SECURITY_HEADERS
-from stations.api.routes import edit, ogc, pages, planning, queries, reports
+from stations.api.routes import edit, offline, ogc, pages, planning, queries, reports
 from stations.api.routes import stations as routes
 from stations.api.state import Services
 from stations.catalog import Catalog
@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     )
     app.services = services
     install_error_handlers(app)
-    for module in (routes, edit, reports, queries, ogc, planning, pages):
+    for module in (routes, edit, reports, queries, ogc, planning, pages, offline):
         document_query_parameters(module.router)
         app.include_router(module.router)
     _mount_docs(app)
