@@ -120,7 +120,9 @@ def first_visit(page: Page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("[data-stations-ready]", state="attached", timeout=20_000)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=20_000)
-    version = page.evaluate("async () => { await riderPage.offline.ready; return riderPage.offline.version(); }")
+    version = page.evaluate(
+        "async () => { await riderPage.offline.ready; return riderPage.offline.version(); }"
+    )
     assert version
 
 
@@ -154,8 +156,10 @@ def test_offline_visit_finds_delong_and_queues_a_report(context, server):
     note = page.locator("#offline-note")
     assert note.is_visible() and note.inner_text().startswith("离线数据，更新于 ")
     assert page.evaluate("document.body.dataset.offline") == "1"
-    assert first.locator("a.st-nav").first.get_attribute("href").startswith(
-        "https://uri.amap.com/navigation?to="
+    assert (
+        first.locator("a.st-nav")
+        .first.get_attribute("href")
+        .startswith("https://uri.amap.com/navigation?to=")
     )
     # the loop drawn from the kept data, without tiles
     assert page.locator("path.leaflet-interactive, .leaflet-overlay-pane path").count() >= 1
