@@ -119,7 +119,9 @@ def test_service_worker_precaches_every_asset_and_is_checked_each_visit(api):
     urls = re.findall(r'"([^"]+)"', listed)
     assert set(urls) == set(offline.precache())
     assert "/static/stations/rider.js" in urls and "/static/stations/icon-512.png" in urls
-    for url in urls:
+    later = re.findall(r'"([^"]+)"', re.search(r"const ON_DEMAND = \[(.*?)\];", r.text).group(1))
+    assert later == offline.on_demand() and "/static/stations/opening_hours.js" in later
+    for url in urls + later:
         assert api.get(url).status_code == 200, url
 
 

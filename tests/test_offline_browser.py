@@ -139,6 +139,19 @@ def find(page: Page) -> list[str]:
     return page.locator("#results li h2").all_inner_texts()
 
 
+def cached_paths(page: Page) -> set[str]:
+    """The paths the service worker's caches hold."""
+    urls = page.evaluate(
+        """async () => {
+            const urls = [];
+            for (const name of await caches.keys())
+                for (const r of await (await caches.open(name)).keys()) urls.push(r.url);
+            return urls;
+        }"""
+    )
+    return {urlsplit(u).path for u in urls}
+
+
 def reports(base: str) -> list[dict[str, Any]]:
     return httpx.get(f"{base}/api/reports", headers=AUTH).json()["reports"]
 
@@ -246,17 +259,11 @@ def test_installable(context, server):
     assert manifest["errors"] == [], manifest["errors"]
     doc = json.loads(manifest["data"])
     assert doc["display"] == "standalone" and doc["name"].startswith("工会驿站")
-    cached = page.evaluate(
-        """async () => {
-            const urls = [];
-            for (const name of await caches.keys())
-                for (const r of await (await caches.open(name)).keys()) urls.push(r.url);
-            return urls;
-        }"""
-    )
-    paths = {urlsplit(u).path for u in cached}
+    paths = cached_paths(page)
     assert {"/", "/static/stations/rider.js", "/static/stations/icon-192.png"} <= paths
     assert not [p for p in paths if p.startswith("/api/")]  # data lives in IndexedDB
+    # no station has opening hours: the 1.2 MB parser was never fetched
+    assert "/static/stations/opening_hours.js" not in paths
 
 
 def _hours(i: int) -> str | None:
@@ -282,6 +289,17 @@ def test_offline_answers_equal_the_servers(context, tmp_path):
         first_visit(page, base + "/")
         points = [(rng.uniform(106.8, 107.7), rng.uniform(28.6, 29.5)) for _ in range(197)]
         points += [(107.25, 29.0), (107.2501, 29.0001), (116.4, 39.9)]  # the tie; far away
+        # stations with hours: the parser was loaded, and is kept for offline use
+        page.wait_for_function(
+            """async () => {
+                for (const name of await caches.keys())
+                    if (await (await caches.open(name)).match("/static/stations/opening_hours.js"))
+                        return true;
+                return false;
+            }"""
+        )
+        context.set_offline(True)  # the answers below come from the kept data and scripts
+        reload(page)
         offline = page.evaluate(
             """(points) => points.map(([x, y]) => ({
                 answer: riderPage.offline.nearest(x, y, 3),
@@ -305,6 +323,7 @@ def test_offline_answers_equal_the_servers(context, tmp_path):
                 assert pa["open_now"] == pb["open_now"], (pa["id"], pa["opening_hours"])
                 assert pa["loop_km"] == pb["loop_km"]
                 assert a["geometry"] == b["geometry"]
+                assert pa["navigation"] == pb["navigation"]
             snap = loop.snap(x, y)
             assert abs(mine["snap"]["chainage_m"] - snap.chainage_m) <= 0.01
             assert abs(mine["snap"]["offroute_m"] - snap.offroute_m) <= 0.01

@@ -140,8 +140,16 @@ def _loop(catalog: Catalog, max_offroute_m: float) -> dict[str, Any] | None:
 
 def precache() -> list[str]:
     """Every URL the service worker keeps from the first visit: page assets and icons."""
-    scripts = [*assets.JS, "stations/rider.js", *OFFLINE_JS, *HOURS_JS]
+    scripts = [*assets.JS, "stations/rider.js", *OFFLINE_JS]
     return [assets.url(a) for a in [*assets.CSS, *scripts, *ICONS.values()]]
+
+
+def on_demand() -> list[str]:
+    """URLs the service worker keeps once the page has asked for them.
+
+    The opening-hours parser (1.2 MB) is fetched only where some station has opening hours.
+    """
+    return [assets.url(a) for a in HOURS_JS]
 
 
 @lru_cache(maxsize=1)
@@ -152,14 +160,19 @@ def service_worker() -> str:
     installs the new worker, which caches the new files under a new name.
     """
     urls = precache()
+    later = on_demand()
     digest = hashlib.blake2b(digest_size=8)
-    for url in urls:
+    for url in urls + later:
         digest.update(url.encode())
         digest.update(assets.path(url.removeprefix(assets.STATIC)).read_bytes())
     template = SW_TEMPLATE.read_text(encoding="utf-8")
     digest.update(template.encode())
     listed = ",\n  ".join(f'"{u}"' for u in urls)
-    return template.replace("__VERSION__", digest.hexdigest()).replace("__PRECACHE__", listed)
+    return (
+        template.replace("__VERSION__", digest.hexdigest())
+        .replace("__PRECACHE__", listed)
+        .replace("__ON_DEMAND__", ", ".join(f'"{u}"' for u in later))
+    )
 
 
 def manifest(lang: str) -> dict[str, Any]:

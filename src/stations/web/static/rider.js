@@ -26,19 +26,25 @@
     if (kept.prepared.hasHours) loadHoursParser();
     return kept;
   }
-  let hoursRequested = false;
+  let hoursParser = null;
+  /** The opening-hours parser, loaded once and only when some kept station has hours. */
   function loadHoursParser() {
-    if (hoursRequested) return;
-    hoursRequested = true;
+    if (hoursParser) return hoursParser;
     // same-origin scripts, in order (SunCalc before opening_hours.js); CSP allows 'self'
-    const next = (urls) => {
-      if (!urls.length) return;
+    const load = (url) => new Promise((resolve) => {
       const script = document.createElement("script");
-      script.src = urls[0];
-      script.onload = () => next(urls.slice(1));
+      script.src = url;
+      script.onload = script.onerror = resolve; // without it, open now is unknown (null)
       document.head.append(script);
-    };
-    next(cfg.offline.hoursScripts);
+    });
+    hoursParser = cfg.offline.hoursScripts.reduce((done, url) => done.then(() => load(url)), Promise.resolve());
+    if ("serviceWorker" in navigator && window.isSecureContext) {
+      // kept for offline use, also when loaded before the worker controlled the page
+      navigator.serviceWorker.ready
+        .then((registration) => registration.active.postMessage({ type: "keep", urls: cfg.offline.hoursScripts }))
+        .catch(() => null);
+    }
+    return hoursParser;
   }
   async function storedSnapshot() {
     try {
@@ -61,7 +67,9 @@
       return kept; // offline: the kept one
     }
   }
-  const offlineReady = storedSnapshot().then(refreshSnapshot);
+  const offlineReady = storedSnapshot()
+    .then(refreshSnapshot)
+    .then((data) => (data && data.prepared.hasHours ? loadHoursParser().then(() => data) : data));
   const toMap = (x, y) => S.toMapCrs(x, y, cfg.crs);
   cfg.offlineData = async () => {
     const data = kept || (await offlineReady);

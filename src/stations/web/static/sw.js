@@ -7,8 +7,9 @@
  * - Pages: network first (with a timeout for one bar of signal), the answer kept for next time;
  *   the kept page only when the network fails. So an online visit always gets the current page,
  *   and a stale worker can never serve an old page forever.
- * - Assets: from the cache of this version. A new worker takes over at once (skipWaiting), but
- *   a page already open keeps the scripts it runs: a new version takes effect on the next visit.
+ * - Assets: from the cache of this version (ON_DEMAND ones kept on first use). A new worker
+ *   takes over at once (skipWaiting), but a page already open keeps the scripts it runs: a new
+ *   version takes effect on the next visit.
  * - The API (/api/...) is never cached here: the page keeps its offline data in IndexedDB.
  *   Map tiles (other origins) are never touched: the browser's own HTTP cache only.
  * - Background Sync: reports queued offline are sent by `StationsOutbox` (outbox.js).
@@ -21,6 +22,8 @@ const PAGE = "/";
 const PRECACHE = [
   __PRECACHE__
 ];
+// Kept once the page asks for them (the opening-hours parser: only where hours are known).
+const ON_DEMAND = [__ON_DEMAND__];
 const NAVIGATION_TIMEOUT_MS = 6000;
 
 importScripts("/static/stations/outbox.js");
@@ -69,7 +72,11 @@ async function page(request) {
 
 async function asset(request) {
   const cache = await caches.open(CACHE);
-  return (await cache.match(request)) || fetch(request);
+  const kept = await cache.match(request);
+  if (kept) return kept;
+  const response = await fetch(request);
+  if (response.ok) await cache.put(request, response.clone());
+  return response;
 }
 
 self.addEventListener("fetch", (event) => {
@@ -79,9 +86,21 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return; // tiles and links: the browser's business
   if (request.mode === "navigate" && url.pathname === PAGE) {
     event.respondWith(page(request));
-  } else if (PRECACHE.includes(url.pathname)) {
+  } else if (PRECACHE.includes(url.pathname) || ON_DEMAND.includes(url.pathname)) {
     event.respondWith(asset(request));
   }
+});
+
+// The page asks to keep what it loaded before this worker controlled it (the first visit).
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type !== "keep" || !Array.isArray(data.urls)) return;
+  const urls = data.urls.filter((u) => ON_DEMAND.includes(u));
+  event.waitUntil(
+    caches.open(CACHE).then((cache) =>
+      Promise.all(urls.map((u) => cache.match(u).then((hit) => hit || cache.add(u))))
+    )
+  );
 });
 
 self.addEventListener("sync", (event) => {
