@@ -160,16 +160,15 @@
     const n = stations.length;
     const [qx, qy, qz] = unit(lon, lat);
     const chord = new Float64Array(n);
-    const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const dx = xyz[3 * i] - qx;
       const dy = xyz[3 * i + 1] - qy;
       const dz = xyz[3 * i + 2] - qz;
       chord[i] = Math.sqrt(dx * dx + dy * dy + dz * dz);
-      order[i] = i;
     }
-    order.sort((a, b) => chord[a] - chord[b] || a - b);
     const wall = opts.openNow || prepared.hasHours ? wallClock(opts.now || new Date(), prepared.snapshot.timezone) : null;
+    const eligible = (i) => !(opts.openNow && openNow(prepared, stations[i], wall) === false);
+    const order = candidates(prepared, lon, lat, chord, k, eligible);
     const best = []; // [distance, bearing, index, open], sorted by (distance, index)
     for (const i of order) {
       const bound = 2 * Math.asin(Math.min(chord[i] / 2, 1)) * SPHERE_R * SPHERE_LOWER_BOUND;
@@ -186,6 +185,40 @@
     const features = best.map(([d, b, i, open]) => feature(stations[i], d, b, open, origin, opts));
     const nearestM = best.length ? best[0][0] : 0;
     return { type: "FeatureCollection", features: features, note: nearestM > FAR_AWAY_M ? "far" : null, offline: true };
+  }
+
+  /**
+   * The stations that may be among the ``k`` nearest, in order of their chord (ties: file
+   * order). The ``k`` smallest chords among eligible stations give a distance every answer
+   * is within; only stations whose lower bound is inside it are sorted, not the whole file.
+   */
+  function candidates(prepared, lon, lat, chord, k, eligible) {
+    const n = chord.length;
+    const first = []; // indices of the k smallest chords among eligible stations
+    for (let i = 0; i < n; i++) {
+      if (first.length === k && chord[i] >= chord[first[k - 1]]) continue;
+      if (!eligible(i)) continue;
+      let j = first.length;
+      first.push(i);
+      while (j > 0 && chord[first[j - 1]] > chord[i]) {
+        first[j] = first[j - 1];
+        j--;
+      }
+      first[j] = i;
+      if (first.length > k) first.pop();
+    }
+    let limit = Infinity; // no k eligible stations: every station is a candidate
+    if (first.length === k) {
+      let far = 0;
+      for (const i of first) far = Math.max(far, inverse(lon, lat, prepared.stations[i].lon, prepared.stations[i].lat)[0]);
+      // the chord of a lower bound equal to `far`, with slack for rounding
+      const theta = far / (SPHERE_R * SPHERE_LOWER_BOUND);
+      limit = 2 * Math.sin(Math.min(theta, Math.PI) / 2) + 1e-9;
+    }
+    const order = [];
+    for (let i = 0; i < n; i++) if (chord[i] <= limit) order.push(i);
+    order.sort((a, b) => chord[a] - chord[b] || a - b);
+    return order;
   }
 
   function feature(s, d, b, open, origin, opts) {
