@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -167,7 +168,9 @@ def test_offline_visit_finds_delong_and_queues_a_report(context, server):
     first = page.locator("#results li").first
     assert first.locator(".st-distance").inner_text().startswith("56 米")
     note = page.locator("#offline-note")
-    assert note.is_visible() and note.inner_text().startswith("离线数据，更新于 ")
+    assert note.is_visible()
+    assert re.fullmatch(r"离线数据，更新于 \d{1,2}月\d{1,2}日 \d\d:\d\d", note.inner_text())
+    assert re.fullmatch(r"你在环线 km \d+\.\d", page.locator("#status").inner_text())
     assert page.evaluate("document.body.dataset.offline") == "1"
     assert (
         first.locator("a.st-nav")

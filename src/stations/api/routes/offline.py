@@ -105,10 +105,19 @@ async def read_service_worker() -> Response:
     )
 
 
-@router.get(
-    "/manifest.webmanifest",
-    responses=json_responses(["name", "start_url", "icons"]),
-)
+MANIFEST_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "A web app manifest (JSON).",
+        "content": {
+            "application/manifest+json": {
+                "schema": {"type": "object", "required": ["name", "start_url", "icons"]}
+            }
+        },
+    }
+}
+
+
+@router.get("/manifest.webmanifest", responses=MANIFEST_RESPONSES)
 async def read_manifest(
     q: Annotated[ManifestQuery, Depends(QueryParams(ManifestQuery))],
 ) -> Response:

@@ -276,7 +276,7 @@
     note.hidden = !on;
     if (!on || !kept) return;
     const when = new Intl.DateTimeFormat(cfg.lang === "zh" ? "zh-CN" : "en-GB", {
-      month: cfg.lang === "zh" ? "numeric" : "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      month: cfg.lang === "zh" ? "long" : "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
     }).format(new Date(kept.savedAt));
     let text = t("offline_data").replace("{when}", when);
     if (!O.covers(kept.prepared, wlon, wlat)) text += " " + t("offline_outside");
