@@ -330,3 +330,25 @@ def test_offline_answers_equal_the_servers(context, tmp_path):
             snap = loop.snap(x, y)
             assert abs(mine["snap"]["chainage_m"] - snap.chainage_m) <= 0.01
             assert abs(mine["snap"]["offroute_m"] - snap.offroute_m) <= 0.01
+
+
+def test_typed_amap_and_baidu_coordinates_offline(context, server):
+    """With no network the page converts typed GCJ-02 and BD-09 positions itself."""
+    requests = Requests(context)
+    page = requests.watch(context.new_page())
+    first_visit(page, server + "/")
+    context.set_offline(True)
+    reload(page)
+    # the rider near Delong as Amap and as Baidu show the place (the API's own conversions)
+    for crs, typed in (("gcj02", "107.266115, 28.908871"), ("bd09", "107.272539, 28.915108")):
+        page.fill("#coords", typed)
+        page.select_option("#crs", crs)
+        page.locator("#manual button[type=submit]").click()
+        page.wait_for_function("() => document.body.dataset.offline === '1'")
+        first = page.locator("#results li").first
+        first.wait_for()
+        assert first.locator("h2").inner_text() == f"1. {DELONG_NAME}"
+        assert first.locator(".st-distance").inner_text().startswith("56 米")
+        page.evaluate("() => { delete document.body.dataset.offline; }")
+    assert requests.errors == []
+    requests.only_local()

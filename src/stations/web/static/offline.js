@@ -225,8 +225,10 @@
     const props = {};
     for (const name of prepared_fields(s)) props[name] = s[name];
     props.open_now = open;
-    props.distance_m = Math.floor(d * 100 + 0.5) / 100;
-    props.bearing_deg = Math.floor(b * 10 + 0.5) / 10;
+    if (d !== null) {
+      props.distance_m = Math.floor(d * 100 + 0.5) / 100;
+      props.bearing_deg = Math.floor(b * 10 + 0.5) / 10;
+    }
     if (origin) props.navigation = links(place(s.lon, s.lat, s.name, opts.toGcj), origin);
     const [x, y] = opts.toMap ? opts.toMap(s.lon, s.lat) : [s.lon, s.lat];
     const round7 = (v) => Math.round(v * 1e7) / 1e7;
@@ -242,7 +244,7 @@
     const wall = prepared.hasHours ? wallClock(new Date(), prepared.snapshot.timezone) : null;
     return {
       type: "FeatureCollection",
-      features: prepared.stations.map((s) => feature(s, 0, 0, openNow(prepared, s, wall), null, { toMap: toMap })),
+      features: prepared.stations.map((s) => feature(s, null, null, openNow(prepared, s, wall), null, { toMap: toMap })),
     };
   }
 
@@ -284,11 +286,32 @@
     return { chainage_m: chainage, offroute_m: off, km: (chainage * loop.scale) / 1000, onLoop: off <= loop.max_offroute_m };
   }
 
+  /** Fixed-point inverse of ``forward`` near (x, y), as stations.coords inverts its shifts. */
+  function invert(x, y, forward, start) {
+    let [ax, ay] = start;
+    for (let i = 0; i < 30; i++) {
+      const [fx, fy] = forward(ax, ay);
+      const [ex, ey] = [fx - x, fy - y];
+      [ax, ay] = [ax - ex, ay - ey];
+      if (Math.abs(ex) < 1e-10 && Math.abs(ey) < 1e-10) break;
+    }
+    return [ax, ay];
+  }
+
+  /** A position typed in ``crs`` (wgs84, gcj02, bd09) as WGS84; ``toGcj``: WGS84 -> GCJ-02. */
+  function toWgs84(x, y, crs, toGcj) {
+    if (crs === "wgs84") return [x, y];
+    const [gx, gy] = crs === "bd09" ? invert(x, y, gcjToBd, [x - 0.0065, y - 0.006]) : [x, y];
+    return invert(gx, gy, toGcj, [gx, gy]);
+  }
+
   /** Whether a WGS84 position lies inside the snapshot's region (everywhere without one). */
   function covers(prepared, lon, lat) {
     const b = prepared.snapshot.bbox;
     return !b || (lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3]);
   }
 
-  global.StationsOffline = { prepare: prepare, nearest: nearest, all: all, snap: snap, covers: covers, wallClock: wallClock };
+  global.StationsOffline = {
+    prepare: prepare, nearest: nearest, all: all, snap: snap, covers: covers, wallClock: wallClock, toWgs84: toWgs84,
+  };
 })(typeof window !== "undefined" ? window : globalThis);

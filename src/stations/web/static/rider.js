@@ -252,15 +252,7 @@
 
   /** A position in the map's datum as WGS84 (GCJ-02 inverted as stations.coords does). */
   function toWgs84(x, y) {
-    if (cfg.crs !== "gcj02") return [x, y];
-    let [wx, wy] = [x, y];
-    for (let i = 0; i < 30; i++) {
-      const [gx, gy] = S.toMapCrs(wx, wy, "gcj02");
-      const [ex, ey] = [gx - x, gy - y];
-      [wx, wy] = [wx - ex, wy - ey];
-      if (Math.abs(ex) < 1e-10 && Math.abs(ey) < 1e-10) break;
-    }
-    return [wx, wy];
+    return O.toWgs84(x, y, cfg.crs, (lon, lat) => S.toMapCrs(lon, lat, "gcj02"));
   }
 
   /** The offline answer for a WGS84 position, as /api/nearest gives it; null without data. */
@@ -382,7 +374,15 @@
     const from = $("crs").value;
     if (from !== cfg.crs) {
       const params = new URLSearchParams({ lon: String(lon), lat: String(lat), crs: from, to: cfg.crs });
-      const response = await fetch("/api/convert?" + params.toString());
+      let response;
+      try {
+        response = await fetch("/api/convert?" + params.toString());
+      } catch (err) {
+        // no network: the same conversion in the browser (stations.coords' formulas)
+        const [wx, wy] = O.toWgs84(lon, lat, from, (x, y) => S.toMapCrs(x, y, "gcj02"));
+        nearest(...toMap(wx, wy));
+        return;
+      }
       const body = await response.json();
       if (!response.ok) {
         clearResults();
