@@ -29,9 +29,8 @@ from stations.web import offline
 
 router = APIRouter(tags=["offline"], responses=ERRORS)
 
-#: Snapshots kept per worker (data version and region); each is the gzip of one answer.
+#: Snapshots an app keeps (by data version and region); each is the gzip of one answer.
 KEPT = 4
-_kept: OrderedDict[tuple[str, object], bytes] = OrderedDict()
 
 
 class SnapshotQuery(QueryModel):
@@ -44,6 +43,15 @@ class ManifestQuery(QueryModel):
     """The language of the installed app."""
 
     lang: LangField = Lang.ZH
+
+
+def _kept(request: Request) -> OrderedDict[tuple[str, object], bytes]:
+    """The snapshots the app keeps (in its state: each app, each test, its own)."""
+    state = request.app.state
+    if not hasattr(state, "offline_snapshots"):
+        state.offline_snapshots = OrderedDict()
+    kept: OrderedDict[tuple[str, object], bytes] = state.offline_snapshots
+    return kept
 
 
 def _etag(version: str, bbox: object) -> str:
@@ -81,14 +89,15 @@ async def read_offline_snapshot(
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    kept = _kept(request)
     key = (version, q.bbox)
-    packed = _kept.get(key)
+    packed = kept.get(key)
     if packed is None:
         packed = await run_in_threadpool(_build, catalog, version, q.bbox, services.settings)
-        _kept[key] = packed
-        while len(_kept) > KEPT:
-            _kept.popitem(last=False)
-    _kept.move_to_end(key)
+        kept[key] = packed
+        while len(kept) > KEPT:
+            kept.popitem(last=False)
+    kept.move_to_end(key)
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"
         return Response(packed, media_type="application/json", headers=headers)
