@@ -142,11 +142,13 @@ def send(client: TestClient, case: Any) -> Any:
     content = None
     if "json" in kwargs:
         content = json.dumps(kwargs.pop("json")).encode()
+    # a header value drawn outside ASCII goes out as its UTF-8 bytes, as a raw client sends it
+    headers = {k: v.encode() if isinstance(v, str) else v for k, v in kwargs["headers"].items()}
     return client.request(
         kwargs["method"],
         kwargs["url"],
         params=kwargs.get("params"),
-        headers=kwargs.get("headers"),
+        headers=headers,
         content=content,
     )
 

@@ -204,6 +204,15 @@ class Settings(BaseSettings):
         "the QR codes on station posters link there. Unset: taken from each request.",
     )
 
+    # -- the offline rider app (issue 20) --
+    offline_max_stations: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Most stations one offline snapshot (/api/offline) may hold; past it the "
+        "page must ask for a smaller bbox.",
+    )
+
     # -- the office's loop (stream 17-B): driven tracks sent to /api/loop --
     max_track_bytes: int = Field(
         default=16 * 1_048_576,

@@ -26,6 +26,7 @@ from stations.api.routes import (
     admin_reports,
     admin_stations,
     edit,
+    offline,
     ogc,
     pages,
     planning,
@@ -168,7 +169,7 @@ def head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
 
 
 #: Every route module: the public API and pages, then the office app's.
-ROUTE_MODULES = (routes, edit, reports, queries, ogc, planning, pages, station_office)
+ROUTE_MODULES = (routes, edit, reports, queries, ogc, planning, pages, offline, station_office)
 OFFICE_MODULES = (admin, admin_stations, admin_loop, admin_reports)
 
 

@@ -48,7 +48,8 @@ MAX_TEXT = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 #: Bumped with every change to `SCHEMA`; kept in the file's ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+#: 2: ``idempotency_key`` (a report sent again, say from an offline queue, is stored once).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS reports (
     status TEXT NOT NULL DEFAULT 'open',
     resolved_at TEXT,
     resolved_by TEXT,
-    resolution TEXT
+    resolution TEXT,
+    idempotency_key TEXT
 );
 CREATE INDEX IF NOT EXISTS reports_open ON reports (status, station_id);
 CREATE INDEX IF NOT EXISTS reports_client ON reports (client, created_at);
@@ -89,6 +91,10 @@ def ensure_schema(db: sqlite3.Connection) -> None:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
+            if "idempotency_key" not in columns:  # a version 1 file
+                db.execute("ALTER TABLE reports ADD COLUMN idempotency_key TEXT")
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS reports_key ON reports (idempotency_key)")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -137,13 +143,30 @@ class ReportStore:
         text: str | None,
         position: tuple[float, float] | None,
         address: str,
+        key: str | None = None,
     ) -> dict[str, Any]:
-        """Store a report; TooManyReports past the hourly limit for this client."""
+        """Store a report; TooManyReports past the hourly limit for this client.
+
+        ``key`` (the client's idempotency key): a report whose key is already stored is not
+        stored again; the stored one is returned (and does not count against the limit).
+        """
         client = self.client_key(address)
         now = datetime.now(UTC)
         since = (now - timedelta(hours=1)).isoformat()
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")  # count and insert as one step across processes
+            if key is not None:
+                stored = db.execute(
+                    "SELECT * FROM reports WHERE idempotency_key = ?", (key,)
+                ).fetchone()
+                if stored is not None:
+                    db.execute("ROLLBACK")
+                    if stored["station_id"] != station_id:
+                        raise Conflict(
+                            "this Idempotency-Key was already used for a report on another "
+                            "station; send a new key with each new report"
+                        )
+                    return _public(stored)
             (recent,) = db.execute(
                 "SELECT count(*) FROM reports WHERE client = ? AND created_at > ?", (client, since)
             ).fetchone()
@@ -155,9 +178,18 @@ class ReportStore:
                 )
             lon, lat = position if position else (None, None)
             cur = db.execute(
-                "INSERT INTO reports (station_id, category, text, lon, lat, client, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (station_id, category.value, clean_text(text), lon, lat, client, now.isoformat()),
+                "INSERT INTO reports (station_id, category, text, lon, lat, client, created_at, "
+                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    station_id,
+                    category.value,
+                    clean_text(text),
+                    lon,
+                    lat,
+                    client,
+                    now.isoformat(),
+                    key,
+                ),
             )
             db.execute("COMMIT")
             row = db.execute("SELECT * FROM reports WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -231,4 +263,5 @@ class ReportStore:
 def _public(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     out.pop("client", None)
+    out.pop("idempotency_key", None)
     return out

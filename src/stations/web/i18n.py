@@ -99,6 +99,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "geo_timeout": "无法获取位置：定位超时",
         "planning_summary": "建议新增 {n} 个站点：环线上离驿站最远的距离从 {before:.1f} 公里"
         "降到 {after:.1f} 公里",
+        "app_short_name": "工会驿站",
+        "app_description": "南川 178 环线工会驿站：没有信号也能找到最近的驿站",
+        "offline_data": "离线数据，更新于 {when}",
+        "offline_no_data": "没有网络，也还没有离线数据：有信号时打开一次本页即可保存。",
+        "offline_outside": "离线数据只含 178 环线附近的驿站，这里可能不是最近的。",
+        "report_queued": "已保存，有信号时自动提交。",
+        "loop_here": "你在环线 km {km}",
     },
     "en": {
         "title": "Rest stations · find the nearest",
@@ -182,6 +189,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "geo_timeout": "Could not get your position: it took too long",
         "planning_summary": "{n} suggested sites: the farthest loop point from a station goes "
         "from {before:.1f} km to {after:.1f} km",
+        "app_short_name": "Rest stations",
+        "app_description": "Union rest stations on Nanchuan's 178 loop: the nearest one, "
+        "even with no signal",
+        "offline_data": "Offline data, updated {when}",
+        "offline_no_data": "No network and no offline data yet: open this page once with a "
+        "signal to keep it.",
+        "offline_outside": "The offline data holds the stations around the 178 loop only; "
+        "this may not be the nearest.",
+        "report_queued": "Saved; it will be sent when there is a signal.",
+        "loop_here": "You are at km {km} of the loop",
     },
 }
 

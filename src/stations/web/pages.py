@@ -28,7 +28,7 @@ from stations.errors import InvalidInput, TooManyAttempts
 from stations.limits import WindowLimit
 from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
-from stations.web import assets
+from stations.web import assets, offline
 from stations.web.i18n import TEXTS, browser_config
 from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page, to_map
 from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
@@ -124,12 +124,15 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
             "maxZoom": tiles.max_zoom,
             "overlay": tiles.overlay_url,
         },
+        offline=_offline_config(catalog),
     )
     return _TEMPLATES.get_template("rider.html").render(
         lang=lang,
         t=TEXTS[lang],
         css_urls=[assets.url(a) for a in assets.CSS],
-        js_urls=[assets.url(a) for a in [*assets.JS, "stations/rider.js"]],
+        js_urls=[assets.url(a) for a in [*assets.JS, *offline.OFFLINE_JS, "stations/rider.js"]],
+        icon_url=assets.url(offline.ICONS["192"]),
+        theme_color=offline.THEME_COLOR,
         config_json=assets.script_json(config),
     )
 
@@ -173,6 +176,17 @@ def fill_embed(
     """
     page = template.replace(_center_json(tiles, *_CENTER), _center_json(tiles, *center), 1)
     return page.replace(_FOCUS, focus, 1) if focus is not None else page
+
+
+def _offline_config(catalog: Catalog) -> dict[str, object]:
+    """Where the page gets its offline data, and the scripts that read opening hours."""
+    box = offline.region(catalog)
+    query = "" if box is None else "?bbox=" + ",".join(f"{v:.4f}" for v in box)
+    return {
+        "snapshot": "/api/offline" + query,
+        "serviceWorker": "/sw.js",
+        "hoursScripts": [assets.url(a) for a in offline.HOURS_JS],
+    }
 
 
 def page_center(lon: float, lat: float, zoom: int) -> tuple[float, float]:

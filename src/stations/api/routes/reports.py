@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -63,6 +63,19 @@ class ReportIn(BaseModel):
     crs: CRS = Field(default=CRS.WGS84, description="Datum of lon/lat.")
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern="^[A-Za-z0-9_-]+$",
+        description="A key the client makes once per report (8-128 letters, digits, - or _): "
+        "a report sent again with the same key is stored once, and the stored one is answered.",
+    ),
+]
+
+
 class ResolveIn(BaseModel):
     """How a report was dealt with."""
 
@@ -84,6 +97,7 @@ async def create_report(
     request: Request,
     catalog: CatalogDep,
     reports: ReportsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ORJSONResponse:
     """Report a problem at a station (no login; a few an hour per device)."""
     if station_id not in catalog.by_id:
@@ -94,7 +108,7 @@ async def create_report(
         position = (round(wx, 7), round(wy, 7))
     address = request.client.host if request.client else "unknown"
     report = await run_in_threadpool(
-        reports.add, station_id, body.category, body.text, position, address
+        reports.add, station_id, body.category, body.text, position, address, idempotency_key
     )
     return ORJSONResponse(report, status_code=201)
 

@@ -2,6 +2,10 @@
  * rider.js: the rider page. One tap asks the phone for its position, the API for the 3 nearest
  * open stations, and lists them with distance, direction, open now, amenities and navigation.
  * Falls back to a tap on the map or typed coordinates when location is denied or unavailable.
+ *
+ * Offline (no signal): the page comes from the service worker (sw.js), the stations from the
+ * snapshot kept in IndexedDB on the last visit with a network (outbox.js), and the nearest are
+ * computed in the browser with the server's answer (offline.js); reports wait in an outbox.
  */
 (function () {
   "use strict";
@@ -11,6 +15,69 @@
   const $ = (id) => document.getElementById(id);
   const status = $("status");
   const say = (text) => (status.textContent = text || "");
+  const O = window.StationsOffline;
+  const outbox = window.StationsOutbox;
+  const QUERY_TIMEOUT_MS = 8000;
+
+  /* ---- offline data: the snapshot in IndexedDB, refreshed on each visit with a network ---- */
+  let kept = null; // { prepared, savedAt }
+  function keep(record) {
+    kept = { prepared: O.prepare(record.snapshot), savedAt: record.savedAt };
+    if (kept.prepared.hasHours) loadHoursParser();
+    return kept;
+  }
+  let hoursParser = null;
+  /** The opening-hours parser, loaded once and only when some kept station has hours. */
+  function loadHoursParser() {
+    if (hoursParser) return hoursParser;
+    // same-origin scripts, in order (SunCalc before opening_hours.js); CSP allows 'self'
+    const load = (url) => new Promise((resolve) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = script.onerror = resolve; // without it, open now is unknown (null)
+      document.head.append(script);
+    });
+    hoursParser = cfg.offline.hoursScripts.reduce((done, url) => done.then(() => load(url)), Promise.resolve());
+    if ("serviceWorker" in navigator && window.isSecureContext) {
+      // kept for offline use, also when loaded before the worker controlled the page
+      navigator.serviceWorker.ready
+        .then((registration) => registration.active.postMessage({ type: "keep", urls: cfg.offline.hoursScripts }))
+        .catch(() => null);
+    }
+    return hoursParser;
+  }
+  async function storedSnapshot() {
+    try {
+      const record = await outbox.readSnapshot();
+      return record && record.snapshot && record.snapshot.format === 1 ? keep(record) : null;
+    } catch (err) {
+      return null; // no IndexedDB (private mode): online only
+    }
+  }
+  async function refreshSnapshot() {
+    try {
+      const response = await fetch(cfg.offline.snapshot, { cache: "no-cache" });
+      if (!response.ok) return kept;
+      const snapshot = await response.json();
+      if (kept && kept.prepared.snapshot.version === snapshot.version) return kept; // unchanged
+      const record = { snapshot: snapshot, savedAt: Date.now() };
+      await outbox.writeSnapshot(record).catch(() => null);
+      return keep(record);
+    } catch (err) {
+      return kept; // offline: the kept one
+    }
+  }
+  const offlineReady = storedSnapshot()
+    .then(refreshSnapshot)
+    .then((data) => (data && data.prepared.hasHours ? loadHoursParser().then(() => data) : data));
+  const toMap = (x, y) => S.toMapCrs(x, y, cfg.crs);
+  cfg.offlineData = async () => {
+    const data = kept || (await offlineReady);
+    return data ? O.all(data.prepared, toMap) : null;
+  };
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register(cfg.offline.serviceWorker).catch(() => null);
+  }
 
   /* ---- map ---- */
   const map = L.map("map", { zoomControl: true, maxZoom: cfg.tiles.maxZoom || 19 }).setView([cfg.center[1], cfg.center[0]], cfg.zoom);
@@ -25,14 +92,19 @@
   const groups = {};
   for (const kind of cfg.legendKinds) groups[kind] = L.featureGroup.subGroup(cluster).addTo(map);
   const state = S.mount(map, cfg, groups, cluster);
-  fetch("/api/loop").then((r) => (r.ok ? r.json() : null)).then((loop) => {
-    if (!loop) return;
-    const line = loop.geometry.coordinates.map(([x, y]) => {
-      const [mx, my] = S.toMapCrs(x, y, cfg.crs);
-      return [my, mx];
+  // The loop: from the API, or from the offline snapshot when there is no network.
+  fetch("/api/loop")
+    .then((r) => (r.ok ? r.json() : null))
+    .then((loop) => (loop ? loop.geometry.coordinates : null))
+    .catch(() => offlineReady.then((data) => (data && data.prepared.loop ? data.prepared.loop.coordinates : null)))
+    .then((coordinates) => {
+      if (!coordinates) return;
+      const line = coordinates.map(([x, y]) => {
+        const [mx, my] = S.toMapCrs(x, y, cfg.crs);
+        return [my, mx];
+      });
+      L.polyline(line, { color: "#6a1b9a", weight: 4, opacity: 0.8, interactive: false }).addTo(map);
     });
-    L.polyline(line, { color: "#6a1b9a", weight: 4, opacity: 0.8, interactive: false }).addTo(map);
-  });
 
   const highlight = L.layerGroup().addTo(map);
   let last = null; // the last query: re-rendered when the language changes
@@ -48,7 +120,8 @@
       say(t("no_results"));
       return;
     }
-    say(farNote(collection));
+    const [wlon, wlat] = toWgs84(here[0], here[1]);
+    say([farNote(collection), loopMark(wlon, wlat)].filter(Boolean).join(" "));
     const bounds = L.latLngBounds([L.latLng(here[1], here[0])]);
     features.forEach((f, i) => {
       const p = f.properties;
@@ -103,12 +176,28 @@
       e.preventDefault();
       send.disabled = true;
       const body = { category: category.value, text: text.value.trim() || null, lon: here ? here[0] : null, lat: here ? here[1] : null, crs: cfg.crs };
+      // One key per press of "send": however often it is sent, the server stores it once.
+      const report = { key: outbox.newKey(), station: stationId, body: body };
+      let response;
       try {
-        const response = await fetch("/api/stations/" + encodeURIComponent(stationId) + "/reports", {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(body),
-        });
+        response = await outbox.send(report);
+      } catch (err) {
+        response = null; // no network: kept, and sent when the signal returns
+      }
+      if (response === null) {
+        try {
+          await outbox.enqueue(report);
+          result.textContent = t("report_queued");
+          form.dataset.queued = report.key;
+          requestSync();
+          return;
+        } catch (err) {
+          result.textContent = t("report_failed") + t("network_error");
+          send.disabled = false;
+          return;
+        }
+      }
+      try {
         const answer = await response.json();
         if (response.ok) {
           result.textContent = t("report_sent");
@@ -123,6 +212,18 @@
     });
     return S.el("details", { class: "st-report" }, [S.el("summary", {}, [t("report_problem")]), form]);
   }
+
+  /** Queued reports: Background Sync where the browser has it; the page sends them too, on
+   * load and when the signal returns (the idempotency key makes a double send harmless). */
+  function requestSync() {
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+    navigator.serviceWorker.ready
+      .then((registration) => registration.sync && registration.sync.register(outbox.SYNC_TAG))
+      .catch(() => null);
+  }
+  const flushOutbox = () => outbox.flush().catch(() => 0);
+  window.addEventListener("online", flushOutbox);
+  flushOutbox();
 
   /** No results on screen: a failed search must not leave the previous one standing. */
   function clearResults() {
@@ -149,12 +250,69 @@
     return /did you swap/.test(body.note) ? text + " " + t("swapped") : text;
   }
 
+  /** A position in the map's datum as WGS84 (GCJ-02 inverted as stations.coords does). */
+  function toWgs84(x, y) {
+    return O.toWgs84(x, y, cfg.crs, (lon, lat) => S.toMapCrs(lon, lat, "gcj02"));
+  }
+
+  /** The offline answer for a WGS84 position, as /api/nearest gives it; null without data. */
+  function offlineAnswer(wlon, wlat, k) {
+    if (!kept) return null;
+    const toGcj = (x, y) => S.toMapCrs(x, y, "gcj02");
+    return O.nearest(kept.prepared, wlon, wlat, { k: k || 3, openNow: true, toGcj: toGcj, toMap: toMap });
+  }
+
+  /** "离线数据，更新于 11月30日 14:05" (and a warning outside the kept region); "" online. */
+  function showOffline(on, wlon, wlat) {
+    const note = $("offline-note");
+    note.hidden = !on;
+    if (!on || !kept) return;
+    const when = new Intl.DateTimeFormat(cfg.lang === "zh" ? "zh-CN" : "en-GB", {
+      month: cfg.lang === "zh" ? "long" : "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).format(new Date(kept.savedAt));
+    let text = t("offline_data").replace("{when}", when);
+    if (!O.covers(kept.prepared, wlon, wlat)) text += " " + t("offline_outside");
+    note.textContent = text;
+  }
+
+  /** The rider's km mark on the loop (from the kept loop, online or not), or "". */
+  function loopMark(wlon, wlat) {
+    const at = kept ? O.snap(kept.prepared, wlon, wlat) : null;
+    return at && at.onLoop ? t("loop_here").replace("{km}", at.km.toFixed(1)) : "";
+  }
+
+  /** With no network: the answer from the kept snapshot. */
+  async function nearestOffline(lon, lat) {
+    await offlineReady;
+    const [wlon, wlat] = toWgs84(lon, lat);
+    const body = offlineAnswer(wlon, wlat);
+    if (!body) {
+      clearResults();
+      say(t("offline_no_data"));
+      return;
+    }
+    last = { body: body, here: [lon, lat] };
+    render(body, [lon, lat]);
+    showOffline(true, wlon, wlat);
+    document.body.dataset.offline = "1";
+    document.body.dataset.results = String(body.features.length);
+  }
+
   /** Nearest open stations to a point given in the map's datum. */
   async function nearest(lon, lat) {
     say(t("searching"));
     const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7), k: "3", crs: cfg.crs, open_now: "true" });
+    let response;
     try {
-      const response = await fetch("/api/nearest?" + params.toString());
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), QUERY_TIMEOUT_MS);
+      response = await fetch("/api/nearest?" + params.toString(), { signal: abort.signal });
+      clearTimeout(timer);
+    } catch (err) {
+      await nearestOffline(lon, lat); // no signal (or one bar too weak): answer from the snapshot
+      return;
+    }
+    try {
       const body = await response.json();
       if (!response.ok) {
         clearResults();
@@ -163,6 +321,8 @@
       }
       last = { body: body, here: [lon, lat] };
       render(body, [lon, lat]);
+      showOffline(false);
+      document.body.dataset.offline = "0";
       document.body.dataset.results = String(body.features.length);
     } catch (err) {
       clearResults();
@@ -214,7 +374,15 @@
     const from = $("crs").value;
     if (from !== cfg.crs) {
       const params = new URLSearchParams({ lon: String(lon), lat: String(lat), crs: from, to: cfg.crs });
-      const response = await fetch("/api/convert?" + params.toString());
+      let response;
+      try {
+        response = await fetch("/api/convert?" + params.toString());
+      } catch (err) {
+        // no network: the same conversion in the browser (stations.coords' formulas)
+        const [wx, wy] = O.toWgs84(lon, lat, from, (x, y) => S.toMapCrs(x, y, "gcj02"));
+        nearest(...toMap(wx, wy));
+        return;
+      }
       const body = await response.json();
       if (!response.ok) {
         clearResults();
@@ -264,5 +432,16 @@
   }
   const asked = new URLSearchParams(window.location.search).get("station");
   if (asked) showStation(asked);
-  window.riderPage = { map: map, state: state, nearest: nearest };
+  window.riderPage = {
+    map: map,
+    state: state,
+    nearest: nearest,
+    // for tests and benchmarks: the offline engine on the kept snapshot (WGS84 in)
+    offline: {
+      ready: offlineReady,
+      nearest: (lon, lat, k) => offlineAnswer(lon, lat, k),
+      snap: (lon, lat) => (kept ? O.snap(kept.prepared, lon, lat) : null),
+      version: () => (kept ? kept.prepared.snapshot.version : null),
+    },
+  };
 })();

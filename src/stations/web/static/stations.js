@@ -401,7 +401,10 @@
         failed = false;
         show(body);
       } catch (err) {
-        if (mine === sequence) {
+        // no network: the rider page's offline snapshot, when it has one
+        const kept = cfg.offlineData ? await cfg.offlineData() : null;
+        if (kept && mine === sequence) show(kept);
+        else if (mine === sequence) {
           failed = true;
           say(translator(cfg)("load_failed"));
         }
