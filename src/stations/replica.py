@@ -10,7 +10,8 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
   re-parsed or re-indexed): read and validated in that thread, swapped in on the event loop,
   so a request never sees a catalog change under its feet; a log that cannot be followed
   (another database, one restored, a log pruned past this replica) reloads the whole
-  snapshot in that thread, while the old catalog keeps being served;
+  snapshot in that thread, while the old catalog keeps being served; so does a loop
+  replaced in the database (its change-log row, in sequence order with the stations');
 - a request never waits on the database: `get` returns the catalog at hand. The worker that
   wrote catches up before it answers (`refresh`), so a client reads its own writes;
 - when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
@@ -41,7 +42,8 @@ from stations.settings import Settings
 from stations.storage import journal
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
-from stations.storage.postgres.store import CHANNEL, PostgresStore
+from stations.storage.postgres.store import PostgresStore
+from stations.storage.postgres.writes import CHANNEL
 from stations.storage.snapshot import LogPosition, file_identity
 
 log = logging.getLogger("stations.api")
@@ -176,8 +178,8 @@ class ReplicaHolder(CatalogHolder):
         base = self.position
         changes = None if reload else source.changes(base, ahead_ok=self._standby)
         if changes is None:
-            if not reload:
-                log.warning("the change log cannot be followed from here; reloading the stations")
+            if not reload:  # the loop was replaced, or the log cannot be followed from here
+                log.info("reloading the stations and the loop from the store")
             return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
         batches = _batches(changes.entries, self.cache)
         return _Update(base, None, batches, changes.position)
