@@ -222,3 +222,15 @@ def test_a_loop_replaced_through_one_replica_is_served_by_both(replicas, bundled
     )
     for client in (a, b):
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_replica_serves_the_database_loop_without_a_loop_file(tmp_path):
+    url = pgcluster.bundled_database()
+    loop = json.loads(BUNDLED_LOOP.read_text("utf-8"))["features"][0]
+    loop["properties"]["name"] = "the database's loop"
+    open_store(settings_for(url)).replace_loop(loop, "office")
+    settings = settings_for(url).model_copy(update={"loop_path": tmp_path / "absent.geojson"})
+    with TestClient(create_app(settings)) as api:
+        assert api.get("/api/loop").json()["properties"]["name"] == "the database's loop"
+        assert api.post("/api/stations", json=station("s-x", 107.2, 28.95), headers=AUTH).is_success
+        assert api.get("/healthz").json()["status"] == "ok"

@@ -77,7 +77,7 @@ class ReplicaHolder(CatalogHolder):
         self.cache = cache
         self.settings = settings
         #: The loop file's identity when the catalog was loaded (taken before loading).
-        self.loop_version = loop_version or file_identity(settings.loop_path)
+        self.loop_version = loop_version or _loop_file_identity(settings)
         self._url = settings.database_read_url or settings.database_url
         self._standby = settings.database_read_url is not None
         self._store = PostgresStore(self._url, cache)  # what the thread follows
@@ -135,10 +135,7 @@ class ReplicaHolder(CatalogHolder):
     # -- following -------------------------------------------------------------------------
 
     def _loop_now(self) -> str:
-        try:
-            return file_identity(self.settings.loop_path)
-        except OSError:
-            return self.loop_version  # being replaced: look again next time
+        return _loop_file_identity(self.settings, self.loop_version)
 
     def catch_up(self) -> None:
         """Read what the followed database holds beyond our position, and install it.
@@ -279,6 +276,17 @@ def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str
     return [b for b in batches if b]
 
 
+def _loop_file_identity(settings: Settings, unknown: str = "") -> str:
+    """The loop file's identity; ``unknown`` if it cannot be read.
+
+    It may be being replaced, or absent: a replica whose loop is in the database needs none.
+    """
+    try:
+        return file_identity(settings.loop_path)
+    except OSError:
+        return unknown
+
+
 def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHolder:
     """The holder a worker serves from: following the change log, or the files.
 
@@ -287,6 +295,6 @@ def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHol
     if not settings.database_url:
         return CatalogHolder.for_settings(settings, catalog)
     cache = FeatureCache()
-    loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
+    loop_version = _loop_file_identity(settings)  # before loading: a change after it shows
     loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
     return ReplicaHolder(loaded, settings, cache, loop_version)

@@ -366,7 +366,8 @@ class PostgresStore:
         check_loop(feature)
         with self._writing() as write:
             before = self._loop(write.conn)
-            check_loop_version(self._loop_version(before), if_version)
+            if if_version is not None:
+                check_loop_version(self._loop_version(before), if_version)
             write.conn.execute(
                 "INSERT INTO loops (actor, feature) VALUES (%s, %s::json)",
                 (actor, orjson.dumps(feature).decode()),
