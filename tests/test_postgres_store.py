@@ -118,7 +118,8 @@ def test_a_loop_change_is_one_logged_transaction_readers_reload_on(tmp_path: Pat
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT actor, action, entry FROM audit ORDER BY id LIMIT 1").fetchone()
     assert row is not None and row[:2] == ("office", "replace_loop")
-    assert row[2]["before"] is None and row[2]["after"]["vertices"] == 4
+    assert row[2]["before"]["properties"]["accuracy"] == "schematic"  # the file's, until now
+    assert row[2]["after"]["vertices"] == 4
     # The loop replaced is kept; a store without a loop file refuses to guess.
     store.replace_loop(square_loop(0.06), "office")
     with psycopg.connect(url) as conn:

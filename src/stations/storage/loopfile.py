@@ -90,12 +90,12 @@ def replace_loop_file(
     atomic_write_bytes(path, encode_loop(feature))
     return {
         "action": "replace_loop",
-        "before": summary(_feature_of(before)),
+        "before": summary(feature_of(before)),
         "after": summary(feature),
     }
 
 
-def _feature_of(data: bytes) -> dict[str, Any] | None:
+def feature_of(data: bytes) -> dict[str, Any] | None:
     """The loop Feature in a loop file's bytes (None if there is none to read)."""
     try:
         doc = orjson.loads(data) if data else None

@@ -45,6 +45,7 @@ from stations.storage.loopfile import (
     check_loop,
     check_loop_version,
     encode_loop,
+    feature_of,
     loop_version,
     summary,
     version_of,
@@ -373,6 +374,8 @@ class PostgresStore:
                 (actor, orjson.dumps(feature).decode()),
             )
             write.loop_replaced()
+            if before is None and self.loop_path is not None and self.loop_path.is_file():
+                before = feature_of(self.loop_path.read_bytes())  # the file served until now
             write.audit(
                 actor, "replace_loop", {"before": summary(before), "after": summary(feature)}
             )
