@@ -177,5 +177,7 @@ def _make_template(cluster: Cluster) -> None:
     store = PostgresStore(url)
     store.import_collection(json.loads(BUNDLED.read_text("utf-8")), "template")
     store.compact()
+    with psycopg.connect(url, autocommit=True) as conn:  # as a copied file: no history yet
+        conn.execute("TRUNCATE audit_stations, audit")
     close_pools()  # a template may have no connections while it is copied
     cluster.has_template = True

@@ -15,16 +15,18 @@ import pytest
 from typer.testing import CliRunner
 
 import pgcluster
-from conftest import BUNDLED_STATIONS, station
+from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations.cli import app
-from stations.storage.postgres import schema
+from stations.storage.loopfile import encode_loop
+from stations.storage.postgres import PostgresStore, schema
+from tracks import drive, gpx_bytes
 
 runner = CliRunner()
 AMENITIES = ["drinking_water", "toilet", "phone_charging", "seating"]
 
 
-def run(*args: str, url: str | None = None):
-    env = {"STATIONS_DATABASE_URL": url} if url else {"STATIONS_DATABASE_URL": ""}
+def run(*args: str, url: str | None = None, loop: Path = BUNDLED_LOOP):
+    env = {"STATIONS_DATABASE_URL": url or "", "STATIONS_LOOP_PATH": str(loop)}
     return runner.invoke(app, list(args), env=env)
 
 
@@ -72,7 +74,8 @@ def write_geojson(path: Path, doc: dict) -> bytes:
 def test_upgrade_creates_the_schema_once_and_then_changes_nothing(empty_url):
     first = run("db", "upgrade", url=empty_url)
     assert first.exit_code == 0, first.output
-    assert "applied migrations 1, 2" in first.output
+    numbers = [version for version, _, _ in schema.MIGRATIONS]
+    assert f"applied migrations {', '.join(map(str, numbers))}" in first.output
     again = run("db", "upgrade", url=empty_url)
     assert again.exit_code == 0 and f"up to date (version {schema.CURRENT})" in again.output
     with psycopg.connect(empty_url) as conn:
@@ -80,7 +83,7 @@ def test_upgrade_creates_the_schema_once_and_then_changes_nothing(empty_url):
         index = conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'stations_geom'"
         ).fetchone()
-    assert versions == [1, 2]
+    assert versions == numbers
     assert index is not None and "gist (geom)" in index[0]
 
 
@@ -149,3 +152,50 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
     assert f"postgresql://clerk:***@127.0.0.1:{port}/stations" in result.output
     assert "cannot be reached" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_loop_moves_with_db_import_and_export(url, tmp_path):
+    result = run("db", "import", str(BUNDLED_STATIONS), url=url)
+    assert result.exit_code == 0, result.output
+    assert f"stored the loop of {BUNDLED_LOOP}" in result.output  # it held none
+    store = PostgresStore(url)
+    first = store.loop()
+    assert first is not None and first["properties"]["accuracy"] == "schematic"
+    out = tmp_path / "loop.geojson"
+    result = run("db", "export", str(tmp_path / "s.geojson"), "--loop", str(out), url=url)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == encode_loop(first)
+    # Importing the stations again leaves the stored loop alone, even if the file differs.
+    other = tmp_path / "other.geojson"
+    doc = orjson.loads(out.read_bytes())
+    doc["features"][0]["geometry"]["coordinates"].reverse()
+    other.write_bytes(orjson.dumps(doc))
+    again = run("db", "import", str(BUNDLED_STATIONS), url=url, loop=other)
+    assert again.exit_code == 0 and "stored the loop" not in again.output
+    assert store.loop() == first
+    # ...unless --loop names one; a file that is no loop is refused, storing nothing.
+    chosen = run("db", "import", str(BUNDLED_STATIONS), "--loop", str(other), url=url)
+    assert chosen.exit_code == 0, chosen.output
+    assert store.loop() == doc["features"][0]
+    bad = run("db", "import", str(BUNDLED_STATIONS), "--loop", str(BUNDLED_STATIONS), url=url)
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert store.loop() == doc["features"][0]
+
+
+def test_loop_import_writes_the_database_and_leaves_the_file(url, tmp_path, bundled):
+    assert run("db", "import", str(BUNDLED_STATIONS), url=url).exit_code == 0
+    track = tmp_path / "drive.gpx"
+    track.write_bytes(gpx_bytes(drive(bundled.loop)))
+    loop = tmp_path / "loop.geojson"
+    loop.write_bytes(BUNDLED_LOOP.read_bytes())
+    result = run("loop", "import", str(track), "--actor", "surveyor", url=url, loop=loop)
+    assert result.exit_code == 0, result.output
+    assert "stored the loop in" in result.output
+    assert loop.read_bytes() == BUNDLED_LOOP.read_bytes()  # the file is not the store here
+    stored = PostgresStore(url).loop()
+    assert stored is not None and stored["properties"]["accuracy"] == "gps_track"
+    assert stored["properties"]["official_length_m"] == 178_000  # the old loop's, kept
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT actor FROM audit WHERE action = 'replace_loop' "
+                           "ORDER BY id DESC LIMIT 1").fetchone()  # fmt: skip
+    assert row == ("surveyor",)

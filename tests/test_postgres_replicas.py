@@ -24,10 +24,12 @@ from stations.cli import app as cli
 from stations.settings import Settings
 from stations.storage.postgres.connect import close_pools
 from stations.storage.store import open_store
+from tracks import drive, gpx_bytes
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 KNOWN = "delong-yinxing-union-station"
+BUNDLED_BYTES = BUNDLED_LOOP.read_bytes()
 
 
 def settings_for(url: str) -> Settings:
@@ -181,4 +183,54 @@ def test_an_edited_loop_file_is_followed_as_with_the_files(tmp_path):
         line["coordinates"] = line["coordinates"][::-1]  # the same ring, driven the other way
         loop.write_text(json.dumps(doc), "utf-8")
         assert eventually(lambda: api.get("/api/loop").json() != before)
+        assert api.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_loop_replaced_through_one_replica_is_served_by_both(replicas, bundled):
+    """PUT /api/loop on A stores the loop in the database; B reloads it from the change log."""
+    a, b = replicas
+    gpx = {**AUTH, "Content-Type": "application/gpx+xml"}
+    body = gpx_bytes(drive(bundled.loop))
+    before = b.get("/api/loop").json()["properties"]
+    preview = a.post("/api/loop/preview", content=body, headers=gpx).json()
+    put = a.put("/api/loop", content=body, headers={**gpx, "If-Match": preview["version"]})
+    assert put.status_code == 200, put.text
+    served = a.get("/api/loop").json()["properties"]  # A at once (read-your-writes)
+    assert served["geometric_length_m"] == put.json()["geometric_length_m"]
+    assert served["geometric_length_m"] != before["geometric_length_m"]
+    assert eventually(
+        lambda: (
+            b.get("/api/loop").json()["properties"]["geometric_length_m"]
+            == served["geometric_length_m"]
+        )
+    )
+    marks = {
+        m["id"]: m["loop_km"] for m in b.get("/api/loop").json()["properties"]["station_marks"]
+    }
+    assert marks == {r["id"]: r["new_km"] for r in preview["stations"] if r["new_km"] is not None}
+    assert BUNDLED_LOOP.read_bytes() == BUNDLED_BYTES  # the file is not where the loop lives now
+    # The same preview accepted on B is stale; a station written after it follows in order.
+    stale = b.put("/api/loop", content=body, headers={**gpx, "If-Match": preview["version"]})
+    assert stale.status_code == 412 and "preview" in stale.json()["detail"]
+    assert b.post(
+        "/api/stations", json=station("after-loop", 107.2, 28.95), headers=AUTH
+    ).is_success
+    assert eventually(lambda: a.get("/api/stations/after-loop").status_code == 200)
+    assert (
+        a.get("/api/loop").json()["properties"]["geometric_length_m"]
+        == served["geometric_length_m"]
+    )
+    for client in (a, b):
+        assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_replica_serves_the_database_loop_without_a_loop_file(tmp_path):
+    url = pgcluster.bundled_database()
+    loop = json.loads(BUNDLED_LOOP.read_text("utf-8"))["features"][0]
+    loop["properties"]["name"] = "the database's loop"
+    open_store(settings_for(url)).replace_loop(loop, "office")
+    settings = settings_for(url).model_copy(update={"loop_path": tmp_path / "absent.geojson"})
+    with TestClient(create_app(settings)) as api:
+        assert api.get("/api/loop").json()["properties"]["name"] == "the database's loop"
+        assert api.post("/api/stations", json=station("s-x", 107.2, 28.95), headers=AUTH).is_success
         assert api.get("/healthz").json()["status"] == "ok"

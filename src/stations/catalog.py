@@ -22,14 +22,14 @@ import numpy.typing as npt
 from stations.coords import in_bbox
 from stations.features import Encodings
 from stations.index import BoolArray, GeoIndex
-from stations.loop import Loop, Snap, load_loop
+from stations.loop import Loop, Snap
 from stations.masks import OPEN, OPEN_KEY, Vocabulary
 from stations.models import Amenity, Kind, Station, Status
 from stations.rows import Rows
 from stations.settings import Settings
 from stations.storage.loading import FeatureCache
 from stations.storage.snapshot import StorePosition
-from stations.storage.store import read_stations
+from stations.storage.store import read_loop, read_stations
 
 #: Past this share of dead positions, `with_changes` builds a compact catalog afresh.
 MAX_DEAD_SHARE = 0.25
@@ -249,7 +249,9 @@ class Catalog:
     def from_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> Catalog:
         """Load and validate the stations and loop the settings name (``cache``: seen before)."""
         parsed = read_stations(settings, cache)
-        loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
+        # After the stations: a loop replaced in between is newer than their position, so a
+        # replica meets its change-log row and reloads once more (never an older loop).
+        loop = read_loop(settings)
         catalog = cls(
             parsed.stations,
             loop,

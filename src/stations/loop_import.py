@@ -20,7 +20,7 @@ from stations.loop import Loop, parse_loop
 from stations.models import Station
 from stations.settings import Settings
 from stations.storage.files import read_json
-from stations.storage.loading import load_stations
+from stations.storage.store import database_loop, read_stations
 from stations.storage.track import read_track, track_to_loop
 
 #: A station whose km mark moves more than this along the loop is flagged in a preview.
@@ -52,9 +52,11 @@ def loop_digest(feature: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _previous_properties(path: Path) -> dict[str, Any]:
-    """Properties of the loop stored at ``path`` (empty when there is none)."""
-    previous = read_json(path) if path.exists() else {}
+def _previous_properties(settings: Settings) -> dict[str, Any]:
+    """Properties of the stored loop (the database's, else the file's; empty if there is none)."""
+    stored, _ = database_loop(settings)
+    path = settings.loop_path
+    previous = stored if stored is not None else read_json(path) if path.exists() else {}
     if isinstance(previous, dict) and previous.get("type") == "FeatureCollection":
         previous = (previous.get("features") or [{}])[0]
     props = previous.get("properties", {}) if isinstance(previous, dict) else {}
@@ -86,18 +88,18 @@ def loop_from_coords(
     tolerance_m
         Simplification tolerance (metres).
     stations
-        The stations to place on the new loop; by default read from ``settings.stations_path``.
+        The stations to place on the new loop; by default read from the configured store.
 
     Raises
     ------
     StationsError
         When the track does not close or is too short, or the stations do not load.
     """
-    props = _previous_properties(settings.loop_path)
+    props = _previous_properties(settings)
     feature = track_to_loop(coords, props, source, max_gap_m=max_gap_m, tolerance_m=tolerance_m)
     loop = parse_loop(feature, source, calibrate=settings.calibrate_loop)
     if stations is None:
-        stations = load_stations(settings.stations_path).stations
+        stations = read_stations(settings).stations
     catalog = Catalog(stations, loop, loop_max_offroute_m=settings.loop_max_offroute_m)
     return TrackedLoop(feature, loop, len(coords), catalog)
 

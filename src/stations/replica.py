@@ -10,7 +10,8 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
   re-parsed or re-indexed): read and validated in that thread, swapped in on the event loop,
   so a request never sees a catalog change under its feet; a log that cannot be followed
   (another database, one restored, a log pruned past this replica) reloads the whole
-  snapshot in that thread, while the old catalog keeps being served;
+  snapshot in that thread, while the old catalog keeps being served; so does a loop
+  replaced in the database (its change-log row, in sequence order with the stations');
 - a request never waits on the database: `get` returns the catalog at hand. The worker that
   wrote catches up before it answers (`refresh`), so a client reads its own writes;
 - when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
@@ -41,7 +42,8 @@ from stations.settings import Settings
 from stations.storage import journal
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
-from stations.storage.postgres.store import CHANNEL, PostgresStore
+from stations.storage.postgres.store import PostgresStore
+from stations.storage.postgres.writes import CHANNEL
 from stations.storage.snapshot import LogPosition, file_identity
 
 log = logging.getLogger("stations.api")
@@ -75,7 +77,7 @@ class ReplicaHolder(CatalogHolder):
         self.cache = cache
         self.settings = settings
         #: The loop file's identity when the catalog was loaded (taken before loading).
-        self.loop_version = loop_version or file_identity(settings.loop_path)
+        self.loop_version = loop_version or _loop_file_identity(settings)
         self._url = settings.database_read_url or settings.database_url
         self._standby = settings.database_read_url is not None
         self._store = PostgresStore(self._url, cache)  # what the thread follows
@@ -133,10 +135,7 @@ class ReplicaHolder(CatalogHolder):
     # -- following -------------------------------------------------------------------------
 
     def _loop_now(self) -> str:
-        try:
-            return file_identity(self.settings.loop_path)
-        except OSError:
-            return self.loop_version  # being replaced: look again next time
+        return _loop_file_identity(self.settings, self.loop_version)
 
     def catch_up(self) -> None:
         """Read what the followed database holds beyond our position, and install it.
@@ -176,8 +175,8 @@ class ReplicaHolder(CatalogHolder):
         base = self.position
         changes = None if reload else source.changes(base, ahead_ok=self._standby)
         if changes is None:
-            if not reload:
-                log.warning("the change log cannot be followed from here; reloading the stations")
+            if not reload:  # the loop was replaced, or the log cannot be followed from here
+                log.info("reloading the stations and the loop from the store")
             return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
         batches = _batches(changes.entries, self.cache)
         return _Update(base, None, batches, changes.position)
@@ -277,6 +276,17 @@ def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str
     return [b for b in batches if b]
 
 
+def _loop_file_identity(settings: Settings, unknown: str = "") -> str:
+    """The loop file's identity; ``unknown`` if it cannot be read.
+
+    It may be being replaced, or absent: a replica whose loop is in the database needs none.
+    """
+    try:
+        return file_identity(settings.loop_path)
+    except OSError:
+        return unknown
+
+
 def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHolder:
     """The holder a worker serves from: following the change log, or the files.
 
@@ -285,6 +295,6 @@ def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHol
     if not settings.database_url:
         return CatalogHolder.for_settings(settings, catalog)
     cache = FeatureCache()
-    loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
+    loop_version = _loop_file_identity(settings)  # before loading: a change after it shows
     loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
     return ReplicaHolder(loaded, settings, cache, loop_version)

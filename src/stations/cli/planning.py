@@ -28,7 +28,7 @@ from stations.loop_import import loop_from_track
 from stations.planning.demand import read_demand
 from stations.planning.sites import coverage_report, suggest
 from stations.storage.exchange import write_features
-from stations.storage.store import open_store
+from stations.storage.store import open_store, store_label
 from stations.web.i18n import LANGS
 from stations.web.tiles import tile_source
 
@@ -267,8 +267,9 @@ def loop_import_command(
         out.print("dry run: nothing written", highlight=False)
         return
     open_store(settings).replace_loop(new.feature, actor)
-    out.print(
-        f"wrote {settings.loop_path} (the old one is in .backups/); regenerate the map with "
-        "`stations map`",
-        highlight=False,
+    where = (
+        f"stored the loop in {store_label(settings)} (the old ones are kept there)"
+        if settings.database_url
+        else f"wrote {settings.loop_path} (the old one is in .backups/)"
     )
+    out.print(f"{where}; regenerate the map with `stations map`", highlight=False)

@@ -52,6 +52,23 @@ def summary(feature: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def check_loop(feature: dict[str, Any]) -> None:
+    """Refuse a new loop that loading would refuse (`InvalidInput` naming every problem)."""
+    try:
+        parse_loop(feature, "the new loop")
+    except DataError as exc:
+        raise InvalidInput("; ".join(exc.problems) or str(exc)) from None
+
+
+def check_loop_version(current: str, if_version: str | None) -> None:
+    """`PreconditionFailed` unless ``if_version`` (None: no check) is the ``current`` version."""
+    if if_version is not None and if_version != current:
+        raise PreconditionFailed(
+            "the loop was replaced since this preview was made (its version no longer "
+            "matches If-Match): preview the track again and check the new km marks"
+        )
+
+
 def replace_loop_file(
     path: Path,
     feature: dict[str, Any],
@@ -65,27 +82,20 @@ def replace_loop_file(
     The old file is copied to ``.backups/`` beside it (the last ``keep_backups`` kept) before
     the new one is renamed into place. Returns the audit entry: both loops' `summary`.
     """
-    try:
-        parse_loop(feature, "the new loop")
-    except DataError as exc:
-        raise InvalidInput("; ".join(exc.problems) or str(exc)) from None
+    check_loop(feature)
     before = path.read_bytes() if path.exists() else b""
-    if if_version is not None and if_version != version_of(before):
-        raise PreconditionFailed(
-            "the loop was replaced since this preview was made (its version no longer "
-            "matches If-Match): preview the track again and check the new km marks"
-        )
+    check_loop_version(version_of(before), if_version)
     if before:
         keep_backup(path.name, before, path.parent / ".backups", keep_backups)
     atomic_write_bytes(path, encode_loop(feature))
     return {
         "action": "replace_loop",
-        "before": summary(_feature_of(before)),
+        "before": summary(feature_of(before)),
         "after": summary(feature),
     }
 
 
-def _feature_of(data: bytes) -> dict[str, Any] | None:
+def feature_of(data: bytes) -> dict[str, Any] | None:
     """The loop Feature in a loop file's bytes (None if there is none to read)."""
     try:
         doc = orjson.loads(data) if data else None

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from stations.errors import DataError
+from stations.loop import Loop, load_loop, parse_loop
 from stations.settings import Settings
 from stations.storage.base import Feature, Store
 from stations.storage.geojson import GeoJSONStore
@@ -34,7 +35,7 @@ def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
         applies them from the journal.
     """
     if settings.database_url:
-        return PostgresStore(settings.database_url, cache)
+        return PostgresStore(settings.database_url, cache, settings.loop_path)
     return GeoJSONStore.for_settings(settings, cache)
 
 
@@ -53,6 +54,29 @@ def read_stations(settings: Settings, cache: FeatureCache | None = None) -> Pars
         parsed = parse_stations(doc, redacted(url), cache)
     parsed.position = position
     return parsed
+
+
+def database_loop(settings: Settings) -> tuple[Feature | None, str]:
+    """The loop the configured database holds (None: none, or no database), and its source.
+
+    Of the standby ``database_read_url`` if set, as the stations are read there.
+    """
+    if not settings.database_url:
+        return None, str(settings.loop_path)
+    url = settings.database_read_url or settings.database_url
+    return PostgresStore(url).loop(), f"{redacted(url)} (loops)"
+
+
+def read_loop(settings: Settings) -> Loop:
+    """The configured loop, validated (`DataError` naming every problem).
+
+    In PostgreSQL mode the database's loop; the loop file (``loop_path``) otherwise, and until
+    the database holds one.
+    """
+    stored, source = database_loop(settings)
+    if stored is not None:
+        return parse_loop(stored, source, calibrate=settings.calibrate_loop)
+    return load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
 
 
 def stored_document(settings: Settings) -> Feature:

@@ -26,6 +26,15 @@ The tables (version 1):
   found them, so that an export gives back the imported file.
 - ``reports`` (version 2): riders' problem reports, and the rate limit they share across
   replicas (`storage.postgres.reports`).
+- ``audit_stations`` (version 3): which audit rows concern which station (a one-station
+  change names one, a bulk import every id it created or updated), so that a station's
+  history (`PostgresStore.history`) is read by its index, not by scanning the audit.
+- ``loops`` (version 3): the loop, in PostgreSQL mode: every loop stored, the newest one the
+  current (the older ones are kept, as the file store keeps backups). A replacement is one
+  transaction that also appends a change-log row (station id
+  `storage.postgres.store.LOOP_ROW`, no feature), so every replica reloads the loop in
+  sequence order with the station changes. A database upgraded from version 2 holds none:
+  the loop file (``STATIONS_LOOP_PATH``) serves until one is stored.
 """
 
 from __future__ import annotations
@@ -98,6 +107,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX reports_open ON reports (status, station_id);
         CREATE INDEX reports_client ON reports (client, created_at);
+        """,
+    ),
+    (
+        3,
+        "station history index, the loop",
+        """
+        CREATE TABLE audit_stations (
+            station_id text NOT NULL,
+            audit_id bigint NOT NULL REFERENCES audit (id) ON DELETE CASCADE,
+            PRIMARY KEY (station_id, audit_id)
+        );
+        INSERT INTO audit_stations (station_id, audit_id)
+        SELECT entry ->> 'id', id FROM audit WHERE json_typeof(entry -> 'id') = 'string'
+        UNION
+        SELECT sid, a.id FROM audit a, json_array_elements_text(
+            CASE WHEN json_typeof(a.entry -> 'created') = 'array' THEN a.entry -> 'created'
+                 ELSE '[]'::json END) AS sid
+        UNION
+        SELECT sid, a.id FROM audit a, json_array_elements_text(
+            CASE WHEN json_typeof(a.entry -> 'updated') = 'array' THEN a.entry -> 'updated'
+                 ELSE '[]'::json END) AS sid;
+        CREATE TABLE loops (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            feature json NOT NULL
+        );
         """,
     ),
 ]

@@ -13,7 +13,14 @@
   repeatable-read transaction) and then apply the change log from there (`changes`), as
   `stations.holder` does for the files' journal;
 - `compact` folds the log: the rows of the fold before the last one are deleted, so a reader
-  one fold behind still catches up by sequence number and one further behind reads afresh.
+  one fold behind still catches up by sequence number and one further behind reads afresh;
+- under that lock, as on the GeoJSON store: ``if_match`` is checked against the locked row
+  (`storage.revision.check_if_match`), ``surveyed_by`` is set from the writer
+  (`storage.survey.stamp_surveyor`); `history` reads the ``audit`` rows of a station by the
+  ``audit_stations`` index;
+- the loop lives in the ``loops`` table (the newest row; until one is stored, the loop file
+  ``loop_path``); `replace_loop` is one write transaction that appends a `LOOP_ROW` to the
+  change log, which `changes` answers with None: every reader reloads, loop included.
 
 Schema and migrations: `storage.postgres.schema`.
 """
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,35 +41,20 @@ from stations.storage.base import Feature
 from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.journal import Entry
 from stations.storage.loading import FeatureCache, check_written_feature, with_id
+from stations.storage.loopfile import (
+    check_loop,
+    check_loop_version,
+    encode_loop,
+    feature_of,
+    loop_version,
+    summary,
+    version_of,
+)
 from stations.storage.postgres.connect import Connection, check_schema, connection, redacted
+from stations.storage.postgres.writes import LOOP_ROW, Write
+from stations.storage.revision import check_if_match
 from stations.storage.snapshot import Changes, LogPosition, StorePosition
-
-#: The channel writers notify and replicas listen on; the payload is the last sequence number.
-CHANNEL = "stations"
-
-_UPSERT = """
-INSERT INTO stations (id, kind, status, geom, feature)
-VALUES (%(id)s, %(kind)s, %(status)s,
-        CASE WHEN %(lon)s::float8 IS NULL THEN NULL
-             ELSE ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326) END,
-        %(feature)s::json)
-ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,
-    geom = EXCLUDED.geom, feature = EXCLUDED.feature
-"""
-
-
-def _row(feature: Feature) -> dict[str, Any]:
-    """The ``stations`` row of a valid feature: its queried properties and its exact JSON."""
-    props = feature["properties"]
-    coords = (feature.get("geometry") or {}).get("coordinates") or [None, None]
-    return {
-        "id": props["id"],
-        "kind": props.get("kind"),
-        "status": props.get("status"),
-        "lon": coords[0],
-        "lat": coords[1],
-        "feature": orjson.dumps(feature).decode(),
-    }
+from stations.storage.survey import stamp_surveyor
 
 
 class PostgresStore:
@@ -73,11 +67,16 @@ class PostgresStore:
         (`stations db upgrade`).
     cache
         Stations validated before (an API worker's, see `check_written_feature`).
+    loop_path
+        The loop file that serves until the database holds a loop (``STATIONS_LOOP_PATH``).
     """
 
-    def __init__(self, url: str, cache: FeatureCache | None = None) -> None:
+    def __init__(
+        self, url: str, cache: FeatureCache | None = None, loop_path: Path | None = None
+    ) -> None:
         self.url = url
         self.cache = cache
+        self.loop_path = loop_path
         self._checked = False
 
     def __repr__(self) -> str:
@@ -94,13 +93,13 @@ class PostgresStore:
             yield conn
 
     @contextmanager
-    def _writing(self) -> Iterator[_Write]:
+    def _writing(self) -> Iterator[Write]:
         """One write transaction, holding the writers' lock (the ``store_state`` row)."""
         with self._conn() as conn, conn.transaction():
             row = conn.execute("SELECT last_seq FROM store_state FOR UPDATE").fetchone()
             if row is None:
                 raise DataError(redacted(self.url), ["store_state is empty: restore the database"])
-            write = _Write(conn, int(row[0]))
+            write = Write(conn, int(row[0]))
             yield write
             write.finish()
 
@@ -127,6 +126,8 @@ class PostgresStore:
     def changes(self, since: StorePosition, ahead_ok: bool = False) -> Changes[LogPosition] | None:
         """The change log after ``since``; None if it cannot be told (read `snapshot`).
 
+        None too if the loop was replaced since: the reader reloads (the loop with it).
+
         ``ahead_ok``: a reader ahead of this database is not told to reload but that nothing
         changed (a standby that has not replayed what the reader read on the primary).
         """
@@ -147,15 +148,41 @@ class PostgresStore:
             ).fetchall()
         if len(rows) != last - since.seq:  # pragma: no cover - the log is gapless
             return None
+        if any(sid == LOOP_ROW for _, sid, _ in rows):
+            return None
         entries = [Entry(sid, feature, seq) for seq, sid, feature in rows]
         return Changes(entries, LogPosition(epoch, last), len(entries))
 
-    def _current(self, conn: Connection, station_id: str) -> Feature:
-        row = conn.execute("SELECT feature FROM stations WHERE id = %s", (station_id,)).fetchone()
+    def _current(self, conn: Connection, station_id: str, if_match: str | None = None) -> Feature:
+        """The stored station, its row locked; `PreconditionFailed` if ``if_match`` fails."""
+        row = conn.execute(
+            "SELECT feature FROM stations WHERE id = %s FOR UPDATE", (station_id,)
+        ).fetchone()
         if row is None:
             raise StationNotFound(f"no station with id {station_id!r}")
         feature: Feature = row[0]
+        check_if_match(feature, if_match)
         return feature
+
+    def history(self, station_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The station's last ``limit`` changes from the audit, newest first (see `Store`)."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT a.at, a.actor, a.action, a.entry FROM audit_stations s "
+                "JOIN audit a ON a.id = s.audit_id WHERE s.station_id = %s "
+                "ORDER BY s.audit_id DESC LIMIT %s",
+                (station_id, max(0, limit)),
+            ).fetchall()
+        return [
+            {
+                "at": at.astimezone(UTC).isoformat(timespec="milliseconds"),
+                "actor": actor,
+                "action": action,
+                "before": entry.get("before"),
+                "after": entry.get("after"),
+            }
+            for at, actor, action, entry in rows
+        ]
 
     @staticmethod
     def _all(conn: Connection) -> dict[str, Feature]:
@@ -171,12 +198,22 @@ class PostgresStore:
             found = write.conn.execute("SELECT 1 FROM stations WHERE id = %s", (sid,)).fetchone()
             if found is not None:
                 raise Conflict(f"a station with id {sid!r} already exists; use PUT to replace it")
-            write.put(feature)
-            write.audit(actor, "create", {"id": sid, "before": None, "after": feature})
+            return self._put(write, "create", feature, actor, None)
+
+    def _put(
+        self, write: Write, action: str, feature: Feature, actor: str, before: Feature | None
+    ) -> Feature:
+        """Write ``feature`` (``surveyed_by`` set from ``actor``, checked again); return it."""
+        feature = check_written_feature(stamp_surveyor(before, feature, actor), cache=self.cache)
+        sid = feature["properties"]["id"]
+        write.put(feature)
+        write.audit(actor, action, {"id": sid, "before": before, "after": feature})
         return feature
 
-    def replace(self, station_id: str, feature: Feature, actor: str) -> Feature:
-        """Replace a station entirely (its id cannot change)."""
+    def replace(
+        self, station_id: str, feature: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
+        """Replace a station entirely (its id cannot change); ``if_match``: see `Store`."""
         feature = check_written_feature(with_id(feature), cache=self.cache)
         if feature["properties"]["id"] != station_id:
             raise InvalidInput(
@@ -184,12 +221,12 @@ class PostgresStore:
                 f"{station_id!r}; ids cannot change"
             )
         with self._writing() as write:
-            before = self._current(write.conn, station_id)
-            write.put(feature)
-            write.audit(actor, "replace", {"id": station_id, "before": before, "after": feature})
-        return feature
+            before = self._current(write.conn, station_id, if_match)
+            return self._put(write, "replace", feature, actor, before)
 
-    def patch(self, station_id: str, changes: Feature, actor: str) -> Feature:
+    def patch(
+        self, station_id: str, changes: Feature, actor: str, if_match: str | None = None
+    ) -> Feature:
         """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
         if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
             raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
@@ -199,23 +236,20 @@ class PostgresStore:
         if "id" in props and props["id"] != station_id:
             raise InvalidInput("ids cannot change")
         with self._writing() as write:
-            current = self._current(write.conn, station_id)
-            merged = check_written_feature(
-                {
-                    **current,
-                    "properties": {**current["properties"], **props},
-                    "geometry": changes.get("geometry", current.get("geometry")),
-                },
-                cache=self.cache,
-            )
-            write.put(merged)
-            write.audit(actor, "patch", {"id": station_id, "before": current, "after": merged})
-        return merged
+            current = self._current(write.conn, station_id, if_match)
+            merged = {
+                **current,
+                "properties": {**current["properties"], **props},
+                "geometry": changes.get("geometry", current.get("geometry")),
+            }
+            return self._put(write, "patch", merged, actor, current)
 
-    def delete(self, station_id: str, actor: str, purge: bool = False) -> Feature | None:
+    def delete(
+        self, station_id: str, actor: str, purge: bool = False, if_match: str | None = None
+    ) -> Feature | None:
         """Mark a station closed (kept, with history), or remove it with ``purge``."""
         with self._writing() as write:
-            current = self._current(write.conn, station_id)
+            current = self._current(write.conn, station_id, if_match)
             if purge:
                 write.remove(station_id)
                 write.audit(actor, "purge", {"id": station_id, "before": current, "after": None})
@@ -224,9 +258,7 @@ class PostgresStore:
                 **current,
                 "properties": {**current["properties"], "status": Status.CLOSED.value},
             }
-            write.put(closed)
-            write.audit(actor, "close", {"id": station_id, "before": current, "after": closed})
-            return closed
+            return self._put(write, "close", closed, actor, current)
 
     def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
         """What `import_features` would do with these features now (a dry run)."""
@@ -261,7 +293,8 @@ class PostgresStore:
                     "UPDATE store_state SET collection = %s::json",
                     (orjson.dumps(members).decode(),),
                 )
-            plan = plan_import(self._all(write.conn), checked, update)
+            stored = self._all(write.conn)
+            plan = plan_import(stored, checked, update)
             if plan.refused:
                 clash = [sid for sid, _ in plan.refused]
                 raise Conflict(
@@ -270,7 +303,8 @@ class PostgresStore:
                 )
             if not plan.writes:
                 return plan
-            write.put_many(plan.writes)
+            stamped = [stamp_surveyor(stored.get(f["id"]), f, actor) for f in plan.writes]
+            write.put_many([check_written_feature(f, cache=self.cache) for f in stamped])
             write.audit(actor, "import", {"created": plan.created, "updated": plan.changed})
         return plan
 
@@ -296,48 +330,53 @@ class PostgresStore:
             )
             return count
 
+    # -- the loop --------------------------------------------------------------------------
 
-class _Write:
-    """What one write transaction appends: station rows, change-log rows, audit, NOTIFY."""
+    def loop(self) -> Feature | None:
+        """The loop the database holds (the newest stored); None if it holds none yet."""
+        with self._conn() as conn:
+            return self._loop(conn)
 
-    def __init__(self, conn: Connection, seq: int) -> None:
-        self.conn = conn
-        self.start = seq
-        self.seq = seq
+    @staticmethod
+    def _loop(conn: Connection) -> Feature | None:
+        row = conn.execute("SELECT feature FROM loops ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else dict(row[0])
 
-    def put(self, feature: Feature) -> None:
-        self.put_many([feature])
+    def _loop_version(self, loop: Feature | None) -> str:
+        """The version of ``loop`` as stored (`encode_loop`), or of the loop file if None."""
+        if loop is not None:
+            return version_of(encode_loop(loop))
+        if self.loop_path is None:
+            raise DataError(
+                redacted(self.url),
+                ["the database holds no loop: store one (`stations loop import`, "
+                 "`stations db import --loop`)"],
+            )  # fmt: skip
+        return loop_version(self.loop_path)
 
-    def put_many(self, features: list[Feature]) -> None:
-        rows = [_row(f) for f in features]
-        with self.conn.cursor() as cur:
-            cur.executemany(_UPSERT, rows)
-            logged = []
-            for row in rows:
-                self.seq += 1
-                logged.append((self.seq, row["id"], row["feature"]))
-            cur.executemany(
-                "INSERT INTO change_log (seq, station_id, feature) VALUES (%s, %s, %s::json)",
-                logged,
+    def loop_version(self) -> str:
+        """The current loop's version (`storage.loopfile.version_of` its file form)."""
+        return self._loop_version(self.loop())
+
+    def replace_loop(self, feature: Feature, actor: str, if_version: str | None = None) -> Feature:
+        """Store ``feature`` as the loop (validated; ``if_version``: see `Store.replace_loop`).
+
+        One transaction: the ``loops`` row, a `LOOP_ROW` in the change log (every replica
+        reloads), the audit row. The loops it replaces stay in ``loops``.
+        """
+        check_loop(feature)
+        with self._writing() as write:
+            before = self._loop(write.conn)
+            if if_version is not None:
+                check_loop_version(self._loop_version(before), if_version)
+            write.conn.execute(
+                "INSERT INTO loops (actor, feature) VALUES (%s, %s::json)",
+                (actor, orjson.dumps(feature).decode()),
             )
-
-    def remove(self, station_id: str) -> None:
-        self.conn.execute("DELETE FROM stations WHERE id = %s", (station_id,))
-        self.seq += 1
-        self.conn.execute(
-            "INSERT INTO change_log (seq, station_id, feature) VALUES (%s, %s, NULL)",
-            (self.seq, station_id),
-        )
-
-    def audit(self, actor: str, action: str, entry: dict[str, Any]) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (actor, action, entry) VALUES (%s, %s, %s::json)",
-            (actor, action, orjson.dumps(entry).decode()),
-        )
-
-    def finish(self) -> None:
-        """Record the last sequence number and notify (delivered when the transaction commits)."""
-        if self.seq == self.start:
-            return
-        self.conn.execute("UPDATE store_state SET last_seq = %s, last_write = now()", (self.seq,))
-        self.conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(self.seq)))
+            write.loop_replaced()
+            if before is None and self.loop_path is not None and self.loop_path.is_file():
+                before = feature_of(self.loop_path.read_bytes())  # the file served until now
+            write.audit(
+                actor, "replace_loop", {"before": summary(before), "after": summary(feature)}
+            )
+        return feature
