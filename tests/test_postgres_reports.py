@@ -86,3 +86,26 @@ def test_concurrent_reports_never_pass_the_limit():
         accepted = sum(pool.map(send, range(20)))
     assert accepted == 5
     assert len(store.list()) == 5
+
+
+def test_a_report_is_stored_once_per_key_across_replicas(two):
+    """A queued report resent through another replica (or twice at once) is one report."""
+    a, b, url = two
+    key = {"Idempotency-Key": "0f8fad5b-d9cb-469f-a165-70867728950e"}
+    body = {"category": "no_water", "text": "queued offline"}
+    with ThreadPoolExecutor(4) as pool:
+        sent = list(
+            pool.map(
+                lambda c: c.post(f"/api/stations/{SID}/reports", json=body, headers=key),
+                (a, b, a, b),
+            )
+        )
+    assert [r.status_code for r in sent] == [201] * 4
+    assert len({r.json()["id"] for r in sent}) == 1
+    assert "idempotency_key" not in sent[0].json()
+    with psycopg.connect(url) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM reports").fetchone() or (0,)
+    assert count == 1
+    other = b.post("/api/stations/toudu-union-station/reports", json=body, headers=key)
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    assert a.post(f"/api/stations/{SID}/reports", json=body).status_code == 201  # limit: 2 of 3

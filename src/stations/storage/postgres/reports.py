@@ -44,14 +44,32 @@ class PostgresReportStore(ReportStore):
         text: str | None,
         position: tuple[float, float] | None,
         address: str,
+        key: str | None = None,
     ) -> dict[str, Any]:
-        """Store a report; `TooManyReports` past the hourly limit for this client."""
+        """Store a report; `TooManyReports` past the hourly limit for this client.
+
+        ``key`` (the client's idempotency key): a report whose key is already stored is not
+        stored again; the stored one is returned (and does not count against the limit).
+        """
         client = self.client_key(address)
         now = datetime.now(UTC)
         since = (now - timedelta(hours=1)).isoformat()
         lon, lat = position if position else (None, None)
         with connection(self.url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (client,))
+            if key is not None:
+                # the same key from another address is serialised by the UNIQUE constraint
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("report-key:" + key,))
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute("SELECT * FROM reports WHERE idempotency_key = %s", (key,))
+                    found = cur.fetchone()
+                if found is not None:
+                    if found["station_id"] != station_id:
+                        raise Conflict(
+                            "this Idempotency-Key was already used for a report on another "
+                            "station; send a new key with each new report"
+                        )
+                    return _public(found)
             row = conn.execute(
                 "SELECT count(*) FROM reports WHERE client = %s AND created_at > %s",
                 (client, since),
@@ -64,9 +82,10 @@ class PostgresReportStore(ReportStore):
             with conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(
                     "INSERT INTO reports (station_id, category, text, lon, lat, client, "
-                    "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
+                    "created_at, idempotency_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "RETURNING *",
                     (station_id, category.value, clean_text(text), lon, lat, client,
-                     now.isoformat()),
+                     now.isoformat(), key),
                 )  # fmt: skip
                 stored = cur.fetchone()
         assert stored is not None
@@ -124,4 +143,5 @@ class PostgresReportStore(ReportStore):
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out.pop("client", None)
+    out.pop("idempotency_key", None)
     return out

@@ -136,6 +136,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "reports sent once per idempotency key",
+        """
+        ALTER TABLE reports ADD COLUMN idempotency_key text UNIQUE;
+        """,
+    ),
 ]
 
 #: The schema version this code reads and writes.
