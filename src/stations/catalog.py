@@ -15,18 +15,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from stations.coords import in_bbox
-from stations.features import Encodings
+from stations.features import CACHE_LIMIT, Encodings
 from stations.index import BoolArray, GeoIndex
 from stations.loop import Loop, Snap, load_loop
 from stations.masks import OPEN, OPEN_KEY, Vocabulary
 from stations.models import Amenity, Kind, Station, Status
 from stations.rows import Rows
 from stations.settings import Settings
+from stations.storage import columns as column_file
 from stations.storage.loading import FeatureCache, load_stations
 from stations.storage.snapshot import Position
 
@@ -97,8 +99,11 @@ class Catalog:
         Stations farther than this from the loop get no km mark and are not ranked by loop.
     warnings
         Non-blocking remarks from loading (shown by ``validate`` and ``info``).
+    cache_entries
+        Stations whose encoded features are kept (`Settings.station_cache_entries`).
     parts
-        Only for `with_changes`: the parts it derived (``stations`` is then not read).
+        Only for `with_changes` and `from_columns`: the parts it derived (``stations`` is then
+        not read).
     """
 
     def __init__(
@@ -108,10 +113,12 @@ class Catalog:
         *,
         loop_max_offroute_m: float = 5_000.0,
         warnings: list[str] | None = None,
+        cache_entries: int = CACHE_LIMIT,
         parts: _Parts | None = None,
     ) -> None:
         self.loop = loop
         self.warnings = warnings or []
+        self._cache_entries = cache_entries
         #: How far into the data files this catalog was read (set by `from_settings`).
         self.position: Position | None = None
         self._loop_max_offroute_m = loop_max_offroute_m
@@ -124,7 +131,7 @@ class Catalog:
         self.loop_members = parts.loop_members
         self.loop_places = {self._rows.at[i].id: place for i, place in self.loop_members}
         if parts.encodings is None:
-            self.encodings = Encodings(self.loop_places)
+            self.encodings = Encodings(self.loop_places, cache_entries)
         else:
             self.encodings = parts.encodings.derived(self.loop_places)
 
@@ -227,6 +234,7 @@ class Catalog:
             loop=self.loop,
             loop_max_offroute_m=self._loop_max_offroute_m,
             warnings=self.warnings,
+            cache_entries=self._cache_entries,
             parts=parts,
         )
 
@@ -240,22 +248,67 @@ class Catalog:
             self.loop,
             loop_max_offroute_m=self._loop_max_offroute_m,
             warnings=self.warnings,
+            cache_entries=self._cache_entries,
         )
 
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
     def from_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> Catalog:
-        """Load and validate the files the settings name (``cache``: stations seen before)."""
-        parsed = load_stations(settings.stations_path, cache)
+        """Load and validate the files the settings name (``cache``: stations seen before).
+
+        A column file holding the files as they are now (`storage.columns`) is mapped instead:
+        its stations passed validation when it was written. Otherwise the GeoJSON is read and
+        validated, and a large file gets a new column file for the next start.
+        """
+        path = settings.stations_path
         loop = load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
+        columns = column_file.load(path, settings.station_cache_entries)
+        if columns is not None:
+            return cls.from_columns(columns, loop, settings)
+        parsed = load_stations(path, cache)
         catalog = cls(
             parsed.stations,
             loop,
             loop_max_offroute_m=settings.loop_max_offroute_m,
             warnings=parsed.warnings,
+            cache_entries=settings.station_cache_entries,
         )
         catalog.position = parsed.position
+        big = len(parsed.stations) >= settings.columns_min_stations
+        if big and parsed.position is not None:
+            column_file.write(path, parsed.stations, parsed.position, parsed.warnings)
+        return catalog
+
+    @classmethod
+    def from_columns(
+        cls, columns: column_file.Columns, loop: Loop | None, settings: Settings
+    ) -> Catalog:
+        """The catalog of a column file's stations: arrays taken as they are, no record made.
+
+        Positions are the located stations in file order, as `_load` numbers them, so the
+        answers are the same as from the GeoJSON.
+        """
+        rows, located = Rows.from_columns(columns)
+        every = located.size == columns.count  # then the mapped arrays serve as they are
+
+        def pick(array: Any) -> Any:
+            return array if every else array[located]
+
+        lons, lats = pick(columns.lon), pick(columns.lat)
+        index = GeoIndex(lons, lats, located)
+        vocabulary = Vocabulary(pick(columns.kind), pick(columns.status), pick(columns.amenities))
+        members = []
+        if loop is not None:
+            members = _snap_to_loop(loop, settings.loop_max_offroute_m, lons, lats)
+        catalog = cls(
+            loop=loop,
+            loop_max_offroute_m=settings.loop_max_offroute_m,
+            warnings=columns.warnings,
+            cache_entries=settings.station_cache_entries,
+            parts=_Parts(rows, index, vocabulary, members, None),
+        )
+        catalog.position = columns.position
         return catalog
 
     @classmethod

@@ -189,6 +189,21 @@ class Settings(BaseSettings):
             return []
         return parse_admin_tokens(self.admin_token.get_secret_value())
 
+    # -- lean replicas (issue 18): the column file and the records made from it --
+    columns_min_stations: int = Field(
+        default=10_000,
+        ge=0,
+        description="Files with at least this many stations get a column file beside them "
+        "(stations.geojson.columns), so later starts skip parsing and validation.",
+    )
+    station_cache_entries: int = Field(
+        default=20_000,
+        ge=1,
+        le=10_000_000,
+        description="Stations (and their encoded features, per datum) a worker keeps made; "
+        "the least recently used go first.",
+    )
+
 
 #: A label: what the audit log and ``resolved_by`` record for a token's writes.
 TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")
