@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -131,16 +130,23 @@ def first_answer(path: Path, env: dict[str, str], timeout: float) -> dict[str, f
         stop(proc)
 
 
+PEAK = (
+    "import resource, subprocess, sys; "
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def cli_nearest(path: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `stations nearest --json`."""
     cmd = [sys.executable, "-m", "stations", "nearest", "--lon", "116.4", "--lat", "39.9"]
     cmd += ["--stations", str(path)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # A fresh wrapper whose only child is the command: its children's ru_maxrss is the command's.
+    wrapper = [sys.executable, "-c", PEAK]
     t0 = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    out = subprocess.run([*wrapper, *cmd], env=env, check=True, capture_output=True, text=True)
     took = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return took, max(peak, before) / 1024
+    return took, int(out.stdout.split()[-1]) / 1024
 
 
 def main() -> None:

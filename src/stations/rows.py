@@ -112,50 +112,55 @@ class Records(Sequence[Station]):
 class _ById(Mapping[str, Station]):
     """Every station of a column file by id, made on demand."""
 
-    def __init__(self, columns: Columns, ranks: dict[str, int]) -> None:
-        self._columns, self._ranks = columns, ranks
+    def __init__(self, columns: Columns) -> None:
+        self._columns = columns
 
     def get(self, key: str, default: Any = None) -> Any:
         """The station ``key``, or ``default``."""
-        rank = self._ranks.get(key)
+        rank = self._columns.rank_of(key)
         return default if rank is None else self._columns.station(rank)
 
     def __getitem__(self, key: str) -> Station:
-        return self._columns.station(self._ranks[key])
+        rank = self._columns.rank_of(key)
+        if rank is None:
+            raise KeyError(key)
+        return self._columns.station(rank)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._ranks
+        return self._columns.rank_of(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ranks)
+        return iter(self._columns.ids())
 
     def __len__(self) -> int:
-        return len(self._ranks)
+        return self._columns.count
 
 
 class _Where(Mapping[str, tuple[int, int]]):
     """File rank and position (-1: unlocated) of every station of a column file, by id."""
 
-    def __init__(self, ranks: dict[str, int], position_of: IntArray) -> None:
-        self._ranks, self._position_of = ranks, position_of
+    def __init__(self, columns: Columns, position_of: IntArray) -> None:
+        self._columns, self._position_of = columns, position_of
 
     def get(self, key: str, default: Any = None) -> Any:
         """(rank, position) of ``key``, or ``default``."""
-        rank = self._ranks.get(key)
+        rank = self._columns.rank_of(key)
         return default if rank is None else (rank, int(self._position_of[rank]))
 
     def __getitem__(self, key: str) -> tuple[int, int]:
-        rank = self._ranks[key]
-        return rank, int(self._position_of[rank])
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def __contains__(self, key: object) -> bool:
-        return key in self._ranks
+        return self._columns.rank_of(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ranks)
+        return iter(self._columns.ids())
 
     def __len__(self) -> int:
-        return len(self._ranks)
+        return self._columns.count
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +198,9 @@ class Rows:
     def from_columns(cls, columns: Columns) -> tuple[Rows, IntArray]:
         """The rows of a column file's stations, and the file rank of each position.
 
-        Nothing is made per station but the id mapping (and the few unlocated stations).
+        Nothing is made per station (but the few unlocated stations): ids are looked up in
+        the column file.
         """
-        ranks = {sid: rank for rank, sid in enumerate(columns.ids)}
         unlocated_at = np.isnan(columns.lon)
         located = np.flatnonzero(~unlocated_at)
         position_of = np.full(columns.count, -1, np.intp)
@@ -205,8 +210,8 @@ class Rows:
             station = columns.station(rank)
             unlocated[station.id] = (rank, station)
         at = Records(columns, located)
-        where = Overlay(_Where(ranks, position_of))
-        by_id = Overlay(_ById(columns, ranks))
+        where = Overlay(_Where(columns, position_of))
+        by_id = Overlay(_ById(columns))
         rows = cls(at, len(at), None, 0, where, by_id, unlocated, columns.count)
         return rows, located
 

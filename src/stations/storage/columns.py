@@ -43,7 +43,7 @@ log = logging.getLogger("stations.columns")
 
 MAGIC = b"STATIONS-COLUMNS"
 #: Raised whenever what the file holds or how it is laid out changes: older files are ignored.
-FORMAT = 1
+FORMAT = 2
 ALIGN = 64
 SUFFIX = ".columns"
 
@@ -76,6 +76,20 @@ def _props_json(station: Station) -> bytes:
     return orjson.dumps(station.props.model_dump(mode="json", exclude_unset=True))
 
 
+def _id_lookup(stations: Sequence[Station]) -> dict[str, npt.NDArray[Any]]:
+    """The ids sorted (fixed-width bytes) and the file rank of each: a lookup by bisection.
+
+    Mapped, it is shared by every worker instead of a dict of a million ids in each.
+    """
+    ids = np.array([s.id.encode() for s in stations], dtype=f"S{_ID_WIDTH}")
+    order = np.argsort(ids, kind="stable")
+    return {"ids_sorted": ids[order], "ids_rank": order.astype(np.int64)}
+
+
+#: Station ids are at most 64 ASCII characters (`stations.models.ID_PATTERN`).
+_ID_WIDTH = 64
+
+
 def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
     """The column file of validated ``stations`` read at ``position`` (with their warnings)."""
     n = len(stations)
@@ -94,6 +108,7 @@ def encode(stations: Sequence[Station], position: Position, warnings: list[str])
         "props_offsets": offsets,
         "props": np.frombuffer(b"".join(blobs), np.uint8),
         "ids": np.frombuffer("\n".join(s.id for s in stations).encode(), np.uint8),
+        **_id_lookup(stations),
     }
     directory, parts, offset = {}, [], 0
     for name, array in arrays.items():
@@ -214,12 +229,27 @@ class Columns:
         self.amenities = arrays["amenities"]
         self._offsets = arrays["props_offsets"]
         self._props = arrays["props"]
-        ids = arrays["ids"].tobytes().decode()
-        self.ids: list[str] = ids.split("\n") if self.count else []
+        self._ids = arrays["ids"]
+        self._sorted, self._sorted_rank = arrays["ids_sorted"], arrays["ids_rank"]
         self._cache: OrderedDict[int, Station] = OrderedDict()
         self._limit = max(1, cache_entries)
-        if len(self.ids) != self.count or self._offsets.size != self.count + 1:
+        sizes = {self._sorted.size, self._sorted_rank.size, self._offsets.size - 1}
+        if sizes != {self.count}:
             raise Stale("arrays do not match the station count")
+
+    def ids(self) -> list[str]:
+        """Every station's id, in file order (made on each call: for the rare full listing)."""
+        return self._ids.tobytes().decode().split("\n") if self.count else []
+
+    def rank_of(self, sid: object) -> int | None:
+        """The file rank of the station ``sid`` (None if there is none), by bisection."""
+        if not isinstance(sid, str) or not sid.isascii() or len(sid) > _ID_WIDTH:
+            return None
+        key = sid.encode()
+        i = int(np.searchsorted(self._sorted, key))
+        if i < self.count and self._sorted[i] == key:
+            return int(self._sorted_rank[i])
+        return None
 
     def station(self, rank: int) -> Station:
         """The station at ``rank`` in the file (made from its JSON, or the one made before)."""
@@ -236,6 +266,20 @@ class Columns:
         if len(cache) > self._limit:
             cache.popitem(last=False)
         return station
+
+
+def _crc32(path: Path, start: int) -> int:
+    """CRC-32 of the file from ``start``, read in chunks rather than through the mapping.
+
+    Reading through the mapping would count every page in the process's resident memory;
+    read, the pages stay in the page cache and are mapped only when used.
+    """
+    crc = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while chunk := handle.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def load(path: Path, cache_entries: int) -> Columns | None:
@@ -266,7 +310,7 @@ def load(path: Path, cache_entries: int) -> Columns | None:
         )
         if end > len(buffer):
             raise Stale("truncated")
-        if zlib.crc32(memoryview(buffer)[header.start :]) != header.crc32:
+        if _crc32(target, header.start) != header.crc32:
             raise Stale("corrupt (CRC mismatch)")
         return Columns(buffer, header, cache_entries)
     except Stale as exc:
