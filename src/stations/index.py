@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from stations.chordtree import BoolArray, ChordTree, IntArray
 from stations.geodesy import (
@@ -95,7 +94,9 @@ class GeoIndex:
         self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
         self._wants_native = native
         self._chords = ChordTree(self._xyz0, base_lons, base_lats, base_rank, native)
-        self._balls = cKDTree(self._xyz0) if self.size else None
+        # SciPy's tree for radius queries, built on first use (`_ball_tree`) and shared with the
+        # indexes derived by `changed`: `stations nearest` never needs it.
+        self._balls: list[Any] = [None]
         self._tsize = self.size
         self._lons1 = self._lats1 = np.empty(0, float)
         self._rank1: IntArray = np.empty(0, np.intp)
@@ -126,6 +127,24 @@ class GeoIndex:
         out[inside] = base[idx[inside]]
         out[~inside] = added[idx[~inside] - self._tsize]
         return out
+
+    def _ball_tree(self) -> Any:
+        """SciPy's cKDTree over the trees' points (radius queries), built on first use.
+
+        SciPy takes a few hundred milliseconds to import and the tree as long to build at
+        1,000,000 points: a command answering one nearest query needs neither.
+        """
+        tree = self._balls[0]
+        if tree is None:
+            from scipy.spatial import cKDTree
+
+            tree = self._balls[0] = cKDTree(self._xyz0)
+        return tree
+
+    def warm(self) -> None:
+        """Build what is otherwise built on first use (a server's first radius query)."""
+        if self._tsize:
+            self._ball_tree()
 
     def _rank_of(self, position: int) -> int:
         if position < self._tsize:
@@ -277,8 +296,8 @@ class GeoIndex:
         if not exhausted and distance_lower_bound(seen_chord) <= kth:
             # An unseen point might still beat or tie the k-th (ties go by rank): take every
             # point in the proven ball.
-            assert self._balls is not None
-            ball = np.asarray(self._balls.query_ball_point(q, chord_for_distance(kth)), np.intp)
+            found = self._ball_tree().query_ball_point(q, chord_for_distance(kth))
+            ball = np.asarray(found, np.intp)
             hits, _ = self._hits(lon, lat, self._accept(ball, mask, predicate), k)
         if max_distance_m is not None:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
@@ -359,8 +378,8 @@ class GeoIndex:
         q = unit_vector(lon, lat)
         bound = chord_for_distance(radius_m)
         found = np.empty(0, np.intp)
-        if self._balls is not None and self._tsize:
-            found = np.asarray(self._balls.query_ball_point(q, bound), np.intp)
+        if self._tsize:
+            found = np.asarray(self._ball_tree().query_ball_point(q, bound), np.intp)
         if self._extra.size:
             near = np.linalg.norm(self._xyz1 - q, axis=1) <= bound
             found = np.concatenate([found, self._extra[near]])
