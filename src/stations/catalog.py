@@ -26,7 +26,7 @@ from stations.index import BoolArray, GeoIndex
 from stations.loop import Loop, Snap, load_loop
 from stations.masks import OPEN, OPEN_KEY, Vocabulary
 from stations.models import Amenity, Kind, Station, Status
-from stations.rows import Rows
+from stations.rows import Records, Rows, picked
 from stations.settings import Settings
 from stations.storage import columns as column_file
 from stations.storage.loading import FeatureCache, load_stations
@@ -160,17 +160,21 @@ class Catalog:
         return self._rows.at[position]
 
     @cached_property
-    def located(self) -> tuple[Station, ...]:
-        """The stations with a position, in file order."""
+    def located(self) -> Sequence[Station]:
+        """The stations with a position, in file order (from a column file: made when read)."""
         live = self._rows.live()
         order = live[np.argsort(self.index.rank[live], kind="stable")]
+        if isinstance(self._rows.at, Records):
+            return picked(self._rows.at, order, self.index.rank[order])
         return tuple(self._rows.at[i] for i in order.tolist())
 
     @cached_property
-    def all(self) -> tuple[Station, ...]:
-        """Every station, in file order."""
+    def all(self) -> Sequence[Station]:
+        """Every station, in file order (from a column file: made when read)."""
         live = self._rows.live()
         at = self._rows.at
+        if isinstance(at, Records):
+            return picked(at, live, self.index.rank[live], list(self._rows.unlocated.values()))
         ranked = [(int(r), at[i]) for i, r in zip(live, self.index.rank[live], strict=True)]
         ranked += list(self._rows.unlocated.values())
         ranked.sort(key=lambda pair: pair[0])
@@ -347,10 +351,11 @@ class Catalog:
         amenities: Iterable[Amenity | str] = (),
         statuses: Iterable[Status | str] = (),
         bbox: BBox | None = None,
-    ) -> list[Station]:
+    ) -> Sequence[Station]:
         """Stations matching the filters (and inside ``bbox``, which unlocated ones never are).
 
-        Order is the file's order, so paging with offsets is stable.
+        Order is the file's order, so paging with offsets is stable. From a column file, a
+        station is made only when read (a page of a long listing makes only its page).
         """
         kinds, amenities, statuses = list(kinds), list(amenities), list(statuses)
         mask = self.mask(kinds, amenities, statuses)
@@ -360,7 +365,10 @@ class Catalog:
         positions = np.flatnonzero(keep)
         ranks = self.index.rank[positions]
         at = self._rows.at
-        found = [(r, at[i]) for r, i in zip(ranks.tolist(), positions.tolist(), strict=True)]
+        if isinstance(at, Records):
+            found: list[tuple[int, Station]] = []
+        else:
+            found = [(r, at[i]) for r, i in zip(ranks.tolist(), positions.tolist(), strict=True)]
         if bbox is None and self._rows.unlocated:
             kind_set = {Kind(k) for k in kinds}
             status_set = {Status(s) for s in statuses}
@@ -373,6 +381,8 @@ class Catalog:
                     and need <= set(p.amenities)
                 ):
                     found.append((rank, s))
+        if isinstance(at, Records):
+            return picked(at, positions, ranks, found)
         found.sort(key=lambda pair: pair[0])
         return [s for _, s in found]
 

@@ -95,7 +95,8 @@ class GeoIndex:
         self._wants_native = native
         self._chords = ChordTree(self._xyz0, base_lons, base_lats, base_rank, native)
         # SciPy's tree for radius queries, built on first use (`_ball_tree`) and shared with the
-        # indexes derived by `changed`: `stations nearest` never needs it.
+        # indexes derived by `changed`: `stations nearest` needs neither SciPy (a few hundred
+        # ms to import) nor the tree (as long to build at 1,000,000 points).
         self._balls: list[Any] = [None]
         self._tsize = self.size
         self._lons1 = self._lats1 = np.empty(0, float)
@@ -129,11 +130,7 @@ class GeoIndex:
         return out
 
     def _ball_tree(self) -> Any:
-        """SciPy's cKDTree over the trees' points (radius queries), built on first use.
-
-        SciPy takes a few hundred milliseconds to import and the tree as long to build at
-        1,000,000 points: a command answering one nearest query needs neither.
-        """
+        """SciPy's cKDTree over the trees' points, built on first use (see `__init__`)."""
         tree = self._balls[0]
         if tree is None:
             from scipy.spatial import cKDTree

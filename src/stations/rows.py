@@ -109,6 +109,51 @@ class Records(Sequence[Station]):
         self._added.extend(stations)
 
 
+class Picked(Sequence[Station]):
+    """Some of a catalog's stations in a given order, each made only when read.
+
+    ``order`` holds index positions, or ``-k - 1`` for the k-th of ``extra`` (unlocated
+    stations, which have no position). A page of a national listing then makes only its page.
+    """
+
+    def __init__(
+        self, at: Sequence[Station], order: IntArray, extra: Sequence[Station] = ()
+    ) -> None:
+        self._at, self._order, self._extra = at, order, extra
+
+    def _one(self, code: int) -> Station:
+        return self._at[code] if code >= 0 else self._extra[-code - 1]
+
+    @overload
+    def __getitem__(self, i: int) -> Station: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Station]: ...
+    def __getitem__(self, i: int | slice) -> Station | list[Station]:
+        if isinstance(i, slice):
+            return [self._one(code) for code in self._order[i].tolist()]
+        return self._one(int(self._order[i]))
+
+    def __len__(self) -> int:
+        return int(self._order.size)
+
+    def __iter__(self) -> Iterator[Station]:
+        for code in self._order.tolist():
+            yield self._one(code)
+
+
+def picked(
+    at: Sequence[Station],
+    positions: IntArray,
+    ranks: IntArray,
+    unlocated: Sequence[tuple[int, Station]] = (),
+) -> Picked:
+    """The stations at ``positions`` and the ``unlocated`` ones, in the order of their ranks."""
+    codes = np.concatenate([positions, -1 - np.arange(len(unlocated), dtype=np.intp)])
+    every = np.concatenate([ranks, np.array([r for r, _ in unlocated], np.intp)])
+    order = codes[np.argsort(every, kind="stable")]
+    return Picked(at, order, [s for _, s in unlocated])
+
+
 class _ById(Mapping[str, Station]):
     """Every station of a column file by id, made on demand."""
 
