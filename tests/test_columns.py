@@ -272,3 +272,15 @@ def test_answers_need_few_records(data):
     for lon in np.linspace(106.9, 107.5, 40):
         query.nearest(catalog, float(lon), 29.0, k=5)
     assert len(columns._cache) == 50
+
+
+def test_a_page_of_a_listing_makes_only_its_page(data):
+    settings = settings_for(data, station_cache_entries=10_000)
+    Catalog.from_settings(settings)
+    catalog = Catalog.from_settings(settings)
+    columns = catalog._rows.at._columns  # type: ignore[union-attr]
+    made = len(columns._cache)
+    page = query.list_stations(catalog, query.Filters(statuses=()), offset=20, limit=10)
+    assert page["numberReturned"] == 10 and page["numberMatched"] == catalog.count
+    assert len(columns._cache) <= made + 10
+    assert [s.id for s in catalog.all[20:30]] == [f["id"] for f in page["features"]]
