@@ -133,12 +133,13 @@ def first_answer(path: Path, env: dict[str, str], timeout: float) -> dict[str, f
 PEAK = (
     "import resource, subprocess, sys; "
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.ru_utime + r.ru_stime, r.ru_maxrss)"
 )
 
 
-def cli_nearest(path: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `stations nearest --json`."""
+def cli_nearest(path: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one `stations nearest`."""
     cmd = [sys.executable, "-m", "stations", "nearest", "--lon", "116.4", "--lat", "39.9"]
     cmd += ["--stations", str(path)]
     # A fresh wrapper whose only child is the command: its children's ru_maxrss is the command's.
@@ -146,7 +147,8 @@ def cli_nearest(path: Path, env: dict[str, str]) -> tuple[float, float]:
     t0 = time.perf_counter()
     out = subprocess.run([*wrapper, *cmd], env=env, check=True, capture_output=True, text=True)
     took = time.perf_counter() - t0
-    return took, int(out.stdout.split()[-1]) / 1024
+    cpu, peak = out.stdout.split()[-2:]
+    return took, float(cpu), int(peak) / 1024
 
 
 def main() -> None:
@@ -164,11 +166,12 @@ def main() -> None:
             for r in range(args.rounds):
                 bare = bare_load(path)
                 serve_figures = first_answer(path, env, args.timeout)
-                cli_s, cli_mib = cli_nearest(path, env)
+                cli_s, cli_cpu_s, cli_mib = cli_nearest(path, env)
                 row = {"n": n, "round": r, "bare_json_s": bare, **serve_figures}
                 row |= {
                     "ratio": serve_figures["first_s"] / bare,
                     "cli_s": cli_s,
+                    "cli_cpu_s": cli_cpu_s,
                     "cli_mib": cli_mib,
                 }
                 rows.append(row)
@@ -185,7 +188,8 @@ def main() -> None:
             f"(ratio to json.load {statistics.median(r['ratio'] for r in mine):.2f}), "
             f"worker RSS max {max(r['rss_max'] for r in mine):.0f} MiB, "
             f"USS of both {max(r['uss_sum'] for r in mine):.0f} MiB, "
-            f"CLI nearest median {statistics.median(r['cli_s'] for r in mine):.2f} s"
+            f"CLI nearest median {statistics.median(r['cli_s'] for r in mine):.2f} s "
+            f"({statistics.median(r['cli_cpu_s'] for r in mine):.2f} s CPU)"
         )
 
 
