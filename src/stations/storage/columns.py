@@ -246,7 +246,7 @@ class Columns:
         if not isinstance(sid, str) or not sid.isascii() or len(sid) > _ID_WIDTH:
             return None
         key = sid.encode()
-        i = int(np.searchsorted(self._sorted, key))
+        i = int(self._sorted.searchsorted(key))
         if i < self.count and self._sorted[i] == key:
             return int(self._sorted_rank[i])
         return None
