@@ -6,6 +6,9 @@ a written station gets a new position at the end and its old one is marked dead,
 write costs O(changes) Python work plus a few O(n) numpy copies instead of a reload. Queries see
 only live positions through the masks (`Catalog.mask`); `located` and `all` list the live
 stations in file order. How stations become Features is `stations.features`' job.
+
+From a column file (`storage.columns`, `from_columns`) the stations stay mapped arrays and a
+station's record is made only when asked for; both starts answer the same.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 A station's feature has a static part (its properties, its km mark on the loop and its Point
 in a datum) and a part derived per query (``open_now``, distances, navigation links from the
 rider). The static part never changes for a station object, so `Encodings` keeps it per
-station, with the station's converted `Place` for the links; a catalog owns one `Encodings`
-and hands its caches on to the catalogs derived from it by writes (a written station is a new
-object, so nothing cached goes stale).
+station, with the station's converted `Place` for the links, in LRU caches bounded by
+`Settings.station_cache_entries` (riders ask about a handful of stations; a national file must
+not end up encoded in every worker); a catalog owns one `Encodings` and hands its caches on to
+the catalogs derived from it by writes (a written station is a new object, so nothing cached
+goes stale).
 
 `station_feature` builds a feature as objects (the CLI, the maps, the listing routes).
 `encode_collection` writes an answer's FeatureCollection straight to JSON bytes for the
