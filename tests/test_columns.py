@@ -284,3 +284,16 @@ def test_a_page_of_a_listing_makes_only_its_page(data):
     assert page["numberReturned"] == 10 and page["numberMatched"] == catalog.count
     assert len(columns._cache) <= made + 10
     assert [s.id for s in catalog.all[20:30]] == [f["id"] for f in page["features"]]
+
+
+def test_ids_are_found_by_bisection_and_others_are_not(data):
+    Catalog.from_settings(settings_for(data))
+    columns = column_file.load(data, 10)
+    assert columns is not None
+    ids = columns.ids()
+    assert ids == [s.id for s in load_stations(data).stations]
+    assert [columns.rank_of(sid) for sid in ids] == list(range(len(ids)))
+    longest = max(ids, key=len)
+    for other in ["", "c", "c3000", longest + "x", "驿站", "C1", "c1\0", None, 7, ids[0][:-1]]:
+        if other not in ids:
+            assert columns.rank_of(other) is None, other

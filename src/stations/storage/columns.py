@@ -77,17 +77,15 @@ def _props_json(station: Station) -> bytes:
 
 
 def _id_lookup(stations: Sequence[Station]) -> dict[str, npt.NDArray[Any]]:
-    """The ids sorted (fixed-width bytes) and the file rank of each: a lookup by bisection.
+    """The ids sorted (bytes as wide as the longest) and the file rank of each, for bisection.
 
     Mapped, it is shared by every worker instead of a dict of a million ids in each.
     """
-    ids = np.array([s.id.encode() for s in stations], dtype=f"S{_ID_WIDTH}")
+    encoded = [s.id.encode() for s in stations]
+    width = max((len(e) for e in encoded), default=1)
+    ids = np.array(encoded, dtype=f"S{width}")
     order = np.argsort(ids, kind="stable")
     return {"ids_sorted": ids[order], "ids_rank": order.astype(np.int64)}
-
-
-#: Station ids are at most 64 ASCII characters (`stations.models.ID_PATTERN`).
-_ID_WIDTH = 64
 
 
 def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
@@ -243,7 +241,7 @@ class Columns:
 
     def rank_of(self, sid: object) -> int | None:
         """The file rank of the station ``sid`` (None if there is none), by bisection."""
-        if not isinstance(sid, str) or not sid.isascii() or len(sid) > _ID_WIDTH:
+        if not isinstance(sid, str) or not sid.isascii() or len(sid) > self._sorted.itemsize:
             return None
         key = sid.encode()
         i = int(self._sorted.searchsorted(key))
