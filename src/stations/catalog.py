@@ -303,7 +303,7 @@ class Catalog:
             return array if every else array[located]
 
         lons, lats = pick(columns.lon), pick(columns.lat)
-        index = GeoIndex(lons, lats, located)
+        index = GeoIndex(lons, lats, located, xyz=pick(columns.xyz))
         vocabulary = Vocabulary(pick(columns.kind), pick(columns.status), pick(columns.amenities))
         members = []
         if loop is not None:

@@ -68,6 +68,8 @@ class GeoIndex:
         Breaks ties between equally distant points (smaller first); by default the position.
         A catalog passes each station's place in the file, so ties resolve the same way
         whether its index was built afresh or derived with `changed`.
+    xyz
+        Their unit vectors (`geodesy.unit_vectors`) when at hand (a column file's).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class GeoIndex:
         rank: npt.ArrayLike | None = None,
         *,
         native: bool = True,
+        xyz: npt.ArrayLike | None = None,
     ) -> None:
         base_lons: FloatArray = np.asarray(lons, dtype=float)
         base_lats: FloatArray = np.asarray(lats, dtype=float)
@@ -91,12 +94,11 @@ class GeoIndex:
         # Positions 0 .. _tsize - 1 are in the trees (arrays *0, shared by derived indexes);
         # positions from _tsize on were appended since (arrays *1, small, searched directly).
         self._lons0, self._lats0, self._rank0 = base_lons, base_lats, base_rank
-        self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
+        xyz = unit_vectors(base_lons, base_lats) if xyz is None else np.asarray(xyz, float)
+        self._xyz0 = np.ascontiguousarray(xyz)
         self._wants_native = native
         self._chords = ChordTree(self._xyz0, base_lons, base_lats, base_rank, native)
-        # SciPy's tree for radius queries, built on first use (`_ball_tree`) and shared with the
-        # indexes derived by `changed`: `stations nearest` needs neither SciPy (a few hundred
-        # ms to import) nor the tree (as long to build at 1,000,000 points).
+        # SciPy's radius tree: built on first use (`_ball_tree`), shared with derived indexes.
         self._balls: list[Any] = [None]
         self._tsize = self.size
         self._lons1 = self._lats1 = np.empty(0, float)
@@ -130,7 +132,7 @@ class GeoIndex:
         return out
 
     def _ball_tree(self) -> Any:
-        """SciPy's cKDTree over the trees' points, built on first use (see `__init__`)."""
+        """SciPy's cKDTree of the tree points, first built here: `nearest` rarely needs it."""
         tree = self._balls[0]
         if tree is None:
             from scipy.spatial import cKDTree

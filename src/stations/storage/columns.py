@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from stations.geodesy import unit_vectors
 from stations.masks import AMENITY_BIT, KIND_CODE, STATUS_CODE
 from stations.models import Amenity, Kind, PositionAccuracy, Station, StationProperties, Status
 from stations.storage.files import atomic_write_bytes
@@ -43,7 +44,7 @@ log = logging.getLogger("stations.columns")
 
 MAGIC = b"STATIONS-COLUMNS"
 #: Raised whenever what the file holds or how it is laid out changes: older files are ignored.
-FORMAT = 2
+FORMAT = 3
 ALIGN = 64
 SUFFIX = ".columns"
 
@@ -95,9 +96,11 @@ def encode(stations: Sequence[Station], position: Position, warnings: list[str])
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum([len(b) for b in blobs], out=offsets[1:])
     nan = float("nan")
+    lon = np.array([nan if s.lon is None else s.lon for s in stations], np.float64)
+    lat = np.array([nan if s.lat is None else s.lat for s in stations], np.float64)
     arrays: dict[str, npt.NDArray[Any]] = {
-        "lon": np.array([nan if s.lon is None else s.lon for s in stations], np.float64),
-        "lat": np.array([nan if s.lat is None else s.lat for s in stations], np.float64),
+        "lon": lon,
+        "lat": lat,
         "kind": np.array([KIND_CODE[s.props.kind] for s in stations], np.int8),
         "status": np.array([STATUS_CODE[s.props.status] for s in stations], np.int8),
         "amenities": np.array(
@@ -105,6 +108,7 @@ def encode(stations: Sequence[Station], position: Position, warnings: list[str])
         ),
         "props_offsets": offsets,
         "props": np.frombuffer(b"".join(blobs), np.uint8),
+        "xyz": unit_vectors(lon, lat),
         "ids": np.frombuffer("\n".join(s.id for s in stations).encode(), np.uint8),
         **_id_lookup(stations),
     }
@@ -225,6 +229,8 @@ class Columns:
         self.lon, self.lat = arrays["lon"], arrays["lat"]
         self.kind, self.status = arrays["kind"], arrays["status"]
         self.amenities = arrays["amenities"]
+        #: Unit vectors of the positions (`geodesy.unit_vectors`; NaN when unlocated).
+        self.xyz = arrays["xyz"]
         self._offsets = arrays["props_offsets"]
         self._props = arrays["props"]
         self._ids = arrays["ids"]
