@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,29 @@ def test_ids_are_found_by_bisection_and_others_are_not(data):
     for other in ["", "c", "c3000", longest + "x", "驿站", "C1", "c1\0", None, 7, ids[0][:-1]]:
         if other not in ids:
             assert columns.rank_of(other) is None, other
+
+
+def test_a_worker_started_from_columns_follows_writes_and_replacements(data):
+    """Writes reach a worker that started from the column file; a replaced file is reloaded
+    (its column file is then stale: the GeoJSON is read and a new column file written)."""
+    settings = settings_for(data)
+    Catalog.from_settings(settings)
+    with TestClient(create_app(settings)) as api:
+        holder = api.app.services.holder  # type: ignore[attr-defined]
+        assert started_from_columns(holder.catalog)
+        store = open_store(settings)
+        store.create(station("elsewhere", 107.31, 28.95), "other")
+        near = api.get("/api/nearest", params={"lon": 107.31, "lat": 28.95, "k": 1}).json()
+        assert near["features"][0]["id"] == "elsewhere"
+        assert api.get("/api/stations/c5").status_code == 200
+        store.delete("c5", "other", purge=True)
+        assert api.get("/api/stations/c5").status_code == 404
+        replaced = collection(*features(20, seed=4))
+        data.write_bytes(orjson.dumps(replaced))
+        count = len(replaced["features"])
+        deadline = time.monotonic() + 10
+        while api.get("/healthz").json()["stations"] != count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.get("/healthz").json()["stations"] == count
+        assert not started_from_columns(holder.catalog)
+    assert started_from_columns(Catalog.from_settings(settings))  # written by the reload
