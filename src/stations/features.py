@@ -107,14 +107,20 @@ class _LRU(OrderedDict[K, V]):
         """The value of ``key`` (now the most recently used), None if absent."""
         value = self.get(key)
         if value is not None:
-            self.move_to_end(key)
+            try:  # evicted meanwhile by another thread (a page build)
+                self.move_to_end(key)
+            except KeyError:
+                pass
         return value
 
     def remember(self, key: K, value: V) -> None:
         """Store ``value``; drop the least recently used entry past the limit."""
         self[key] = value
         if len(self) > self.limit:
-            self.popitem(last=False)
+            try:
+                self.popitem(last=False)
+            except KeyError:
+                pass
 
 
 class Encodings:
@@ -187,7 +193,10 @@ class Encodings:
             key = id(station)
             cached = get(key)
             if cached is not None and cached[0] is station:
-                to_end(key)
+                try:
+                    to_end(key)
+                except KeyError:
+                    pass
                 return cached[1]
             record = self._encode(station, crs)
             cache.remember(key, (station, record))

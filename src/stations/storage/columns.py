@@ -260,7 +260,10 @@ class Columns:
         cache = self._cache
         found = cache.get(rank)
         if found is not None:
-            cache.move_to_end(rank)
+            try:  # evicted meanwhile by another thread (a page build)
+                cache.move_to_end(rank)
+            except KeyError:
+                pass
             return found
         start, end = int(self._offsets[rank]), int(self._offsets[rank + 1])
         props = _properties(orjson.loads(self._props[start:end].tobytes()))
@@ -268,7 +271,10 @@ class Columns:
         station = Station(props, None, None) if lon != lon else Station(props, lon, lat)
         cache[rank] = station
         if len(cache) > self._limit:
-            cache.popitem(last=False)
+            try:
+                cache.popitem(last=False)
+            except KeyError:
+                pass
         return station
 
 
