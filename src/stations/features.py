@@ -164,11 +164,19 @@ class Encodings:
         cached = self._static.hit(id(station))
         if cached is not None and cached[0] is station:
             return dict(cached[1])
+        props = self._dumped(station)
+        self._static.remember(id(station), (station, props))
+        return dict(props)
+
+    def _dumped(self, station: Station) -> dict[str, Any]:
+        """The properties as `properties` gives them, not copied (and not cached if new)."""
+        cached = self._static.get(id(station))
+        if cached is not None and cached[0] is station:
+            return cached[1]
         props = station.props.model_dump(mode="json")
         place = self._loop_places.get(station.id)
         props["loop_km"] = round(place.loop_km, 3) if place else None
-        self._static.remember(id(station), (station, props))
-        return dict(props)
+        return props
 
     def place(self, station: Station) -> Place:
         """The (located) station in GCJ-02/BD-09 for navigation links, converted once."""
@@ -205,7 +213,8 @@ class Encodings:
         return encoding
 
     def _encode(self, station: Station, crs: CRS) -> Encoded:
-        props = self.properties(station)
+        # Not kept in the properties' cache: once encoded, an answer needs only the head.
+        props = self._dumped(station)
         doc = {
             "type": "Feature",
             "id": station.id,
