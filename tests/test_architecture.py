@@ -125,6 +125,7 @@ LOCAL_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {
     ("stations.storage.exchange", "geopandas"): HEAVY + " (GeoPackage export only)",
     ("stations.storage.tabular", "openpyxl"): HEAVY + " (XLSX files only)",
     ("stations.storage.track", "pyogrio"): HEAVY + " (GDAL, GPX import only)",
+    ("stations.index", "scipy.spatial"): HEAVY + " (radius queries only; not `nearest`)",
 }
 
 

@@ -5,7 +5,8 @@ changes for the life of a catalog and of the catalogs derived from it by `Catalo
 a written station gets a new position at the end and its old one is marked dead, so following a
 write costs O(changes) Python work plus a few O(n) numpy copies instead of a reload. Queries see
 only live positions through the masks (`Catalog.mask`); `located` and `all` list the live
-stations in file order. How stations become Features is `stations.features`' job.
+stations in file order. How stations become Features is `stations.features`' job. From a column
+file (`from_columns`) stations stay mapped arrays, a record made only when asked for.
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from stations.coords import in_bbox
-from stations.features import Encodings
+from stations.features import CACHE_LIMIT, Encodings
 from stations.index import BoolArray, GeoIndex
 from stations.loop import Loop, Snap
 from stations.masks import OPEN, OPEN_KEY, Vocabulary
 from stations.models import Amenity, Kind, Station, Status
-from stations.rows import Rows
+from stations.rows import Records, Rows, picked
 from stations.settings import Settings
+from stations.storage import columns as column_file
 from stations.storage.loading import FeatureCache
-from stations.storage.snapshot import StorePosition
+from stations.storage.snapshot import Position, StorePosition
 from stations.storage.store import read_loop, read_stations
 
 #: Past this share of dead positions, `with_changes` builds a compact catalog afresh.
@@ -98,8 +101,11 @@ class Catalog:
         Stations farther than this from the loop get no km mark and are not ranked by loop.
     warnings
         Non-blocking remarks from loading (shown by ``validate`` and ``info``).
+    cache_entries
+        Stations whose encoded features are kept (`Settings.station_cache_entries`).
     parts
-        Only for `with_changes`: the parts it derived (``stations`` is then not read).
+        Only for `with_changes` and `from_columns`: the parts it derived (``stations`` is then
+        not read).
     """
 
     def __init__(
@@ -109,10 +115,12 @@ class Catalog:
         *,
         loop_max_offroute_m: float = 5_000.0,
         warnings: list[str] | None = None,
+        cache_entries: int = CACHE_LIMIT,
         parts: _Parts | None = None,
     ) -> None:
         self.loop = loop
         self.warnings = warnings or []
+        self._cache_entries = cache_entries
         #: How far into the data files this catalog was read (set by `from_settings`).
         self.position: StorePosition | None = None
         self._loop_max_offroute_m = loop_max_offroute_m
@@ -125,7 +133,7 @@ class Catalog:
         self.loop_members = parts.loop_members
         self.loop_places = {self._rows.at[i].id: place for i, place in self.loop_members}
         if parts.encodings is None:
-            self.encodings = Encodings(self.loop_places)
+            self.encodings = Encodings(self.loop_places, cache_entries)
         else:
             self.encodings = parts.encodings.derived(self.loop_places)
 
@@ -154,17 +162,21 @@ class Catalog:
         return self._rows.at[position]
 
     @cached_property
-    def located(self) -> tuple[Station, ...]:
-        """The stations with a position, in file order."""
+    def located(self) -> Sequence[Station]:
+        """The stations with a position, in file order (from a column file: made when read)."""
         live = self._rows.live()
         order = live[np.argsort(self.index.rank[live], kind="stable")]
+        if isinstance(self._rows.at, Records):
+            return picked(self._rows.at, order, self.index.rank[order])
         return tuple(self._rows.at[i] for i in order.tolist())
 
     @cached_property
-    def all(self) -> tuple[Station, ...]:
-        """Every station, in file order."""
+    def all(self) -> Sequence[Station]:
+        """Every station, in file order (from a column file: made when read)."""
         live = self._rows.live()
         at = self._rows.at
+        if isinstance(at, Records):
+            return picked(at, live, self.index.rank[live], list(self._rows.unlocated.values()))
         ranked = [(int(r), at[i]) for i, r in zip(live, self.index.rank[live], strict=True)]
         ranked += list(self._rows.unlocated.values())
         ranked.sort(key=lambda pair: pair[0])
@@ -228,6 +240,7 @@ class Catalog:
             loop=self.loop,
             loop_max_offroute_m=self._loop_max_offroute_m,
             warnings=self.warnings,
+            cache_entries=self._cache_entries,
             parts=parts,
         )
 
@@ -241,13 +254,23 @@ class Catalog:
             self.loop,
             loop_max_offroute_m=self._loop_max_offroute_m,
             warnings=self.warnings,
+            cache_entries=self._cache_entries,
         )
 
     # -- loading ---------------------------------------------------------------------------
 
     @classmethod
     def from_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> Catalog:
-        """Load and validate the stations and loop the settings name (``cache``: seen before)."""
+        """Load and validate the stations and loop the settings name (``cache``: seen before).
+
+        A current column file (`storage.columns`) is mapped instead of the GeoJSON files: its
+        stations passed validation when written; a large file read gets one for the next start.
+        """
+        path = settings.stations_path
+        if not settings.database_url:
+            columns = column_file.load(path, settings.station_cache_entries)
+            if columns is not None:
+                return cls.from_columns(columns, read_loop(settings), settings)
         parsed = read_stations(settings, cache)
         # After the stations: a loop replaced in between is newer than their position, so a
         # replica meets its change-log row and reloads once more (never an older loop).
@@ -257,8 +280,42 @@ class Catalog:
             loop,
             loop_max_offroute_m=settings.loop_max_offroute_m,
             warnings=parsed.warnings,
+            cache_entries=settings.station_cache_entries,
         )
         catalog.position = parsed.position
+        big = len(parsed.stations) >= settings.columns_min_stations
+        if big and isinstance(parsed.position, Position):  # the files (not a database)
+            column_file.write(path, parsed.stations, parsed.position, parsed.warnings)
+        return catalog
+
+    @classmethod
+    def from_columns(
+        cls, columns: column_file.Columns, loop: Loop | None, settings: Settings
+    ) -> Catalog:
+        """A column file's stations, arrays as they are, no record made.
+
+        Positions are numbered in file order as `_load` does: the answers are the GeoJSON's.
+        """
+        rows, located = Rows.from_columns(columns)
+        every = located.size == columns.count  # then the mapped arrays serve as they are
+
+        def pick(array: Any) -> Any:
+            return array if every else array[located]
+
+        lons, lats = pick(columns.lon), pick(columns.lat)
+        index = GeoIndex(lons, lats, located, xyz=pick(columns.xyz))
+        vocabulary = Vocabulary(pick(columns.kind), pick(columns.status), pick(columns.amenities))
+        members = []
+        if loop is not None:
+            members = _snap_to_loop(loop, settings.loop_max_offroute_m, lons, lats)
+        catalog = cls(
+            loop=loop,
+            loop_max_offroute_m=settings.loop_max_offroute_m,
+            warnings=columns.warnings,
+            cache_entries=settings.station_cache_entries,
+            parts=_Parts(rows, index, vocabulary, members, None),
+        )
+        catalog.position = columns.position
         return catalog
 
     @classmethod
@@ -297,10 +354,11 @@ class Catalog:
         amenities: Iterable[Amenity | str] = (),
         statuses: Iterable[Status | str] = (),
         bbox: BBox | None = None,
-    ) -> list[Station]:
+    ) -> Sequence[Station]:
         """Stations matching the filters (and inside ``bbox``, which unlocated ones never are).
 
-        Order is the file's order, so paging with offsets is stable.
+        Order is the file's order, so paging with offsets is stable. From a column file, a
+        station is made only when read (a page of a long listing makes only its page).
         """
         kinds, amenities, statuses = list(kinds), list(amenities), list(statuses)
         mask = self.mask(kinds, amenities, statuses)
@@ -310,7 +368,10 @@ class Catalog:
         positions = np.flatnonzero(keep)
         ranks = self.index.rank[positions]
         at = self._rows.at
-        found = [(r, at[i]) for r, i in zip(ranks.tolist(), positions.tolist(), strict=True)]
+        if isinstance(at, Records):
+            found: list[tuple[int, Station]] = []
+        else:
+            found = [(r, at[i]) for r, i in zip(ranks.tolist(), positions.tolist(), strict=True)]
         if bbox is None and self._rows.unlocated:
             kind_set = {Kind(k) for k in kinds}
             status_set = {Status(s) for s in statuses}
@@ -323,6 +384,8 @@ class Catalog:
                     and need <= set(p.amenities)
                 ):
                     found.append((rank, s))
+        if isinstance(at, Records):
+            return picked(at, positions, ranks, found)
         found.sort(key=lambda pair: pair[0])
         return [s for _, s in found]
 

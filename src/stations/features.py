@@ -3,9 +3,11 @@
 A station's feature has a static part (its properties, its km mark on the loop and its Point
 in a datum) and a part derived per query (``open_now``, distances, navigation links from the
 rider). The static part never changes for a station object, so `Encodings` keeps it per
-station, with the station's converted `Place` for the links; a catalog owns one `Encodings`
-and hands its caches on to the catalogs derived from it by writes (a written station is a new
-object, so nothing cached goes stale).
+station, with the station's converted `Place` for the links, in LRU caches bounded by
+`Settings.station_cache_entries` (riders ask about a handful of stations; a national file must
+not end up encoded in every worker); a catalog owns one `Encodings` and hands its caches on to
+the catalogs derived from it by writes (a written station is a new object, so nothing cached
+goes stale).
 
 `station_feature` builds a feature as objects (the CLI, the maps, the listing routes).
 `encode_collection` writes an answer's FeatureCollection straight to JSON bytes for the
@@ -18,6 +20,7 @@ per station only the derived numbers go through the encoder.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +34,9 @@ from stations.coords import CRS, from_wgs84
 from stations.models import Station, Status
 from stations.navigation import JSONTemplate, Links, Place, json_template
 
-#: Per-station caches hold at most this many entries: riders ask about the same nearby stations
-#: again and again, while a national file (1M stations) must not end up copied into every worker.
+#: Per-station caches hold at most this many entries by default (`Settings.station_cache_entries`):
+#: riders ask about the same nearby stations again and again, while a national file (1M stations)
+#: must not end up copied into every worker.
 CACHE_LIMIT = 20_000
 
 K = TypeVar("K")
@@ -92,36 +96,63 @@ class OnLoop(Protocol):
         ...
 
 
-def _remember(cache: dict[K, V], key: K, value: V) -> None:
-    """Store in a bounded cache; when full, start afresh (O(1), and hot entries return fast)."""
-    if len(cache) >= CACHE_LIMIT:
-        cache.clear()
-    cache[key] = value
+class _LRU(OrderedDict[K, V]):
+    """A bounded cache: the least recently used entry goes when a new one would pass ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = max(1, limit)
+
+    def hit(self, key: K) -> V | None:
+        """The value of ``key`` (now the most recently used), None if absent."""
+        value = self.get(key)
+        if value is not None:
+            try:  # evicted meanwhile by another thread (a page build)
+                self.move_to_end(key)
+            except KeyError:
+                pass
+        return value
+
+    def remember(self, key: K, value: V) -> None:
+        """Store ``value``; drop the least recently used entry past the limit."""
+        self[key] = value
+        if len(self) > self.limit:
+            try:
+                self.popitem(last=False)
+            except KeyError:
+                pass
 
 
 class Encodings:
     """A catalog's per-station values for features, computed once and cached.
 
     The caches are keyed by ``id()`` of the station, which each entry holds (so the id cannot
-    be reused while cached); catalogs derived by writes share them (`derived`).
+    be reused while cached); catalogs derived by writes share them (`derived`). Each keeps at
+    most ``limit`` stations, the least recently used going first: a rider asks about a handful
+    of stations, and a national file must not end up encoded in every worker.
 
     Parameters
     ----------
     loop_places
         The catalog's stations on the loop, by id (their ``loop_km`` goes into properties).
+    limit
+        Entries each cache keeps (`Settings.station_cache_entries`).
     """
 
-    __slots__ = ("_heads", "_loop_places", "_places", "_static")
+    __slots__ = ("_heads", "_limit", "_loop_places", "_places", "_static")
 
-    def __init__(self, loop_places: Mapping[str, OnLoop]) -> None:
+    def __init__(self, loop_places: Mapping[str, OnLoop], limit: int = CACHE_LIMIT) -> None:
         self._loop_places = loop_places
-        self._places: dict[int, tuple[Station, Place]] = {}
-        self._static: dict[int, tuple[Station, dict[str, Any]]] = {}
-        self._heads: dict[CRS, dict[int, tuple[Station, Encoded]]] = {crs: {} for crs in CRS}
+        self._limit = limit
+        self._places: _LRU[int, tuple[Station, Place]] = _LRU(limit)
+        self._static: _LRU[int, tuple[Station, dict[str, Any]]] = _LRU(limit)
+        self._heads: dict[CRS, _LRU[int, tuple[Station, Encoded]]] = {
+            crs: _LRU(limit) for crs in CRS
+        }
 
     def derived(self, loop_places: Mapping[str, OnLoop]) -> Encodings:
         """The encodings of a catalog derived by writes: the same caches, its loop places."""
-        out = Encodings(loop_places)
+        out = Encodings(loop_places, self._limit)
         out._places, out._static, out._heads = self._places, self._static, self._heads
         return out
 
@@ -130,23 +161,31 @@ class Encodings:
 
         Serialised once and cached: the pydantic dump is the largest cost of building a feature.
         """
-        cached = self._static.get(id(station))
+        cached = self._static.hit(id(station))
         if cached is not None and cached[0] is station:
             return dict(cached[1])
+        props = self._dumped(station)
+        self._static.remember(id(station), (station, props))
+        return dict(props)
+
+    def _dumped(self, station: Station) -> dict[str, Any]:
+        """The properties as `properties` gives them, not copied (and not cached if new)."""
+        cached = self._static.get(id(station))
+        if cached is not None and cached[0] is station:
+            return cached[1]
         props = station.props.model_dump(mode="json")
         place = self._loop_places.get(station.id)
         props["loop_km"] = round(place.loop_km, 3) if place else None
-        _remember(self._static, id(station), (station, props))
-        return dict(props)
+        return props
 
     def place(self, station: Station) -> Place:
         """The (located) station in GCJ-02/BD-09 for navigation links, converted once."""
-        cached = self._places.get(id(station))
+        cached = self._places.hit(id(station))
         if cached is not None and cached[0] is station:
             return cached[1]
         assert station.lon is not None and station.lat is not None
         place = Place.from_wgs84(station.lon, station.lat, station.props.name)
-        _remember(self._places, id(station), (station, place))
+        self._places.remember(id(station), (station, place))
         return place
 
     def encoder(self, crs: CRS) -> Callable[[Station], Encoded]:
@@ -156,19 +195,26 @@ class Encodings:
         in the key would cost a Python-level ``__hash__`` per station).
         """
         cache = self._heads[crs]
+        get, to_end = cache.get, cache.move_to_end
 
         def encoding(station: Station) -> Encoded:
-            cached = cache.get(id(station))
+            key = id(station)
+            cached = get(key)
             if cached is not None and cached[0] is station:
+                try:
+                    to_end(key)
+                except KeyError:
+                    pass
                 return cached[1]
             record = self._encode(station, crs)
-            _remember(cache, id(station), (station, record))
+            cache.remember(key, (station, record))
             return record
 
         return encoding
 
     def _encode(self, station: Station, crs: CRS) -> Encoded:
-        props = self.properties(station)
+        # Not kept in the properties' cache: once encoded, an answer needs only the head.
+        props = self._dumped(station)
         doc = {
             "type": "Feature",
             "id": station.id,

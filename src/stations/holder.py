@@ -49,6 +49,12 @@ FULL_CHECK_S = 1.0
 FilesState = tuple[str, str, tuple[int, int] | None]
 
 
+def _warmed(catalog: Catalog) -> Catalog:
+    """``catalog`` with its index's lazily built parts built (in the reloading thread)."""
+    catalog.index.warm()
+    return catalog
+
+
 class CatalogHolder:
     """The current catalog, the position it was read up to, and how to follow the files.
 
@@ -70,13 +76,14 @@ class CatalogHolder:
         loop_version = file_identity(settings.loop_path)  # before loading: a change after it shows
         cache = FeatureCache()  # a reload validates only the stations that changed
         loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+        loaded.index.warm()  # a rider's first radius query does not build the tree
         if not isinstance(loaded.position, Position):  # handed over by `stations serve`
             loaded.position = Position(file_identity(settings.stations_path), None, 0)
         return cls(
             loaded,
             settings.stations_path,
             settings.loop_path,
-            lambda: Catalog.from_settings(settings, cache),
+            lambda: _warmed(Catalog.from_settings(settings, cache)),
             cache,
             loop_version,
         )

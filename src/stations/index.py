@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from stations.chordtree import BoolArray, ChordTree, IntArray
 from stations.geodesy import (
@@ -69,6 +68,8 @@ class GeoIndex:
         Breaks ties between equally distant points (smaller first); by default the position.
         A catalog passes each station's place in the file, so ties resolve the same way
         whether its index was built afresh or derived with `changed`.
+    xyz
+        Their unit vectors (`geodesy.unit_vectors`) when at hand (a column file's).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class GeoIndex:
         rank: npt.ArrayLike | None = None,
         *,
         native: bool = True,
+        xyz: npt.ArrayLike | None = None,
     ) -> None:
         base_lons: FloatArray = np.asarray(lons, dtype=float)
         base_lats: FloatArray = np.asarray(lats, dtype=float)
@@ -92,10 +94,12 @@ class GeoIndex:
         # Positions 0 .. _tsize - 1 are in the trees (arrays *0, shared by derived indexes);
         # positions from _tsize on were appended since (arrays *1, small, searched directly).
         self._lons0, self._lats0, self._rank0 = base_lons, base_lats, base_rank
-        self._xyz0 = np.ascontiguousarray(unit_vectors(base_lons, base_lats))
+        xyz = unit_vectors(base_lons, base_lats) if xyz is None else np.asarray(xyz, float)
+        self._xyz0 = np.ascontiguousarray(xyz)
         self._wants_native = native
         self._chords = ChordTree(self._xyz0, base_lons, base_lats, base_rank, native)
-        self._balls = cKDTree(self._xyz0) if self.size else None
+        # SciPy's radius tree: built on first use (`_ball_tree`), shared with derived indexes.
+        self._balls: list[Any] = [None]
         self._tsize = self.size
         self._lons1 = self._lats1 = np.empty(0, float)
         self._rank1: IntArray = np.empty(0, np.intp)
@@ -126,6 +130,20 @@ class GeoIndex:
         out[inside] = base[idx[inside]]
         out[~inside] = added[idx[~inside] - self._tsize]
         return out
+
+    def _ball_tree(self) -> Any:
+        """SciPy's cKDTree of the tree points, first built here: `nearest` rarely needs it."""
+        tree = self._balls[0]
+        if tree is None:
+            from scipy.spatial import cKDTree
+
+            tree = self._balls[0] = cKDTree(self._xyz0)
+        return tree
+
+    def warm(self) -> None:
+        """Build what is otherwise built on first use (a server's first radius query)."""
+        if self._tsize:
+            self._ball_tree()
 
     def _rank_of(self, position: int) -> int:
         if position < self._tsize:
@@ -277,8 +295,8 @@ class GeoIndex:
         if not exhausted and distance_lower_bound(seen_chord) <= kth:
             # An unseen point might still beat or tie the k-th (ties go by rank): take every
             # point in the proven ball.
-            assert self._balls is not None
-            ball = np.asarray(self._balls.query_ball_point(q, chord_for_distance(kth)), np.intp)
+            found = self._ball_tree().query_ball_point(q, chord_for_distance(kth))
+            ball = np.asarray(found, np.intp)
             hits, _ = self._hits(lon, lat, self._accept(ball, mask, predicate), k)
         if max_distance_m is not None:
             hits = [h for h in hits if h.distance_m <= max_distance_m]
@@ -359,8 +377,8 @@ class GeoIndex:
         q = unit_vector(lon, lat)
         bound = chord_for_distance(radius_m)
         found = np.empty(0, np.intp)
-        if self._balls is not None and self._tsize:
-            found = np.asarray(self._balls.query_ball_point(q, bound), np.intp)
+        if self._tsize:
+            found = np.asarray(self._ball_tree().query_ball_point(q, bound), np.intp)
         if self._extra.size:
             near = np.linalg.norm(self._xyz1 - q, axis=1) <= bound
             found = np.concatenate([found, self._extra[near]])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
 from stations.index import BoolArray, IntArray
 from stations.models import Station
+from stations.storage.columns import Columns
 
 #: Past this many changed ids, a derived catalog's overlays are folded into plain dicts.
 OVERLAY_LIMIT = 4096
@@ -29,7 +30,7 @@ class Overlay(Mapping[str, V], Generic[V]):
     """A read-only mapping: a shared base dict under a small dict of changes (O(1) to derive)."""
 
     def __init__(
-        self, base: dict[str, V], top: dict[str, Any] | None = None, length: int | None = None
+        self, base: Mapping[str, V], top: dict[str, Any] | None = None, length: int | None = None
     ) -> None:
         self._base = base
         self._top: dict[str, Any] = top or {}
@@ -41,7 +42,7 @@ class Overlay(Mapping[str, V], Generic[V]):
         for key, value in changes.items():
             length += (value is not None) - (key in self)
         top = {**self._top, **{k: _GONE if v is None else v for k, v in changes.items()}}
-        if len(top) > OVERLAY_LIMIT:
+        if len(top) > OVERLAY_LIMIT and isinstance(self._base, dict):  # a lazy base stays
             return Overlay(dict(Overlay(self._base, top, length).items()))
         return Overlay(self._base, top, length)
 
@@ -73,12 +74,146 @@ class Overlay(Mapping[str, V], Generic[V]):
         return self._len
 
 
+class Records(Sequence[Station]):
+    """Stations by position, made from a column file on demand, then those appended since.
+
+    ``ranks``: the file rank of each position the column file gives (the located stations).
+    Derived catalogs share the columns and extend their own list of appended stations.
+    """
+
+    def __init__(
+        self, columns: Columns, ranks: IntArray, added: list[Station] | None = None
+    ) -> None:
+        self._columns = columns
+        self._ranks = ranks
+        self._base = int(ranks.size)
+        self._added = added if added is not None else []
+
+    @overload
+    def __getitem__(self, i: int) -> Station: ...
+    @overload
+    def __getitem__(self, i: slice) -> Records: ...
+    def __getitem__(self, i: int | slice) -> Station | Records:
+        if isinstance(i, slice):  # only a head, as `Rows.changed` takes it
+            assert i.start is None and i.step is None and i.stop is not None
+            return Records(self._columns, self._ranks, self._added[: i.stop - self._base])
+        if i < self._base:
+            return self._columns.station(int(self._ranks[i]))
+        return self._added[i - self._base]
+
+    def __len__(self) -> int:
+        return self._base + len(self._added)
+
+    def extend(self, stations: Iterable[Station]) -> None:
+        """Append stations (at the next positions)."""
+        self._added.extend(stations)
+
+
+class Picked(Sequence[Station]):
+    """Some of a catalog's stations in a given order, each made only when read.
+
+    ``order`` holds index positions, or ``-k - 1`` for the k-th of ``extra`` (unlocated
+    stations, which have no position). A page of a national listing then makes only its page.
+    """
+
+    def __init__(
+        self, at: Sequence[Station], order: IntArray, extra: Sequence[Station] = ()
+    ) -> None:
+        self._at, self._order, self._extra = at, order, extra
+
+    def _one(self, code: int) -> Station:
+        return self._at[code] if code >= 0 else self._extra[-code - 1]
+
+    @overload
+    def __getitem__(self, i: int) -> Station: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Station]: ...
+    def __getitem__(self, i: int | slice) -> Station | list[Station]:
+        if isinstance(i, slice):
+            return [self._one(code) for code in self._order[i].tolist()]
+        return self._one(int(self._order[i]))
+
+    def __len__(self) -> int:
+        return int(self._order.size)
+
+    def __iter__(self) -> Iterator[Station]:
+        for code in self._order.tolist():
+            yield self._one(code)
+
+
+def picked(
+    at: Sequence[Station],
+    positions: IntArray,
+    ranks: IntArray,
+    unlocated: Sequence[tuple[int, Station]] = (),
+) -> Picked:
+    """The stations at ``positions`` and the ``unlocated`` ones, in the order of their ranks."""
+    codes = np.concatenate([positions, -1 - np.arange(len(unlocated), dtype=np.intp)])
+    every = np.concatenate([ranks, np.array([r for r, _ in unlocated], np.intp)])
+    order = codes[np.argsort(every, kind="stable")]
+    return Picked(at, order, [s for _, s in unlocated])
+
+
+class _ById(Mapping[str, Station]):
+    """Every station of a column file by id, made on demand."""
+
+    def __init__(self, columns: Columns) -> None:
+        self._columns = columns
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The station ``key``, or ``default``."""
+        rank = self._columns.rank_of(key)
+        return default if rank is None else self._columns.station(rank)
+
+    def __getitem__(self, key: str) -> Station:
+        rank = self._columns.rank_of(key)
+        if rank is None:
+            raise KeyError(key)
+        return self._columns.station(rank)
+
+    def __contains__(self, key: object) -> bool:
+        return self._columns.rank_of(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns.ids())
+
+    def __len__(self) -> int:
+        return self._columns.count
+
+
+class _Where(Mapping[str, tuple[int, int]]):
+    """File rank and position (-1: unlocated) of every station of a column file, by id."""
+
+    def __init__(self, columns: Columns, position_of: IntArray) -> None:
+        self._columns, self._position_of = columns, position_of
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """(rank, position) of ``key``, or ``default``."""
+        rank = self._columns.rank_of(key)
+        return default if rank is None else (rank, int(self._position_of[rank]))
+
+    def __getitem__(self, key: str) -> tuple[int, int]:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return self._columns.rank_of(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns.ids())
+
+    def __len__(self) -> int:
+        return self._columns.count
+
+
 @dataclass(frozen=True, slots=True)
 class Rows:
     """Which station is where: index positions, file ranks, liveness, and every station by id."""
 
     #: Station at each position (shared, append-only, with the catalogs derived from this).
-    at: list[Station]
+    at: list[Station] | Records
     #: Positions this catalog uses (``at`` may be longer: another derived catalog's).
     n: int
     #: Live positions; None when none is dead.
@@ -103,6 +238,27 @@ class Rows:
         unlocated = {s.id: (i, s) for i, s in enumerate(listed) if not s.located}
         by_id = Overlay({s.id: s for s in listed})
         return cls(located, len(located), None, 0, Overlay(where), by_id, unlocated, len(listed))
+
+    @classmethod
+    def from_columns(cls, columns: Columns) -> tuple[Rows, IntArray]:
+        """The rows of a column file's stations, and the file rank of each position.
+
+        Nothing is made per station (but the few unlocated stations): ids are looked up in
+        the column file.
+        """
+        unlocated_at = np.isnan(columns.lon)
+        located = np.flatnonzero(~unlocated_at)
+        position_of = np.full(columns.count, -1, np.intp)
+        position_of[located] = np.arange(located.size)
+        unlocated = {}
+        for rank in np.flatnonzero(unlocated_at).tolist():
+            station = columns.station(rank)
+            unlocated[station.id] = (rank, station)
+        at = Records(columns, located)
+        where = Overlay(_Where(columns, position_of))
+        by_id = Overlay(_ById(columns))
+        rows = cls(at, len(at), None, 0, where, by_id, unlocated, columns.count)
+        return rows, located
 
     def live(self) -> IntArray:
         """The live positions, ascending."""

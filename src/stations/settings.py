@@ -204,6 +204,21 @@ class Settings(BaseSettings):
         "the QR codes on station posters link there. Unset: taken from each request.",
     )
 
+    # -- lean replicas (issue 18): the column file and the records made from it --
+    columns_min_stations: int = Field(
+        default=10_000,
+        ge=0,
+        description="Files with at least this many stations get a column file beside them "
+        "(stations.geojson.columns), so later starts skip parsing and validation.",
+    )
+    station_cache_entries: int = Field(
+        default=20_000,
+        ge=1,
+        le=10_000_000,
+        description="Stations (and their encoded features, per datum) a worker keeps made; "
+        "the least recently used go first.",
+    )
+
     # -- the offline rider app (issue 20) --
     offline_max_stations: int = Field(
         default=20_000,

@@ -24,7 +24,9 @@ from stations.cli.common import (
 from stations.cli.db import WaitForDb, wait_for_database
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
+from stations.loop import load_loop
 from stations.settings import Settings
+from stations.storage import columns as column_file
 from stations.storage.checks import check_file
 from stations.storage.exchange import export_document
 from stations.storage.store import (
@@ -184,10 +186,14 @@ def serve_command(
         return
     # Each worker loads its own copy; check the files first in a short-lived process so that
     # the parent, which only supervises, does not keep a copy of a national file in memory.
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        problem = pool.submit(check_data, settings).result()
-    if problem is not None:
-        raise problem
+    # A current column file was validated when written: then only the loop is read here.
+    if column_file.load(settings.stations_path, 1) is not None:
+        load_loop(settings.loop_path, calibrate=settings.calibrate_loop)
+    else:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            problem = pool.submit(check_data, settings).result()
+        if problem is not None:
+            raise problem
     with _paths_in_environment(settings):
         # uvicorn restarts a worker that does not answer its health check in time (5 s by
         # default); a worker parsing a national file can hold the GIL that long.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -205,10 +206,10 @@ def _loop_feature(catalog: Catalog) -> dict[str, Any]:
     return loop.feature(props, geometry_last=True)
 
 
-def _matches(catalog: Catalog, cid: str, bbox: Any) -> list[Station | None]:
+def _matches(catalog: Catalog, cid: str, bbox: Any) -> Sequence[Station | None]:
     """What a collection holds inside ``bbox``: stations, or [None] standing for the loop."""
     if cid == "stations":
-        return list(catalog.select(bbox=bbox))
+        return catalog.select(bbox=bbox)  # made only for the page shown
     assert catalog.loop is not None
     x0, y0, x1, y1 = catalog.loop.bbox
     if bbox is not None and (bbox[2] < x0 or bbox[0] > x1 or bbox[3] < y0 or bbox[1] > y1):
