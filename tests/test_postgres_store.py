@@ -151,7 +151,7 @@ def test_history_includes_bulk_imports_and_survives_the_migration():
             """('office', 'patch', '{"id": "a", "before": {"x": 1}, "after": {"x": 2}}'),"""
             """('office', 'import', '{"created": [], "updated": ["b"]}')"""
         )
-        assert schema.upgrade(conn) == [3]
+        assert schema.upgrade(conn) == [3, 4]  # and the later ones
     store = PostgresStore(url)
     assert [(e["actor"], e["action"]) for e in store.history("a")] == [
         ("office", "patch"),
