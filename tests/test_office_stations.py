@@ -12,12 +12,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page
+from playwright.sync_api import Page
 from pyproj import Geod
 
-from office import LABEL, SCREENSHOTS, TOKEN, office_server, readme_shot, sign_in
+from office import (
+    LABEL,
+    choose,
+    drag_selected,
+    office_server,
+    part_shot,
+    phone_context,
+    readme_shot,
+    saved,
+    sign_in,
+    stored,
+)
 from test_browser import XSS, Watch, browser, tiles  # noqa: F401 (fixtures)
 
 DELONG_ID = "delong-yinxing-union-station"
@@ -35,22 +45,6 @@ def office(tiles, tmp_path_factory) -> Iterator[str]:  # noqa: F811
         yield base
 
 
-def api(base: str, path: str) -> httpx.Response:
-    return httpx.get(base + path, headers={"Authorization": f"Bearer {TOKEN}"})
-
-
-def stored(base: str, sid: str) -> dict:
-    answer = api(base, f"/api/stations/{sid}")
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def phone(browser: Browser, **extra) -> BrowserContext:  # noqa: F811
-    return browser.new_context(
-        viewport={"width": 360, "height": 740}, locale="zh-CN", device_scale_factor=2, **extra
-    )
-
-
 def open_section(page: Page, base: str, query: str = "") -> None:
     sign_in(page, base, next_page="/admin/stations" + query)
     page.wait_for_selector("#st-list .st-row")
@@ -60,34 +54,13 @@ def unexpected(watch: Watch) -> list[str]:
     return [e for e in watch.errors if not EXPECTED.search(e)]
 
 
-def part_shot(part: Locator, name: str) -> None:
-    """A README screenshot of one part of the page (the whole form would be a metre long)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    part.scroll_into_view_if_needed()
-    part.screenshot(path=str(SCREENSHOTS / name))
-
-
 def clean(watch: Watch) -> None:
     assert unexpected(watch) == []
     assert watch.external == [] and watch.dialogs == []
 
 
-def saved(page: Page, text: str = "已保存") -> None:
-    page.wait_for_function(
-        "text => document.getElementById('admin-status').textContent === text", arg=text
-    )
-
-
-def choose(page: Page, name: str) -> None:
-    page.fill("#q", name)
-    page.locator("#st-list .st-row").first.click()
-    page.wait_for_function(
-        "name => document.getElementById('st-form-title').textContent.includes(name)", arg=name
-    )
-
-
 def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
-    context = phone(browser)
+    context = phone_context(browser)
     page = context.new_page()
     watch = Watch(page)
     # the reports inbox's counts route (another part of the office app), answered here
@@ -102,20 +75,7 @@ def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
     assert page.locator("#st-list .st-row").count() == 1
     choose(page, "头渡")
     before = stored(office, TOUDU_ID)["geometry"]["coordinates"]
-    marker = page.locator(".st-pin-selected")
-    marker.scroll_into_view_if_needed()
-    box = marker.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    metres_per_px = 156543.03 * 0.8751 / 2**14  # cos(28.9°) at zoom 14, where a station opens
-    dx = 300 / metres_per_px
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x + dx * step / 10, y, steps=2)
-    page.mouse.up()
-    page.wait_for_selector("#st-moved[data-metres]")
-    shown = float(page.get_attribute("#st-moved", "data-metres") or "nan")
+    shown = drag_selected(page, 300)
     assert 200 < shown < 400, shown
     assert "已拖动" in page.inner_text("#st-moved")
     page.click("#st-save")
@@ -133,7 +93,7 @@ def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
 
 def test_clerk_surveys_delong_on_site(browser, office):  # noqa: F811
     lon, lat = DELONG_SITE
-    context = phone(
+    context = phone_context(
         browser,
         geolocation={"longitude": lon, "latitude": lat, "accuracy": 8},
         permissions=["geolocation"],
@@ -189,7 +149,7 @@ def test_clerk_surveys_delong_on_site(browser, office):  # noqa: F811
 
 
 def test_clerk_creates_closes_reopens_and_reads_history(browser, office):  # noqa: F811
-    context = phone(browser)
+    context = phone_context(browser)
     page = context.new_page()
     watch = Watch(page)
     open_section(page, office)
@@ -243,7 +203,7 @@ def test_clerk_creates_closes_reopens_and_reads_history(browser, office):  # noq
 
 
 def test_a_colleagues_save_shows_the_conflict(browser, office):  # noqa: F811
-    first, second = phone(browser), phone(browser)
+    first, second = phone_context(browser), phone_context(browser)
     mine, theirs = first.new_page(), second.new_page()
     watches = [Watch(mine), Watch(theirs)]
     for page in (mine, theirs):
@@ -285,7 +245,7 @@ XSS_TEXTS = [XSS, '"><script>alert(1)</script>', "<svg onload=alert(1)>", "{{7*7
 
 
 def test_xss_in_every_field_stays_text(browser, office):  # noqa: F811
-    context = phone(browser)
+    context = phone_context(browser)
     page = context.new_page()
     watch = Watch(page)
     open_section(page, office, "?station=sanquan-union-station")

@@ -175,8 +175,19 @@
     $("st-close").hidden = S.creating || p.status === "closed";
     $("st-reopen").hidden = S.creating || p.status !== "closed";
     $("st-form-title").textContent = S.creating ? t("new_station_title") : p.name;
+    links(S.creating ? null : p.id);
     $("st-moved").textContent = "";
     previewHours();
+  }
+
+  /* The station's reports in the inbox and its poster (hidden while creating: no id yet). */
+  function links(id) {
+    $("st-form-links").hidden = !id;
+    if (!id) return;
+    var lang = cfg.lang === "en" ? "&lang=en" : "", n = S.counts[id];
+    $("st-reports-link").href = "/admin/reports?station=" + encodeURIComponent(id) + lang;
+    $("st-reports-link").textContent = n ? fmt("station_reports_n", { n: n }) : t("station_reports");
+    $("st-poster-link").href = "/admin/stations/" + encodeURIComponent(id) + "/poster" + (lang ? "?lang=en" : "");
   }
 
   function setPosition(c) {
