@@ -28,6 +28,7 @@ TOKEN = "office-test-token-7f3a9c2e5b"
 LABEL = "office"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DELONG = "delong-yinxing-union-station"
+DELONG_SITE = (107.26301, 28.91402)  # where the clerk stands at 德隆's door in the survey
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
@@ -84,6 +85,12 @@ def phone_context(browser: Browser, **extra: Any) -> BrowserContext:
     )
 
 
+def phone_at(browser: Browser, lon: float, lat: float, **extra: Any) -> BrowserContext:
+    """A phone context whose (emulated) GPS says it is at ``lon, lat`` within 8 m, allowed."""
+    position = {"longitude": lon, "latitude": lat, "accuracy": 8}
+    return phone_context(browser, geolocation=position, permissions=["geolocation"], **extra)
+
+
 def part_shot(part: Locator, name: str) -> None:
     """A README screenshot of one part of the page (the whole form would be a metre long)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -96,6 +103,21 @@ def saved(page: Page, text: str = "已保存") -> None:
     page.wait_for_function(
         "text => document.getElementById('admin-status').textContent === text", arg=text
     )
+
+
+def save_after_a_colleague(mine: Page, theirs: Page, fields: dict[str, str]) -> None:
+    """Both pages hold the same station; ``theirs`` saves a phone number first, then ``mine``
+    saves ``fields`` (a phone number among them): ``mine`` shows the conflict, phone by phone."""
+    theirs.fill("#f-phone", "023-1111 2222")
+    theirs.click("#st-save")
+    saved(theirs)
+    for field, value in fields.items():
+        mine.fill(f"#f-{field}", value)
+    mine.click("#st-save")
+    mine.wait_for_selector("#st-conflict:not([hidden])")
+    row = mine.locator('#st-conflict-rows tr[data-field="phone"]')
+    assert row.locator(".st-theirs").inner_text() == "023-1111 2222"
+    assert row.locator(".st-yours").inner_text() == fields["phone"]
 
 
 def choose(page: Page, name: str) -> None:

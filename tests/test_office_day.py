@@ -26,6 +26,7 @@ from conftest import BUNDLED_LOOP
 from office import (
     AUTH,
     DELONG,
+    DELONG_SITE,
     LABEL,
     TOKEN,
     choose,
@@ -34,10 +35,12 @@ from office import (
     feed,
     office_server,
     open_reports,
+    phone_at,
     phone_context,
     preview_of,
     readme_shot,
     rider_reports_from_the_qr_page,
+    save_after_a_colleague,
     saved,
     sign_in,
     stored,
@@ -49,7 +52,6 @@ from tracks import drive
 
 TOUDU = "toudu-union-station"
 QINGYUAN = "qingyuan-union-station"
-DELONG_SITE = (107.26301, 28.91402)  # where the clerk stands at 德隆's door
 COLLEAGUE = "second-test-token-4d2b8e1a"  # the "field" label
 NEW_ID = "day-test-station"
 #: Markup a careless or hostile hand might type; each must come back as the same text.
@@ -64,12 +66,7 @@ INJECTED = "main img:not(.leaflet-tile):not(.leaflet-marker-icon), main svg imag
 @pytest.fixture
 def day(browser, tiles, tmp_path) -> Iterator[tuple[str, BrowserContext, Page, Watch]]:  # noqa: F811
     """The server, the clerk's phone (allowed to tell its position), its page and its watch."""
-    lon, lat = DELONG_SITE
-    context = phone_context(
-        browser,
-        geolocation={"longitude": lon, "latitude": lat, "accuracy": 8},
-        permissions=["geolocation"],
-    )
+    context = phone_at(browser, *DELONG_SITE)
     page = context.new_page()
     watch = Watch(page)
     with office_server(tmp_path, tiles) as base:
@@ -81,6 +78,11 @@ def settle(watch: Watch) -> None:
     """No unexpected console error, no dialog, no request off this machine so far."""
     assert [e for e in watch.errors if not EXPECTED.search(e)] == []
     assert watch.dialogs == [] and watch.external == []
+
+
+def fits(page: Page) -> None:
+    """Nothing on the page is wider than the phone (no sideways scrolling)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, page.url
 
 
 def no_markup(page: Page) -> None:
@@ -125,10 +127,12 @@ def morning(page: Page, base: str) -> None:
     assert page.inner_text("#pending-stations") == f"{len(rough)} 个驿站尚未实地测定位置"
     assert page.inner_text("#pending-reports") == "1 条反馈待处理"
     assert page.inner_text("#pending-loop") == "环线仍是示意线，尚未按实际行驶记录"
+    fits(page)
     readme_shot(page, "office-home.png")
     page.click("#lang-switch")  # the same home in English, then back
     page.wait_for_selector("#pending-reports[data-pending]")
-    assert page.inner_text("#pending-reports") == "1 open reports"
+    assert page.inner_text("#pending-reports") == "Open reports: 1"
+    fits(page)
     nav = page.locator(".st-admin-bar nav a").all_inner_texts()
     assert nav == ["Home", "Stations", "Loop", "Riders' reports"]
     page.click("#lang-switch")
@@ -140,6 +144,7 @@ def find_and_drag_toudu(page: Page, base: str) -> None:
     """The open report shows on 德隆's pin and row; 头渡 found by name, dragged ~300 m, saved."""
     page.wait_for_selector(f'.st-row[data-id="{DELONG}"] .st-badge')
     assert page.inner_text(f'.st-row[data-id="{DELONG}"] .st-badge') == "1"
+    fits(page)
     assert page.locator(".st-pin-count").all_inner_texts() == ["1"]
     choose(page, "头渡")
     before = stored(base, TOUDU)["geometry"]["coordinates"]
@@ -234,15 +239,7 @@ def colleague_saves_first(browser, page: Page, base: str) -> None:  # noqa: F811
     theirs.wait_for_function(
         "() => document.getElementById('st-form-title').textContent.includes('庆元')"
     )
-    theirs.fill("#f-phone", "023-1111 2222")
-    theirs.click("#st-save")
-    saved(theirs)
-    page.fill("#f-phone", "023-3333 4444")
-    page.click("#st-save")
-    page.wait_for_selector("#st-conflict:not([hidden])")
-    row = page.locator('#st-conflict-rows tr[data-field="phone"]')
-    assert row.locator(".st-theirs").inner_text() == "023-1111 2222"
-    assert row.locator(".st-yours").inner_text() == "023-3333 4444"
+    save_after_a_colleague(page, theirs, {"phone": "023-3333 4444"})
     assert stored(base, QINGYUAN)["properties"]["phone"] == "023-1111 2222"  # theirs kept
     page.click("#st-reload")  # the clerk takes the colleague's version
     assert page.input_value("#f-phone") == "023-1111 2222"
@@ -259,6 +256,7 @@ def resolve_the_riders_report(page: Page, base: str) -> None:
     page.wait_for_url(f"**/admin/reports?station={DELONG}")
     listed = open_reports(page)
     assert len(listed) == 1
+    fits(page)
     item = page.locator("#report-list > li").first
     assert item.locator(".st-report-text").inner_text() == XSS  # the rider's markup, as text
     item.locator("textarea").fill(PAYLOADS[1])
@@ -298,6 +296,7 @@ def record_the_loop(context: BrowserContext, page: Page, base: str) -> None:
     page.goto(f"{base}/admin")
     page.click('[data-section="loop"] a')
     page.wait_for_selector("[data-loop-ready]", state="attached")
+    fits(page)
     page.click("#rec-start")
     wait_points(page, 1)
     feed(context, page, points[1:])

@@ -15,6 +15,7 @@ from office import (
     AUTH,
     feed,
     office_server,
+    phone_context,
     points_shown,
     preview_of,
     readme_shot,
@@ -30,12 +31,10 @@ from tracks import drive, gpx_bytes
 def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled, tmp_path):  # noqa: F811
     points = drive(load_loop(BUNDLED_LOOP), step_m=40)  # < 200 km/h at 1 fix/s
     half = len(points) // 2
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
+    context = phone_context(
+        browser,
         is_mobile=True,
         has_touch=True,
-        locale="zh-CN",
         geolocation={"longitude": points[0][0], "latitude": points[0][1], "accuracy": 8},
         permissions=["geolocation"],
     )

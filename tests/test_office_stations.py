@@ -17,13 +17,16 @@ from playwright.sync_api import Page
 from pyproj import Geod
 
 from office import (
+    DELONG_SITE,
     LABEL,
     choose,
     drag_selected,
     office_server,
     part_shot,
+    phone_at,
     phone_context,
     readme_shot,
+    save_after_a_colleague,
     saved,
     sign_in,
     stored,
@@ -32,7 +35,6 @@ from test_browser import XSS, Watch, browser, tiles  # noqa: F401 (fixtures)
 
 DELONG_ID = "delong-yinxing-union-station"
 TOUDU_ID = "toudu-union-station"
-DELONG_SITE = (107.26301, 28.91402)  # where the clerk stands in the survey
 GEOD = Geod(ellps="WGS84")
 #: Statuses the page meets on purpose: validation (400), a colleague's save (412), and the
 #: reports counts route, which another part of the office app adds (404 until it lands).
@@ -93,11 +95,7 @@ def test_clerk_finds_toudu_and_drags_it_300_m(browser, office):  # noqa: F811
 
 def test_clerk_surveys_delong_on_site(browser, office):  # noqa: F811
     lon, lat = DELONG_SITE
-    context = phone_context(
-        browser,
-        geolocation={"longitude": lon, "latitude": lat, "accuracy": 8},
-        permissions=["geolocation"],
-    )
+    context = phone_at(browser, lon, lat)
     page = context.new_page()
     watch = Watch(page)
     open_section(page, office, f"?station={DELONG_ID}")  # opened straight from a link
@@ -211,16 +209,7 @@ def test_a_colleagues_save_shows_the_conflict(browser, office):  # noqa: F811
         page.wait_for_function(
             "() => document.getElementById('st-form-title').textContent.includes('庆元')"
         )
-    theirs.fill("#f-phone", "023-1111 2222")
-    theirs.click("#st-save")
-    saved(theirs)
-    mine.fill("#f-phone", "023-3333 4444")
-    mine.fill("#f-address", "庆元镇街上")
-    mine.click("#st-save")
-    mine.wait_for_selector("#st-conflict:not([hidden])")
-    row = mine.locator('#st-conflict-rows tr[data-field="phone"]')
-    assert row.locator(".st-theirs").inner_text() == "023-1111 2222"
-    assert row.locator(".st-yours").inner_text() == "023-3333 4444"
+    save_after_a_colleague(mine, theirs, {"phone": "023-3333 4444", "address": "庆元镇街上"})
     assert mine.locator('#st-conflict-rows tr[data-field="address"]').count() == 1
     part_shot(mine.locator("#st-conflict"), "office-conflict.png")
     assert stored(office, "qingyuan-union-station")["properties"]["phone"] == "023-1111 2222"

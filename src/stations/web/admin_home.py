@@ -28,11 +28,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "home_loop_what": "Record the loop with the phone while driving, or upload a GPX file; "
         "preview, then replace the loop.",
         "home_reports_what": "Problems riders report (locked, dirty…); resolve each with a note.",
-        "home_pending_survey": "{n} stations not yet surveyed on site",
+        "home_pending_survey": "Stations not yet surveyed on site: {n}",
         "home_all_surveyed": "Every station has been surveyed on site",
         "home_loop_schematic": "The loop is still a sketch, not a driven track",
         "home_loop_driven": "The loop is a driven track ({km} km)",
-        "home_pending_reports": "{n} open reports",
+        "home_pending_reports": "Open reports: {n}",
         "home_no_reports": "No open reports",
         "home_pending_unknown": "Not available right now",
     },
