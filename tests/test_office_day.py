@@ -285,6 +285,10 @@ def print_delongs_poster(page: Page, rider: Page, base: str) -> None:
     assert found == [f"{base}/?station={DELONG}"]
     page.emulate_media(media="screen")
     page.set_viewport_size({"width": 360, "height": 740})
+    page.click("#poster-back-station")  # and back to the station's form
+    page.wait_for_function(
+        "() => document.getElementById('st-form-title').textContent.includes('德隆')"
+    )
     rider.goto(found[0])
     rider.wait_for_selector(f"#results li[data-station={DELONG}] details.st-report[open]")
 
