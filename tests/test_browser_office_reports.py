@@ -8,19 +8,24 @@ Markup in report texts and station fields stays text everywhere.
 
 from __future__ import annotations
 
-import io
-
 import httpx
 import pytest
-import zxingcpp
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from conftest import station
-from office import LABEL, TOKEN, office_server, readme_shot, sign_in
+from office import (
+    DELONG,
+    LABEL,
+    TOKEN,
+    decode_qr,
+    office_server,
+    open_reports,
+    readme_shot,
+    rider_reports_from_the_qr_page,
+    sign_in,
+)
 from test_browser import XSS, Watch, browser, tiles  # noqa: F401 (fixtures)
 
-DELONG = "delong-yinxing-union-station"
 JINSHAN = "jinshan-union-station"
 FIELD = {"Authorization": "Bearer second-test-token-4d2b8e1a"}  # the "field" label
 PHONE = {"viewport": {"width": 360, "height": 740}, "locale": "zh-CN"}
@@ -30,30 +35,6 @@ def phone(chromium: Browser) -> Page:
     """A page in a new phone-sized context (360 x 740, zh-CN), as a clerk or rider holds it."""
     context = chromium.new_context(**PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     return context.new_page()
-
-
-def open_reports(page: Page) -> list[str]:
-    """Ids of the reports the inbox lists, once it has loaded."""
-    page.wait_for_selector("#report-list > li")
-    page.wait_for_function("() => !document.getElementById('report-list').ariaBusy")
-    return page.locator("#report-list > li[data-report]").evaluate_all(
-        "items => items.map(li => li.dataset.report)"
-    )
-
-
-def rider_reports_from_the_qr_page(page: Page, base: str, text: str) -> None:
-    """A rider opens the QR code's page, finds the report form open and sends a report."""
-    page.goto(f"{base}/?station={DELONG}")
-    card = page.locator(f"#results li[data-station={DELONG}]")
-    card.wait_for()
-    assert "德隆银杏村工会驿站" in card.locator(".st-name").inner_text()
-    form = card.locator("details.st-report[open] .st-report-form")
-    assert form.is_visible()  # open: nothing to tap before choosing what is wrong
-    form.locator("select").select_option("locked_during_hours")
-    form.locator("textarea").fill(text)
-    form.locator("button").click()
-    page.wait_for_selector(".st-report-form[data-sent]")
-    assert "谢谢" in form.locator(".st-report-result").inner_text()
 
 
 def test_clerk_resolves_a_riders_report_from_the_inbox(browser, tiles, tmp_path):  # noqa: F811
@@ -153,12 +134,6 @@ def test_inbox_filters_and_pages(browser, tiles, tmp_path):  # noqa: F811
         assert len(open_reports(clerk)) == 1
         assert clerk.locator("#filter-station").input_value() == JINSHAN
     watch.clean()
-
-
-def decode_qr(png: bytes) -> list[str]:
-    """Every QR code zxing-cpp finds in a screenshot."""
-    image = Image.open(io.BytesIO(png)).convert("L")
-    return [code.text for code in zxingcpp.read_barcodes(image)]
 
 
 def test_poster_prints_on_a4_and_its_qr_code_opens_the_station(browser, tiles, tmp_path):  # noqa: F811

@@ -178,6 +178,7 @@ def test_clerk_signs_in_in_chromium(browser, tmp_path):  # noqa: F811
     watch = Watch(page)
     with office_server(tmp_path) as base:
         page.goto(base + "/admin")
+        readme_shot(page, "office-signin.png")  # the home page's is test_office_day's
         page.fill("#token", "wrong")
         page.click("#signin")
         assert "令牌不正确" in page.locator("#signin-error").inner_text()
@@ -189,7 +190,6 @@ def test_clerk_signs_in_in_chromium(browser, tmp_path):  # noqa: F811
         assert cookies[SESSION_COOKIE]["httpOnly"] and cookies[SESSION_COOKIE]["secure"]
         assert page.evaluate("document.cookie") == ""  # no script can read the session
         assert OFFICE_TOKEN not in page.content()
-        readme_shot(page, "office-home.png")
         page.click("#signout")
         page.wait_for_selector("#token")
     watch.clean()

@@ -9,45 +9,32 @@ closed track is sent, its preview read, accepted, and the new km marks are seen 
 from __future__ import annotations
 
 import httpx
-from playwright.sync_api import BrowserContext, Page
 
 from conftest import BUNDLED_LOOP
-from office import TOKEN, office_server, readme_shot, sign_in
+from office import (
+    AUTH,
+    feed,
+    office_server,
+    phone_context,
+    points_shown,
+    preview_of,
+    readme_shot,
+    sign_in,
+    wait_points,
+)
 from stations.loop import load_loop
 from stations.storage.track import parse_gpx
 from test_browser import XSS, Watch, browser, open_popup, tiles  # noqa: F401 (fixtures)
 from tracks import drive, gpx_bytes
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def points_shown(page: Page) -> int:
-    return int(page.locator("#rec-points").inner_text())
-
-
-def wait_points(page: Page, n: int) -> None:
-    page.wait_for_function(
-        "n => document.getElementById('rec-points').textContent === String(n)", arg=n
-    )
-
-
-def feed(context: BrowserContext, page: Page, points: list[tuple[float, float]]) -> None:
-    """Each position in turn, as the phone's GPS would report it (8 m accuracy)."""
-    for lon, lat in points:
-        expected = points_shown(page) + 1
-        context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 8})
-        wait_points(page, expected)
-
 
 def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled, tmp_path):  # noqa: F811
     points = drive(load_loop(BUNDLED_LOOP), step_m=40)  # < 200 km/h at 1 fix/s
     half = len(points) // 2
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
+    context = phone_context(
+        browser,
         is_mobile=True,
         has_touch=True,
-        locale="zh-CN",
         geolocation={"longitude": points[0][0], "latitude": points[0][1], "accuracy": 8},
         permissions=["geolocation"],
     )
@@ -150,20 +137,6 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         assert f"km {target['old']}" not in popup.inner_text()
     watch.clean()
     context.close()
-
-
-def preview_of(page: Page) -> dict[str, dict[str, str]]:
-    """The preview table's rows by station id: name, old and new km, flagged."""
-    rows = page.evaluate(
-        """() => Array.from(document.querySelectorAll('#preview-table tbody tr')).map(tr => ({
-            id: tr.dataset.id,
-            name: tr.cells[0].firstChild.textContent,
-            old: tr.cells[1].textContent,
-            new: tr.cells[2].textContent,
-            flag: !!tr.querySelector('.st-flag'),
-        }))"""
-    )
-    return {r["id"]: r for r in rows}
 
 
 def test_clerk_uploads_a_gpx_file_meets_a_conflict_and_discards(browser, tiles, tmp_path):  # noqa: F811

@@ -25,6 +25,7 @@ from stations.api.deps import SettingsDep
 from stations.api.params import QueryModel, QueryParams
 from stations.api.routes.pages import HTML_RESPONSES, Lang, LangField
 from stations.errors import Forbidden, InvalidInput, TooManyAttempts
+from stations.web import admin_home as home
 from stations.web.admin import TEXTS, admin_page
 from stations.web.pages import NONCE, content_security_policy
 from stations.web.tiles import TileSource, tile_source
@@ -98,7 +99,14 @@ async def read_office_home(
     if q.next and safe_next(q.next) != "/admin":
         return RedirectResponse(safe_next(q.next), status_code=303)
     page = admin_page(
-        "home.html", q.lang.value, path="/admin", label=session.label, csrf=session.csrf
+        "home.html",
+        q.lang.value,
+        path="/admin",
+        label=session.label,
+        csrf=session.csrf,
+        texts=home.TEXTS,
+        scripts=["stations/admin/home.js"],
+        sections=home.SECTIONS,
     )
     return office_html(page)
 

@@ -175,8 +175,19 @@
     $("st-close").hidden = S.creating || p.status === "closed";
     $("st-reopen").hidden = S.creating || p.status !== "closed";
     $("st-form-title").textContent = S.creating ? t("new_station_title") : p.name;
+    links(S.creating ? null : p.id);
     $("st-moved").textContent = "";
     previewHours();
+  }
+
+  /* The station's reports in the inbox and its poster (hidden while creating: no id yet). */
+  function links(id) {
+    $("st-form-links").hidden = !id;
+    if (!id) return;
+    var lang = cfg.lang === "en" ? "&lang=en" : "", n = S.counts[id];
+    $("st-reports-link").href = "/admin/reports?station=" + encodeURIComponent(id) + lang;
+    $("st-reports-link").textContent = n ? fmt("station_reports_n", { n: n }) : t("station_reports");
+    $("st-poster-link").href = "/admin/stations/" + encodeURIComponent(id) + "/poster" + (lang ? "?lang=en" : "");
   }
 
   function setPosition(c) {
@@ -510,16 +521,27 @@
   input("opening_hours").addEventListener("input", previewHours);
 
   // --- history from the audit log ---------------------------------------------------------------
+  /* A station (re)loaded into the form: its history closes, unless it is open on this same
+   * station (reloaded after a write): then it is read again, so the write just made shows. */
+  var historyOf = null;
   function resetHistory() {
-    $("st-history").open = false;
+    var box = $("st-history"), id = S.base && !S.creating ? S.base.properties.id : null;
+    box.hidden = !id;
+    if (box.open && id && id === historyOf) { loadHistory(); return; }
+    historyOf = null;
+    box.open = false;
     $("st-history-list").textContent = "";
-    $("st-history").hidden = S.creating || !S.base;
   }
 
   $("st-history").addEventListener("toggle", function () {
-    if (!$("st-history").open || !S.base) return;
-    var list = $("st-history-list");
-    A.api("/api/stations/" + encodeURIComponent(S.base.properties.id) + "/history?limit=50", { cache: "no-store" }).then(function (r) {
+    if ($("st-history").open && S.base && !S.creating) loadHistory();
+  });
+
+  function loadHistory() {
+    var list = $("st-history-list"), id = S.base.properties.id;
+    historyOf = id;
+    A.api("/api/stations/" + encodeURIComponent(id) + "/history?limit=50", { cache: "no-store" }).then(function (r) {
+      if (historyOf !== id || !$("st-history").open) return; // another station, or closed since
       list.textContent = "";
       if (!r.ok) { list.appendChild(el("li", { class: "st-error" }, (r.data && r.data.detail) || r.status)); return; }
       if (!r.data.history.length) list.appendChild(el("li", { class: "st-hint" }, t("history_empty")));
@@ -541,7 +563,7 @@
         list.appendChild(item);
       });
     });
-  });
+  }
 
   // --- start ------------------------------------------------------------------------------------
   refresh().then(function () {
