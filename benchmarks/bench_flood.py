@@ -1,14 +1,21 @@
 """Riders' /api/nearest latency at rest and while other clients flood the server.
 
 Run:  .venv/bin/python benchmarks/bench_flood.py [--seconds 15] [--rounds 2] [--src DIR]
+          [--builds-per-minute N]
 
 `stations serve --workers 2` runs on 127.0.0.1 on the bundled data. A rider asks /api/nearest
 at a steady pace (one request every 20 ms, on one keep-alive connection) and the latency of
 each answer is recorded, in four phases of ``--seconds`` each, taking turns ``--rounds`` times:
 
 - rest: nothing else runs;
-- pages: a client floods uncached pages: /embed with a new random centre every time, on 4
-  connections at once (each page costs a build: folium rendering, tens of ms of Python);
+- pages: a client floods pages on 4 connections at once: /embed with a new random centre
+  every time (since /embed is built once per view and each centre filled in, these cost a
+  fill, not a build) and, every other request, /map with a new ``coverage_km`` (each a real
+  build: folium rendering and a coverage computation, tens of ms of Python). Past
+  STATIONS_PAGE_BUILDS_PER_MINUTE builds a minute a worker answers the flooder 429; the
+  table counts pages served (200) and refused (429) apart. ``--builds-per-minute`` sets that
+  limit for the server (a large value: a flood spread over many client addresses, where
+  every /map request is a build);
 - headers: a client sends 64 MB headers on 8 connections at once, again and again (what made
   /healthz take 15 s in issue 15);
 - both: the two floods at once.
@@ -49,9 +56,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(src: Path, port: int, log: object) -> subprocess.Popen[bytes]:
+def start_server(
+    src: Path, port: int, log: object, builds_per_minute: int | None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
     env["PYTHONPATH"] = str(src)
+    if builds_per_minute is not None:
+        env["STATIONS_PAGE_BUILDS_PER_MINUTE"] = str(builds_per_minute)
     cmd = [sys.executable, "-m", "stations", "serve", "--workers", "2", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--no-access-log"], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 120
@@ -67,21 +78,33 @@ def start_server(src: Path, port: int, log: object) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not start")
 
 
-def flood_pages(base: str, stop: Event, served: multiprocessing.Value) -> None:  # type: ignore[valid-type]
-    """Ask /embed with a new centre each time, on 4 connections, until ``stop``."""
+def flood_pages(
+    base: str,
+    stop: Event,
+    served: multiprocessing.Value,  # type: ignore[valid-type]
+    refused: multiprocessing.Value,  # type: ignore[valid-type]
+) -> None:
+    """Ask /embed with a new centre and /map with a new coverage, in turn, until ``stop``."""
 
     def one_connection(seed: int) -> None:
         rng = random.Random(seed)
+        turn = 0
         with httpx.Client(base_url=base, timeout=60) as client:
             while not stop.is_set():
-                lon, lat = 107.0 + rng.random() * 0.5, 28.7 + rng.random() * 0.5
+                turn += 1
+                if turn % 2:
+                    lon, lat = 107.0 + rng.random() * 0.5, 28.7 + rng.random() * 0.5
+                    path, params = "/embed", {"lon": lon, "lat": lat, "zoom": 18}
+                else:
+                    # a new float every time: a new cache key, a real build
+                    path, params = "/map", {"coverage_km": round(1 + rng.random() * 50, 6)}
                 try:
-                    r = client.get("/embed", params={"lon": lon, "lat": lat, "zoom": 18})
+                    r = client.get(path, params=params)
                 except httpx.TransportError:
                     continue
-                if r.status_code == 200:
-                    with served.get_lock():
-                        served.value += 1
+                counter = served if r.status_code == 200 else refused
+                with counter.get_lock():
+                    counter.value += 1
 
     threads = [threading.Thread(target=one_connection, args=(i,)) for i in range(4)]
     for t in threads:
@@ -140,15 +163,17 @@ def ride(base: str, seconds: float, seed: int) -> list[float]:
     return out
 
 
-def run_phase(phase: str, port: int, seconds: float, seed: int) -> tuple[list[float], int, int]:
-    """The rider's latencies during ``phase``, and how many pages and headers were flooded."""
+def run_phase(
+    phase: str, port: int, seconds: float, seed: int
+) -> tuple[list[float], int, int, int]:
+    """The rider's latencies during ``phase``; pages served and refused, and heads flooded."""
     base = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
-    pages, headers = ctx.Value("i", 0), ctx.Value("i", 0)
+    pages, refused, headers = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Value("i", 0)
     procs = []
     if phase in ("pages", "both"):
-        procs.append(ctx.Process(target=flood_pages, args=(base, stop, pages)))
+        procs.append(ctx.Process(target=flood_pages, args=(base, stop, pages, refused)))
     if phase in ("headers", "both"):
         procs.append(ctx.Process(target=flood_headers, args=(port, stop, headers)))
     for p in procs:
@@ -160,7 +185,7 @@ def run_phase(phase: str, port: int, seconds: float, seed: int) -> tuple[list[fl
         p.join(timeout=60)
         if p.is_alive():
             p.kill()
-    return latencies, pages.value, headers.value
+    return latencies, pages.value, refused.value, headers.value
 
 
 def p99(values: list[float]) -> float:
@@ -172,33 +197,52 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--src", type=Path, default=SRC, help="source tree to serve from")
+    parser.add_argument(
+        "--builds-per-minute",
+        type=int,
+        default=None,
+        help="STATIONS_PAGE_BUILDS_PER_MINUTE for the server (default: the server's own)",
+    )
     args = parser.parse_args()
     port = free_port()
     results: dict[str, list[float]] = {p: [] for p in PHASES}
-    floods: dict[str, list[int]] = {p: [0, 0] for p in PHASES}
+    floods: dict[str, list[int]] = {p: [0, 0, 0] for p in PHASES}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryFile() as log:
-        server = start_server(args.src, port, log)
+        server = start_server(args.src, port, log, args.builds_per_minute)
         try:
             for r in range(args.rounds):
                 for i, phase in enumerate(PHASES):
-                    lat, pages, heads = run_phase(phase, port, args.seconds, seed=r * 10 + i)
+                    lat, pages, refused, heads = run_phase(
+                        phase, port, args.seconds, seed=r * 10 + i
+                    )
                     results[phase] += lat
                     floods[phase][0] += pages
-                    floods[phase][1] += heads
-                    print(f"round {r + 1} {phase:8s} p99 {p99(lat):8.1f} ms", flush=True)
+                    floods[phase][1] += refused
+                    floods[phase][2] += heads
+                    print(
+                        f"round {r + 1} {phase:8s} p99 {p99(lat):8.1f} ms "
+                        f"(load {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
         finally:
             server.terminate()
             server.wait(timeout=30)
     rest = p99(results["rest"])
-    print("\n| phase | requests | p50 ms | p99 ms | max ms | p99 / rest | pages/s | 64 MB/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"load average at end: {os.getloadavg()}")
+    print(
+        "\n| phase | requests | p50 ms | p99 ms | max ms | p99 / rest "
+        "| pages/s served | pages/s 429 | 64 MB/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     span = args.seconds * args.rounds
     for phase in PHASES:
         lat = results[phase]
-        pages, heads = floods[phase]
+        pages, refused, heads = floods[phase]
         print(
             f"| {phase} | {len(lat)} | {statistics.median(lat):.1f} | {p99(lat):.1f} "
-            f"| {max(lat):.1f} | {p99(lat) / rest:.1f}x | {pages / span:.1f} | {heads / span:.1f} |"
+            f"| {max(lat):.1f} | {p99(lat) / rest:.1f}x | {pages / span:.1f} "
+            f"| {refused / span:.1f} | {heads / span:.1f} |"
         )
 
 

@@ -275,6 +275,25 @@ def test_answers_need_few_records(data):
     assert len(columns._cache) == 50
 
 
+def test_the_query_path_keeps_a_bounded_set_of_records_by_position(data):
+    """`Records.at`: a station asked again is the same object (its encodings stay cached),
+    at most ``station_cache_entries`` are kept, and derived catalogs share them."""
+    settings = settings_for(data, station_cache_entries=50)
+    Catalog.from_settings(settings)
+    catalog = Catalog.from_settings(settings)
+    records = catalog._rows.at
+    assert isinstance(records, Records)
+    first = catalog.station_at(3)
+    assert catalog.station_at(3) is first and records[3] is first
+    for lon in np.linspace(106.9, 107.5, 40):
+        query.nearest(catalog, float(lon), 29.0, k=5)
+    assert len(records._made) == 50
+    derived = catalog.with_changes({first.id: None})
+    assert derived._rows.at._made is records._made  # type: ignore[union-attr]
+    ids = [catalog.station_at(i).id for i in range(len(records))]
+    assert ids == [s.id for s in from_geojson(data).located]
+
+
 def test_a_page_of_a_listing_makes_only_its_page(data):
     settings = settings_for(data, station_cache_entries=10_000)
     Catalog.from_settings(settings)

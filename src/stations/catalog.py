@@ -159,7 +159,7 @@ class Catalog:
 
     def station_at(self, position: int) -> Station:
         """The station at an index position (as the index and `mask` number them)."""
-        return self._rows.at[position]
+        return a.at(position) if isinstance(a := self._rows.at, Records) else a[position]
 
     @cached_property
     def located(self) -> Sequence[Station]:
@@ -296,7 +296,7 @@ class Catalog:
 
         Positions are numbered in file order as `_load` does: the answers are the GeoJSON's.
         """
-        rows, located = Rows.from_columns(columns)
+        rows, located = Rows.from_columns(columns, settings.station_cache_entries)
         every = located.size == columns.count  # then the mapped arrays serve as they are
 
         def pick(array: Any) -> Any:
