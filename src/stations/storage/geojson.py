@@ -43,6 +43,7 @@ from stations.storage.loading import (
     check_written_feature,
     with_id,
 )
+from stations.storage.patching import merged, patch_properties
 from stations.storage.revision import check_if_match
 from stations.storage.snapshot import (
     COMPACTED,
@@ -307,23 +308,12 @@ class GeoJSONStore:
         self, station_id: str, changes: Feature, actor: str, if_match: str | None = None
     ) -> Feature:
         """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
-        if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
-            raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
-        props = changes.get("properties", {})
-        if not isinstance(props, dict):
-            raise InvalidInput("properties must be an object")
-        if "id" in props and props["id"] != station_id:
-            raise InvalidInput("ids cannot change")
+        props = patch_properties(station_id, changes)
         with self._locked():
             stored = self._current()
             current = self._get(stored, station_id)
             check_if_match(current, if_match)
-            merged = {
-                **current,
-                "properties": {**current["properties"], **props},
-                "geometry": changes.get("geometry", current.get("geometry")),
-            }
-            return self._put(stored, "patch", merged, actor, current)
+            return self._put(stored, "patch", merged(current, props, changes), actor, current)
 
     def plan_import(self, features: list[Feature], update: bool = False) -> ImportPlan:
         """What `import_features` would do with these features now (a dry run; no lock)."""

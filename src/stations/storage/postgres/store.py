@@ -50,6 +50,7 @@ from stations.storage.loopfile import (
     summary,
     version_of,
 )
+from stations.storage.patching import merged, patch_properties
 from stations.storage.postgres.connect import Connection, check_schema, connection, redacted
 from stations.storage.postgres.writes import LOOP_ROW, Write
 from stations.storage.revision import check_if_match
@@ -228,21 +229,10 @@ class PostgresStore:
         self, station_id: str, changes: Feature, actor: str, if_match: str | None = None
     ) -> Feature:
         """Merge ``changes`` (``properties`` and/or ``geometry``) into a station."""
-        if not isinstance(changes, dict) or not set(changes) <= {"properties", "geometry"}:
-            raise InvalidInput("a patch is an object with 'properties' and/or 'geometry'")
-        props = changes.get("properties", {})
-        if not isinstance(props, dict):
-            raise InvalidInput("properties must be an object")
-        if "id" in props and props["id"] != station_id:
-            raise InvalidInput("ids cannot change")
+        props = patch_properties(station_id, changes)
         with self._writing() as write:
             current = self._current(write.conn, station_id, if_match)
-            merged = {
-                **current,
-                "properties": {**current["properties"], **props},
-                "geometry": changes.get("geometry", current.get("geometry")),
-            }
-            return self._put(write, "patch", merged, actor, current)
+            return self._put(write, "patch", merged(current, props, changes), actor, current)
 
     def delete(
         self, station_id: str, actor: str, purge: bool = False, if_match: str | None = None
