@@ -68,7 +68,9 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         context.set_geolocation(
             {"longitude": points[1][0] + 0.2, "latitude": points[1][1], "accuracy": 5}
         )
-        page.wait_for_function("document.getElementById('rec-skipped').textContent.endsWith('2')")
+        page.wait_for_function(
+            "() => document.getElementById('rec-skipped').textContent.endsWith('2')"
+        )
         assert points_shown(page) == 1
         feed(context, page, points[1:half])
         assert page.locator("#rec-state").inner_text() == "正在记录…"

@@ -9,8 +9,10 @@ of the address, never the address itself), also in the database so every worker 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -83,8 +85,7 @@ def ensure_schema(db: sqlite3.Connection) -> None:
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
-    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        db.execute("PRAGMA journal_mode=WAL")
+    _use_wal(db)
     db.execute("BEGIN IMMEDIATE")
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
@@ -100,6 +101,25 @@ def ensure_schema(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _use_wal(db: sqlite3.Connection, wait_s: float = 10.0) -> None:
+    """Put the file in WAL mode, waiting for other connections as a transaction would.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is locked"
+    at once instead of calling the busy handler while another connection holds the file (as when
+    several workers open a new file together), so the switch is retried here up to ``wait_s``.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 def clean_text(text: str | None) -> str | None:
