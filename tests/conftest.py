@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ def stored_doc(path: Path) -> dict[str, Any]:
 
 def collection(*features: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features)}
+
+
+def settings_on_copy(folder: Path, **overrides: Any) -> Settings:
+    """Settings for the bundled stations copied into ``folder`` (writes allowed), bundled loop."""
+    data = folder / "stations.geojson"
+    shutil.copy(BUNDLED_STATIONS, data)
+    return Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP, **overrides)
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
 """Bearer tokens: the header read as RFC 9110/6750 write it; labels and tokens checked at start."""
 
-import shutil
-
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
+from conftest import settings_on_copy
 from stations.api import create_app
 from stations.cli import app as cli
 from stations.settings import Settings, parse_admin_tokens
@@ -17,12 +15,8 @@ TOKEN = "s3cret-Token_1.5~x+y/z=="
 
 @pytest.fixture
 def api(tmp_path):
-    data = tmp_path / "stations.geojson"
-    shutil.copy(BUNDLED_STATIONS, data)
-    settings = Settings(
-        _env_file=None,
-        stations_path=data,
-        loop_path=BUNDLED_LOOP,
+    settings = settings_on_copy(
+        tmp_path,
         admin_token=f"desk:{TOKEN},办公室:other-token",
     )
     with TestClient(create_app(settings)) as c:

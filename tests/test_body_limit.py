@@ -6,10 +6,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, stored_bytes
+from conftest import BUNDLED_STATIONS, settings_on_copy, stored_bytes
 from helpers import serve
 from stations.api import create_app
-from stations.settings import Settings
 
 TOKEN = "body-limit-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
@@ -19,15 +18,12 @@ SID = "delong-yinxing-union-station"
 
 @pytest.fixture
 def api(tmp_path):
-    data = tmp_path / "stations.geojson"
-    shutil.copy(BUNDLED_STATIONS, data)
-    settings = Settings(
-        _env_file=None,
-        stations_path=data,
-        loop_path=BUNDLED_LOOP,
+    settings = settings_on_copy(
+        tmp_path,
         admin_token=f"office:{TOKEN}",
         max_body_bytes=LIMIT,
     )
+    data = settings.stations_path
     with TestClient(create_app(settings)) as c:
         c.data = data
         yield c

@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from conftest import collection, station
 from helpers import serve
 from stations.catalog import Catalog
 from stations.settings import DEFAULT_GEODATA
-from test_browser import ARTIFACTS, CHROMIUM, DELONG
+from test_browser import ARTIFACTS, DELONG, chromium
 
 TOKEN = "offline-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,24 +34,8 @@ DELONG_NAME = "德隆银杏村工会驿站"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`.ci/run` does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                # nothing but 127.0.0.1 can even be resolved
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
-        )
-        yield b
-        b.close()
+    with chromium("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1") as b:
+        yield b  # nothing but 127.0.0.1 can even be resolved
 
 
 def _data(tmp_path: Path, stations: dict[str, Any] | None = None) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """Riders' problem reports: public to send, rate-limited, durable, admin-only to read."""
 
 import multiprocessing
-import shutil
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
+from conftest import settings_on_copy
 from stations.api import create_app
-from stations.settings import Settings
 from stations.storage.reports import SCHEMA, SCHEMA_VERSION, Category, ReportStore
 
 AUTH = {"Authorization": "Bearer adm1n"}
@@ -21,12 +19,8 @@ SID = "delong-yinxing-union-station"
 
 @pytest.fixture
 def api(tmp_path):
-    data = tmp_path / "stations.geojson"
-    shutil.copy(BUNDLED_STATIONS, data)
-    settings = Settings(
-        _env_file=None,
-        stations_path=data,
-        loop_path=BUNDLED_LOOP,
+    settings = settings_on_copy(
+        tmp_path,
         admin_token="desk:adm1n",
         report_rate_per_hour=3,
     )
@@ -210,12 +204,8 @@ def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_bucket(api):
 
 
 def test_behind_a_trusted_proxy_the_right_hop_is_the_client(tmp_path):
-    data = tmp_path / "stations.geojson"
-    shutil.copy(BUNDLED_STATIONS, data)
-    settings = Settings(
-        _env_file=None,
-        stations_path=data,
-        loop_path=BUNDLED_LOOP,
+    settings = settings_on_copy(
+        tmp_path,
         report_rate_per_hour=2,
         trusted_proxies="127.0.0.1",
     )
