@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from stations.api.deps import CatalogDep, ServicesDep, client_address
+from stations.api.flood import FloodGuard
 from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
 from stations.api.state import services_of
@@ -29,6 +30,7 @@ from stations.models import ID_PATTERN
 from stations.web import assets
 from stations.web.pages import (
     NONCE,
+    PageBuildsLimited,
     choose_tiles,
     content_security_policy,
     embed_template,
@@ -129,12 +131,20 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
 async def _cached(request: Request, key: tuple[object, ...], build: Callable[[], str]) -> str:
     """A page built once per data version and ``key``, off the event loop.
 
-    A build counts against the client's address (`stations.web.pages.PageCache`).
+    A build counts against the client's address (`stations.web.pages.PageCache`); a build
+    refused is a strike towards the penalty box (`stations.api.flood`).
     """
     services = services_of(request)
     # pages show the data's extent and kinds: a new version of the data, new pages
     version_key = (services.holder.version, *key)
-    return await services.pages.get(version_key, build, client_address(request))
+    client = client_address(request)
+    try:
+        return await services.pages.get(version_key, build, client)
+    except PageBuildsLimited:
+        flood: FloodGuard | None = getattr(request.app, "flood", None)
+        if flood is not None:
+            flood.strike(client, "too many page builds")
+        raise
 
 
 @router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
