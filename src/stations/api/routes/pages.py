@@ -45,6 +45,16 @@ router = APIRouter(tags=["pages"], responses=ERRORS)
 HTML_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
 }
+#: The riders' pages: limited per client address (`stations.api.flood`, page builds).
+PAGE_RESPONSES: dict[int | str, dict[str, object]] = {
+    **HTML_RESPONSES,
+    429: {
+        "description": "Too many pages, or page builds, asked from this address in a minute "
+        "(STATIONS_PAGE_REQUESTS_PER_MINUTE, STATIONS_PAGE_BUILDS_PER_MINUTE); `Retry-After` "
+        "says when to try again.",
+        "content": ERRORS[400]["content"],
+    },
+}
 
 
 class Lang(StrEnum):
@@ -147,7 +157,7 @@ async def _cached(request: Request, key: tuple[object, ...], build: Callable[[],
         raise
 
 
-@router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_rider_page(
     request: Request,
     q: Annotated[RiderQuery, Depends(QueryParams(RiderQuery))],
@@ -163,7 +173,7 @@ async def read_rider_page(
     return _respond(page, source, [])
 
 
-@router.get("/map", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/map", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_map_page(
     request: Request,
     q: Annotated[MapQuery, Depends(QueryParams(MapQuery))],
@@ -183,7 +193,7 @@ async def read_map_page(
     return _respond(page, source, [])
 
 
-@router.get("/embed", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/embed", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_embed_page(
     request: Request,
     q: Annotated[EmbedQuery, Depends(QueryParams(EmbedQuery))],
