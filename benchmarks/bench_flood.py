@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
@@ -168,7 +169,15 @@ def ride(base: str, seconds: float, seed: int) -> list[float]:
     return out
 
 
-def run_phase(phase: str, port: int, seconds: float, seed: int) -> tuple[list[float], list[int]]:
+def niced(niceness: int, target: Callable[..., None], *args: object) -> None:
+    """Run ``target`` at a lower CPU priority (a flooder standing for a client elsewhere)."""
+    os.nice(niceness)
+    target(*args)
+
+
+def run_phase(
+    phase: str, port: int, seconds: float, seed: int, niceness: int = 0
+) -> tuple[list[float], list[int]]:
     """The rider's latencies during ``phase``; pages served, refused and cut, heads flooded."""
     base = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("spawn")
@@ -176,9 +185,11 @@ def run_phase(phase: str, port: int, seconds: float, seed: int) -> tuple[list[fl
     pages, refused, cut, headers = (ctx.Value("i", 0) for _ in range(4))
     procs = []
     if phase in ("pages", "both"):
-        procs.append(ctx.Process(target=flood_pages, args=(base, stop, pages, refused, cut)))
+        flood = (flood_pages, base, stop, pages, refused, cut)
+        procs.append(ctx.Process(target=niced, args=(niceness, *flood)))
     if phase in ("headers", "both"):
-        procs.append(ctx.Process(target=flood_headers, args=(port, stop, headers)))
+        flood = (flood_headers, port, stop, headers)
+        procs.append(ctx.Process(target=niced, args=(niceness, *flood)))
     for p in procs:
         p.start()
     time.sleep(2 if procs else 0)  # let the floods get going
@@ -199,6 +210,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--flooders-nice",
+        type=int,
+        default=0,
+        help="run the flooders at this niceness (19: their own CPU, which a remote flooder "
+        "would not take from the server's cores, competes less with the server and the rider)",
+    )
     parser.add_argument("--src", type=Path, default=SRC, help="source tree to serve from")
     parser.add_argument(
         "--builds-per-minute",
@@ -220,14 +238,16 @@ def main() -> None:
     port = free_port()
     results: dict[str, list[float]] = {p: [] for p in PHASES}
     floods: dict[str, list[int]] = {p: [0, 0, 0, 0] for p in PHASES}
-    print(f"server settings: {settings or 'defaults'}", flush=True)
+    print(f"server settings: {settings or 'defaults'}; flooders' niceness {args.flooders_nice}")
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryFile() as log:
         server = start_server(args.src, port, log, settings)
         try:
             for r in range(args.rounds):
                 for i, phase in enumerate(PHASES):
-                    lat, counts = run_phase(phase, port, args.seconds, seed=r * 10 + i)
+                    lat, counts = run_phase(
+                        phase, port, args.seconds, r * 10 + i, args.flooders_nice
+                    )
                     results[phase] += lat
                     floods[phase] = [a + b for a, b in zip(floods[phase], counts, strict=True)]
                     print(
