@@ -3,7 +3,8 @@
 The server runs in a thread of the test (uvicorn with `GuardedHttpProtocol`, the app made by
 `create_app`), so the test holds the app and sets the penalty box's clock. Clients take
 different loopback addresses (127.0.0.x) to be different clients. Nothing here is timed:
-"closed without an answer" is a connection that ends before any byte arrives.
+"closed without an answer" is a connection that ends before any byte arrives (a boxed
+connection is held for the head timeout, 1 s here, then reset).
 """
 
 from __future__ import annotations
@@ -32,13 +33,20 @@ from stations.settings import Settings
 
 DEADLINE_S = 30  # for "the server answered or closed", never a measurement
 HEAD_LIMIT = 8192
+HEAD_TIMEOUT_S = 1.0  # how long a boxed connection is held before it is reset
 NEAREST = b"GET /api/nearest?lon=107.1&lat=28.9 HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 class Protocol(GuardedHttpProtocol):
     """The server's protocol with a small head limit (what `stations serve` reads from settings)."""
 
-    limits = ServerLimits(HEAD_LIMIT, 100, 10.0, 30.0)
+    limits = ServerLimits(HEAD_LIMIT, 100, HEAD_TIMEOUT_S, 30.0)
+
+
+class HoldingProtocol(GuardedHttpProtocol):
+    """A head timeout far longer than any stall of a loaded test machine: held stays held."""
+
+    limits = ServerLimits(HEAD_LIMIT, 100, DEADLINE_S * 2, 30.0)
 
 
 class Clock:
@@ -120,7 +128,7 @@ def start(tmp_path: Path) -> Iterator[Any]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
     shutil.copy(BUNDLED_STATIONS, tmp_path / "stations.geojson")
 
-    def starter(**overrides: Any) -> Running:
+    def starter(protocol: type[GuardedHttpProtocol] = Protocol, **overrides: Any) -> Running:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             stations_path=tmp_path / "stations.geojson",
@@ -133,7 +141,7 @@ def start(tmp_path: Path) -> Iterator[Any]:
         app.flood.penalties.clock = clock
         port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, http=Protocol, log_level="warning", lifespan="on"
+            app, host="127.0.0.1", port=port, http=protocol, log_level="warning", lifespan="on"
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -171,6 +179,8 @@ def test_oversized_heads_put_an_address_in_the_penalty_box(start, caplog):
     # logged once for the whole window, not per refused connection
     boxed = [r for r in caplog.records if "penalty box" in r.getMessage()]
     assert len(boxed) == 1 and "127.0.0.2" in boxed[0].getMessage()
+    # the held connections were reset once their head time was up, and released
+    assert run.app.flood.held == 0
 
 
 def test_the_penalty_expires_by_the_clock(start):
@@ -246,6 +256,41 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_boxed_not_the_proxy(star
     # a peer that is not a trusted proxy cannot name the boxed client to get it refused,
     # nor escape its own box by naming another
     assert status(run.exchange("127.0.0.10", get("/healthz", flooder))) == 200
+
+
+def wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not get there"
+        time.sleep(0.01)
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has neither answered nor closed ``sock`` (a read would wait)."""
+    sock.setblocking(False)
+    try:
+        return not sock.recv(1)
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def test_boxed_connections_are_held_unanswered_up_to_a_bound(start):
+    run = start(HoldingProtocol, penalty_strikes=1, penalty_s=60)
+    guard = run.app.flood
+    guard.max_held = 1
+    assert status(run.exchange("127.0.0.11", oversized())) == 431
+    with run.connect("127.0.0.11") as first, run.connect("127.0.0.11") as second:
+        first.sendall(get("/map"))
+        wait_for(lambda: guard.held == 1)
+        assert still_open(first)  # held: no answer, no reset, the flooder waits
+        second.sendall(get("/map"))  # past the bound: reset at once, not held
+        assert read_answer(second) == b""
+        assert guard.held == 1 and still_open(first)
+    assert status(run.exchange("127.0.0.11", NEAREST)) == 200
 
 
 def test_a_penalty_box_forgets_its_oldest_addresses():

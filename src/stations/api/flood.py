@@ -10,10 +10,13 @@ refusing is not enough: past a few dozen refusals the address is put in a *penal
 - Every such 429, every page build refused (`stations.web.pages.PageBuildsLimited`) and every
   oversized head (431, `stations.api.server`) is a strike; STATIONS_PENALTY_STRIKES strikes in
   a minute put the address in the box for STATIONS_PENALTY_S seconds, logged once.
-- While in the box, the server (`stations.api.server.GuardedHttpProtocol`) closes each of the
-  address's connections as soon as its request line shows something other than a rider's
-  query (`RIDER_PATHS`), with no answer and nothing parsed further; riders' queries from it are
-  still served, so riders behind the same carrier NAT as a flooder keep finding stations.
+- While in the box, the server (`stations.api.server.GuardedHttpProtocol`) stops serving each
+  of the address's connections as soon as its request line shows something other than a
+  rider's query (`RIDER_PATHS`): nothing is parsed further or answered, the connection is held
+  unread until its head time is up (STATIONS_HEADER_TIMEOUT_S; at most `MAX_HELD` at once per
+  worker, then closed at once) and then reset, so the flooder waits instead of reconnecting.
+  Riders' queries from the address are still served, so riders behind the same carrier NAT as
+  a flooder keep finding stations.
 
 The client address is the one `stations.api.proxies` settles: the peer, or behind a trusted
 proxy the forwarded client (never the proxy, whose address all its clients share).
@@ -35,6 +38,8 @@ PAGE_PATHS = frozenset({"/", "/map", "/embed"})
 RIDER_PATHS = (b"/api/nearest", b"/api/within")
 #: The window of the page limit and of the strikes.
 WINDOW_S = 60.0
+#: Connections from boxed addresses a worker holds at once (each is an open socket).
+MAX_HELD = 256
 
 log = logging.getLogger("stations.server")
 
@@ -42,9 +47,11 @@ log = logging.getLogger("stations.server")
 class FloodGuard:
     """The page limit and the penalty box of one worker (see the module docstring)."""
 
-    def __init__(self, pages: WindowLimit, penalties: PenaltyBox) -> None:
+    def __init__(self, pages: WindowLimit, penalties: PenaltyBox, max_held: int = MAX_HELD) -> None:
         self.pages = pages
         self.penalties = penalties
+        self.max_held = max_held
+        self.held = 0  # connections from boxed addresses held open now (by the server)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FloodGuard:

@@ -113,8 +113,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         app = _stations_app(self.app)
         self.guard: FloodGuard | None = getattr(app, "flood", None)
         self.proxies: TrustedProxies | None = getattr(app, "proxies", None)
-        self._cut = False  # this request is from an address in the penalty box: close at once
+        self._cut = False  # this request is from an address in the penalty box: not served
         self._suspect = False  # the current request's peer is in the penalty box
+        self._held = False  # a cut connection held unread until its head time is up (`_hold`)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first head must come within the head timeout."""
@@ -125,7 +126,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._ticker = self.loop.call_later(self._tick_s, self._check)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The connection is gone: no timer outlives it."""
+        """The connection is gone: no timer outlives it, and a held connection is released."""
+        if self._held and self.guard is not None:
+            self._held = False
+            self.guard.held -= 1
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -150,7 +154,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         except httptools.HttpParserError:
             if self._cut:
-                self.transport.abort()
+                self._hold()
             elif self._refusal is not None:
                 self._refuse(*self._refusal)
             else:
@@ -264,9 +268,30 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._ticker = self.loop.call_later(self._tick_s, self._check)
 
+    def _hold(self) -> None:
+        """Hold a cut connection unread and unanswered until its head time is up, then reset it.
+
+        Closing it at once would have a flooder reconnect at once: each reconnection costs a
+        worker an accept, a read and a close (the kernel's reset of a socket with unread data),
+        which is most of what a boxed flooder still costs. Held, the flooder's connection
+        waits (its sends stop once the socket's buffer is full) and costs a timer check. At
+        most `FloodGuard.max_held` connections per worker are held; past that, a reset now.
+        """
+        guard = self.guard
+        if guard is None or guard.held >= guard.max_held:
+            self.transport.abort()
+            return
+        guard.held += 1
+        self._held = True
+        self.transport.pause_reading()
+        self._arm(self.bounds.header_timeout_s)
+
     def _expired(self) -> None:
-        """A head or body did not arrive in time."""
+        """A head or body did not arrive in time (or a held connection's time is up)."""
         if self.transport.is_closing():
+            return
+        if self._held:
+            self.transport.abort()
             return
         if self._lingering:
             self.transport.close()
