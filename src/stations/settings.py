@@ -309,8 +309,8 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         le=86_400,
-        description="Seconds an address stays in the penalty box: its connections are closed "
-        "at the first read unless they ask /api/nearest or /api/within (0: no penalty box).",
+        description="Seconds an address stays in the penalty box: requests other than "
+        "/api/nearest and /api/within are held unanswered, then reset (0: no penalty box).",
     )
 
 
