@@ -14,10 +14,10 @@ STATIONS_HEADER_TIMEOUT_S, STATIONS_BODY_TIMEOUT_S):
 - a body must arrive within the body timeout once its head is in; past it the connection is
   closed (the app sees the client disconnect);
 - an oversized head is a strike towards the client's penalty box, and a request from an address
-  in the box is cut off (closed, unanswered) as soon as its request line shows it is not a
-  rider's query (`stations.api.flood`, whose guard the app holds). Behind a trusted proxy the
-  box is the forwarded client's, read once the head is in, and its refusal is a 429: the
-  proxy's connection is shared by all its clients.
+  in the box is cut off as soon as its request line shows it is not a rider's query: read no
+  further, unanswered, held until the head timeout and then reset (`stations.api.flood`, whose
+  guard the app holds). Behind a trusted proxy the box is the forwarded client's, read once the
+  head is in, and its refusal is a 429: the proxy's connection is shared by all its clients.
 
 uvicorn imports the class by name (`PROTOCOL`) in each worker, which reads the limits from
 its settings like the app does.
