@@ -1,7 +1,7 @@
 """Riders' /api/nearest latency at rest and while other clients flood the server.
 
 Run:  .venv/bin/python benchmarks/bench_flood.py [--seconds 15] [--rounds 2] [--src DIR]
-          [--builds-per-minute N]
+          [--builds-per-minute N] [--set NAME=VALUE ...]
 
 `stations serve --workers 2` runs on 127.0.0.1 on the bundled data. A rider asks /api/nearest
 at a steady pace (one request every 20 ms, on one keep-alive connection) and the latency of
@@ -15,15 +15,18 @@ each answer is recorded, in four phases of ``--seconds`` each, taking turns ``--
   STATIONS_PAGE_BUILDS_PER_MINUTE builds a minute a worker answers the flooder 429; the
   table counts pages served (200) and refused (429) apart. ``--builds-per-minute`` sets that
   limit for the server (a large value: a flood spread over many client addresses, where
-  every /map request is a build);
+  every /map request is a build). A request whose connection the server cuts (an address in
+  the penalty box, `stations.api.flood`) counts as cut, and the flooder tries again at once;
 - headers: a client sends 64 MB headers on 8 connections at once, again and again (what made
   /healthz take 15 s in issue 15);
 - both: the two floods at once.
 
 Each flooder runs in its own process so that the rider's timings are not its own GIL's.
 ``--src`` runs the server from another source tree (e.g. an export of an older commit, for
-before/after figures). The machine's cores are shared by the server, the flooders and the
-rider: quote ratios to the rest phase of the same run, not absolute numbers.
+before/after figures); ``--set STATIONS_PENALTY_S=0`` and the like set server settings (a
+baseline without a protection, measured in the same run). The machine's cores are shared by
+the server, the flooders and the rider: quote ratios to the rest phase of the same run, not
+absolute numbers.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
@@ -57,12 +61,11 @@ def free_port() -> int:
 
 
 def start_server(
-    src: Path, port: int, log: object, builds_per_minute: int | None
+    src: Path, port: int, log: object, settings: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
     env["PYTHONPATH"] = str(src)
-    if builds_per_minute is not None:
-        env["STATIONS_PAGE_BUILDS_PER_MINUTE"] = str(builds_per_minute)
+    env.update(settings)
     cmd = [sys.executable, "-m", "stations", "serve", "--workers", "2", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--no-access-log"], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 120
@@ -83,6 +86,7 @@ def flood_pages(
     stop: Event,
     served: multiprocessing.Value,  # type: ignore[valid-type]
     refused: multiprocessing.Value,  # type: ignore[valid-type]
+    cut: multiprocessing.Value,  # type: ignore[valid-type]
 ) -> None:
     """Ask /embed with a new centre and /map with a new coverage, in turn, until ``stop``."""
 
@@ -101,6 +105,8 @@ def flood_pages(
                 try:
                     r = client.get(path, params=params)
                 except httpx.TransportError:
+                    with cut.get_lock():
+                        cut.value += 1
                     continue
                 counter = served if r.status_code == 200 else refused
                 with counter.get_lock():
@@ -163,19 +169,27 @@ def ride(base: str, seconds: float, seed: int) -> list[float]:
     return out
 
 
+def niced(niceness: int, target: Callable[..., None], *args: object) -> None:
+    """Run ``target`` at a lower CPU priority (a flooder standing for a client elsewhere)."""
+    os.nice(niceness)
+    target(*args)
+
+
 def run_phase(
-    phase: str, port: int, seconds: float, seed: int
-) -> tuple[list[float], int, int, int]:
-    """The rider's latencies during ``phase``; pages served and refused, and heads flooded."""
+    phase: str, port: int, seconds: float, seed: int, niceness: int = 0
+) -> tuple[list[float], list[int]]:
+    """The rider's latencies during ``phase``; pages served, refused and cut, heads flooded."""
     base = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
-    pages, refused, headers = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Value("i", 0)
+    pages, refused, cut, headers = (ctx.Value("i", 0) for _ in range(4))
     procs = []
     if phase in ("pages", "both"):
-        procs.append(ctx.Process(target=flood_pages, args=(base, stop, pages, refused)))
+        flood = (flood_pages, base, stop, pages, refused, cut)
+        procs.append(ctx.Process(target=niced, args=(niceness, *flood)))
     if phase in ("headers", "both"):
-        procs.append(ctx.Process(target=flood_headers, args=(port, stop, headers)))
+        flood = (flood_headers, port, stop, headers)
+        procs.append(ctx.Process(target=niced, args=(niceness, *flood)))
     for p in procs:
         p.start()
     time.sleep(2 if procs else 0)  # let the floods get going
@@ -185,7 +199,7 @@ def run_phase(
         p.join(timeout=60)
         if p.is_alive():
             p.kill()
-    return latencies, pages.value, refused.value, headers.value
+    return latencies, [pages.value, refused.value, cut.value, headers.value]
 
 
 def p99(values: list[float]) -> float:
@@ -196,6 +210,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--flooders-nice",
+        type=int,
+        default=0,
+        help="run the flooders at this niceness (19: their own CPU, which a remote flooder "
+        "would not take from the server's cores, competes less with the server and the rider)",
+    )
     parser.add_argument("--src", type=Path, default=SRC, help="source tree to serve from")
     parser.add_argument(
         "--builds-per-minute",
@@ -203,23 +224,32 @@ def main() -> None:
         default=None,
         help="STATIONS_PAGE_BUILDS_PER_MINUTE for the server (default: the server's own)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting, e.g. STATIONS_PENALTY_S=0 (repeatable)",
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set)
+    if args.builds_per_minute is not None:
+        settings["STATIONS_PAGE_BUILDS_PER_MINUTE"] = str(args.builds_per_minute)
     port = free_port()
     results: dict[str, list[float]] = {p: [] for p in PHASES}
-    floods: dict[str, list[int]] = {p: [0, 0, 0] for p in PHASES}
+    floods: dict[str, list[int]] = {p: [0, 0, 0, 0] for p in PHASES}
+    print(f"server settings: {settings or 'defaults'}; flooders' niceness {args.flooders_nice}")
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryFile() as log:
-        server = start_server(args.src, port, log, args.builds_per_minute)
+        server = start_server(args.src, port, log, settings)
         try:
             for r in range(args.rounds):
                 for i, phase in enumerate(PHASES):
-                    lat, pages, refused, heads = run_phase(
-                        phase, port, args.seconds, seed=r * 10 + i
+                    lat, counts = run_phase(
+                        phase, port, args.seconds, r * 10 + i, args.flooders_nice
                     )
                     results[phase] += lat
-                    floods[phase][0] += pages
-                    floods[phase][1] += refused
-                    floods[phase][2] += heads
+                    floods[phase] = [a + b for a, b in zip(floods[phase], counts, strict=True)]
                     print(
                         f"round {r + 1} {phase:8s} p99 {p99(lat):8.1f} ms "
                         f"(load {os.getloadavg()[0]:.1f})",
@@ -232,17 +262,17 @@ def main() -> None:
     print(f"load average at end: {os.getloadavg()}")
     print(
         "\n| phase | requests | p50 ms | p99 ms | max ms | p99 / rest "
-        "| pages/s served | pages/s 429 | 64 MB/s |"
+        "| pages/s served | pages/s 429 | pages/s cut | 64 MB heads tried/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     span = args.seconds * args.rounds
     for phase in PHASES:
         lat = results[phase]
-        pages, refused, heads = floods[phase]
+        pages, refused, cut, heads = floods[phase]
         print(
             f"| {phase} | {len(lat)} | {statistics.median(lat):.1f} | {p99(lat):.1f} "
             f"| {max(lat):.1f} | {p99(lat) / rest:.1f}x | {pages / span:.1f} "
-            f"| {refused / span:.1f} | {heads / span:.1f} |"
+            f"| {refused / span:.1f} | {cut / span:.1f} | {heads / span:.1f} |"
         )
 
 

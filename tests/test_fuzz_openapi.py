@@ -49,6 +49,7 @@ app = create_app(
         admin_token=TOKEN,
         report_rate_per_hour=10_000,
         compact_idle_s=3600,
+        page_requests_per_minute=100_000,  # every example reaches the pages' own checks
     )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -76,6 +76,7 @@ def sweep_settings(data: Path) -> Settings:
         admin_token=TOKEN,
         compact_idle_s=3600,
         report_rate_per_hour=10_000,  # the limit would answer 429 before the values are read
+        page_requests_per_minute=100_000,  # so would the page limit
     )
 
 

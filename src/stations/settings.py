@@ -290,6 +290,29 @@ class Settings(BaseSettings):
             )
         return value.rstrip("/")
 
+    # -- floods (issue 15): pages per client, and the penalty box (stations.api.flood) --
+    page_requests_per_minute: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="Pages (/, /map, /embed), cached or not, one client address may ask a worker "
+        "for in a minute; past it: 429, answered before the framework.",
+    )
+    penalty_strikes: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Refusals (431 heads, 429 pages) of one address in a minute that put it in "
+        "the penalty box.",
+    )
+    penalty_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="Seconds an address stays in the penalty box: requests other than "
+        "/api/nearest and /api/within are held unanswered, then reset (0: no penalty box).",
+    )
+
 
 #: What a public address may hold: letters, digits and the URL characters a QR code carries well.
 PUBLIC_URL_SYNTAX = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%/-]*)?")

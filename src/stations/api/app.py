@@ -16,6 +16,7 @@ from stations import __version__
 from stations.api.compaction import IdleCompaction
 from stations.api.docs import mount_docs
 from stations.api.errors import install_error_handlers
+from stations.api.flood import FloodGuard
 from stations.api.hotpath import HotPath
 from stations.api.params import document_query_parameters
 from stations.api.proxies import TrustedProxies
@@ -139,12 +140,14 @@ class StationsApp(FastAPI):
     """The FastAPI app, with its typed shared state; hot routes are answered before its stack.
 
     The client address is settled first (`stations.api.proxies`), so that every layer, the
-    access log included, sees the same one.
+    access log included, sees the same one; then pages past the client's limit are refused
+    (`stations.api.flood`, whose penalty box the server reads too).
     """
 
     services: Services
     hot_path: HotPath | None = None
     proxies: TrustedProxies | None = None
+    flood: FloodGuard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a hot request directly, anything else through FastAPI; HEAD as GET."""
@@ -152,6 +155,8 @@ class StationsApp(FastAPI):
             self.proxies.resolve(scope)
         if scope["type"] == "http" and scope["method"] == "HEAD":
             scope, send = head_as_get(scope, send)
+        if self.flood is not None and await self.flood.refuse_page(scope, send):
+            return
         if self.hot_path is not None and await self.hot_path.handle(scope, send):
             return
         await super().__call__(scope, receive, send)
@@ -236,6 +241,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     tracks = dict.fromkeys(admin_loop.TRACK_PATHS, settings.max_track_bytes)
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes, larger=tracks)
     app.proxies = TrustedProxies(settings.trusted_proxies) if settings.trusted_proxies else None
+    app.flood = FloodGuard.from_settings(settings)
     if settings.hot_path:
         app.hot_path = HotPath(queries.HOT_ROUTES, services)
     return app

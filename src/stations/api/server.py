@@ -12,7 +12,12 @@ STATIONS_HEADER_TIMEOUT_S, STATIONS_BODY_TIMEOUT_S):
   previous answer (data trickling in does not restart it, unlike uvicorn's keep-alive timer);
   past it the client gets 408 and the connection is closed;
 - a body must arrive within the body timeout once its head is in; past it the connection is
-  closed (the app sees the client disconnect).
+  closed (the app sees the client disconnect);
+- an oversized head is a strike towards the client's penalty box, and a request from an address
+  in the box is cut off as soon as its request line shows it is not a rider's query: read no
+  further, unanswered, held until the head timeout and then reset (`stations.api.flood`, whose
+  guard the app holds). Behind a trusted proxy the box is the forwarded client's, read once the
+  head is in, and its refusal is a 429: the proxy's connection is shared by all its clients.
 
 uvicorn imports the class by name (`PROTOCOL`) in each worker, which reads the limits from
 its settings like the app does.
@@ -29,7 +34,21 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from stations.api.flood import FloodGuard, rider_query
+from stations.api.proxies import TrustedProxies
 from stations.settings import Settings
+
+#: The statuses the server answers itself.
+REASONS = {
+    408: b"Request Timeout",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
+}
+
+#: The detail of a 429 to a penalised client behind a trusted proxy (riders may read it).
+PENALISED = (
+    "too many refused requests from this address: try again later (此地址请求过多，请稍后再试)"
+)
 
 #: What `stations serve` passes to uvicorn as its HTTP protocol.
 PROTOCOL = "stations.api.server:GuardedHttpProtocol"
@@ -91,6 +110,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase: float | None = None  # how long the current phase may last (None: no limit)
         self._since = 0.0  # when it began (loop time)
         self._ticker: asyncio.TimerHandle | None = None
+        app = _stations_app(self.app)
+        self.guard: FloodGuard | None = getattr(app, "flood", None)
+        self.proxies: TrustedProxies | None = getattr(app, "proxies", None)
+        self._cut = False  # this request is from an address in the penalty box: not served
+        self._suspect = False  # the current request's peer is in the penalty box
+        self._held = False  # a cut connection held unread until its head time is up (`_hold`)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first head must come within the head timeout."""
@@ -101,7 +126,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._ticker = self.loop.call_later(self._tick_s, self._check)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The connection is gone: no timer outlives it."""
+        """The connection is gone: no timer outlives it, and a held connection is released."""
+        if self._held and self.guard is not None:
+            self._held = False
+            self.guard.held -= 1
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -125,7 +153,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         except httptools.HttpParserError:
-            if self._refusal is not None:
+            if self._cut:
+                self._hold()
+            elif self._refusal is not None:
                 self._refuse(*self._refusal)
             else:
                 log.warning("Invalid HTTP request received.")
@@ -136,6 +166,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._head_read > self.bounds.max_header_bytes:
                 self._refuse(431, self._too_large())
 
+    def on_message_begin(self) -> None:
+        """A request begins: note whether its peer is in the penalty box (a dict look-up)."""
+        super().on_message_begin()
+        guard, peer = self.guard, self.client
+        self._suspect = (
+            guard is not None
+            and peer is not None
+            and guard.penalties.penalised(peer[0])
+            and not (self.proxies is not None and self.proxies.trusts(peer[0]))
+        )
+
+    def on_url(self, url: bytes) -> None:
+        """Cut off a penalised peer as soon as its target cannot be a rider's query."""
+        super().on_url(url)
+        if self._suspect and not rider_query(self.url, complete=False):
+            self._cut = True
+            raise _Refused("penalty box")
+
     def on_headers_complete(self) -> None:
         """The head is in: refused past the count or size limit, else handed to the app."""
         if len(self.headers) > self.bounds.max_headers:
@@ -143,6 +191,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
         if size > self.bounds.max_header_bytes:
             self._stop(431, self._too_large())
+        if self._suspect and not rider_query(self.url, complete=True):
+            self._cut = True
+            raise _Refused("penalty box")
+        self._check_forwarded_client()
         self._in_head = False
         self._head_read = 0
         self._arm(self.bounds.body_timeout_s)
@@ -160,6 +212,35 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.transport.is_closing() and not self.pipeline:
             self._arm(self.bounds.header_timeout_s)
+
+    def _check_forwarded_client(self) -> None:
+        """Behind a trusted proxy: 429 when the forwarded client is in the penalty box."""
+        guard, proxies, peer = self.guard, self.proxies, self.client
+        if guard is None or proxies is None or peer is None or not len(guard.penalties):
+            return
+        if not proxies.trusts(peer[0]) or rider_query(self.url, complete=True):
+            return
+        if guard.penalties.penalised(self._client_address() or ""):
+            self._stop(429, PENALISED)
+
+    def _client_address(self) -> str | None:
+        """The client as the app will see it, from the head so far; None: not known yet.
+
+        From an untrusted peer, the peer. From a trusted proxy, the forwarded client once an
+        ``X-Forwarded-For`` has arrived (never the proxy itself, which all its clients share).
+        """
+        if self.client is None:
+            return None
+        peer = self.client[0]
+        if self.proxies is None or not self.proxies.trusts(peer):
+            return peer
+        hops = [
+            hop
+            for name, value in self.headers
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
+        ]
+        return self.proxies.client(peer, hops) if hops else None
 
     def _too_large(self) -> str:
         return f"request head larger than {self.bounds.max_header_bytes} bytes"
@@ -187,9 +268,30 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._ticker = self.loop.call_later(self._tick_s, self._check)
 
+    def _hold(self) -> None:
+        """Hold a cut connection unread and unanswered until its head time is up, then reset it.
+
+        Closing it at once would have a flooder reconnect at once: each reconnection costs a
+        worker an accept, a read and a close (the kernel's reset of a socket with unread data),
+        which is most of what a boxed flooder still costs. Held, the flooder's connection
+        waits (its sends stop once the socket's buffer is full) and costs a timer check. At
+        most `FloodGuard.max_held` connections per worker are held; past that, a reset now.
+        """
+        guard = self.guard
+        if guard is None or guard.held >= guard.max_held:
+            self.transport.abort()
+            return
+        guard.held += 1
+        self._held = True
+        self.transport.pause_reading()
+        self._arm(self.bounds.header_timeout_s)
+
     def _expired(self) -> None:
-        """A head or body did not arrive in time."""
+        """A head or body did not arrive in time (or a held connection's time is up)."""
         if self.transport.is_closing():
+            return
+        if self._held:
+            self.transport.abort()
             return
         if self._lingering:
             self.transport.close()
@@ -206,11 +308,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         While the app is still answering an earlier request on this connection (pipelining),
         the connection is only closed: two answers must not interleave.
         """
-        log.info("refused a request: %s %s", status, detail)
+        if status == 431 and self.guard is not None:
+            client = self._client_address()
+            if client is not None:
+                self.guard.strike(client, "oversized request heads")
+        if self._suspect:  # in the penalty box: no answer, no lingering
+            self.transport.abort()
+            return
+        log.debug("refused a request: %s %s", status, detail)
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()
             return
-        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        reason = REASONS[status]
         body = b'{"detail":"' + detail.encode() + b'"}'
         head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
         defaults = self.server_state.default_headers
@@ -236,3 +345,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._arm(LINGER_S)
+
+
+def _stations_app(app: Any) -> Any:
+    """The stations app under whatever uvicorn wrapped around it (a logging middleware)."""
+    for _ in range(4):
+        if hasattr(app, "flood") or not hasattr(app, "app"):
+            break
+        app = app.app
+    return app

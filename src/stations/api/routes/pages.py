@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from stations.api.deps import CatalogDep, ServicesDep, client_address
+from stations.api.flood import FloodGuard
 from stations.api.params import QueryModel, QueryParams
 from stations.api.schemas import ERRORS
 from stations.api.state import services_of
@@ -29,6 +30,7 @@ from stations.models import ID_PATTERN
 from stations.web import assets
 from stations.web.pages import (
     NONCE,
+    PageBuildsLimited,
     choose_tiles,
     content_security_policy,
     embed_template,
@@ -42,6 +44,16 @@ from stations.web.tiles import TileSource
 router = APIRouter(tags=["pages"], responses=ERRORS)
 HTML_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+#: The riders' pages: limited per client address (`stations.api.flood`, page builds).
+PAGE_RESPONSES: dict[int | str, dict[str, object]] = {
+    **HTML_RESPONSES,
+    429: {
+        "description": "Too many pages, or page builds, asked from this address in a minute "
+        "(STATIONS_PAGE_REQUESTS_PER_MINUTE, STATIONS_PAGE_BUILDS_PER_MINUTE); `Retry-After` "
+        "says when to try again.",
+        "content": ERRORS[400]["content"],
+    },
 }
 
 
@@ -129,15 +141,23 @@ def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLRe
 async def _cached(request: Request, key: tuple[object, ...], build: Callable[[], str]) -> str:
     """A page built once per data version and ``key``, off the event loop.
 
-    A build counts against the client's address (`stations.web.pages.PageCache`).
+    A build counts against the client's address (`stations.web.pages.PageCache`); a build
+    refused is a strike towards the penalty box (`stations.api.flood`).
     """
     services = services_of(request)
     # pages show the data's extent and kinds: a new version of the data, new pages
     version_key = (services.holder.version, *key)
-    return await services.pages.get(version_key, build, client_address(request))
+    client = client_address(request)
+    try:
+        return await services.pages.get(version_key, build, client)
+    except PageBuildsLimited:
+        flood: FloodGuard | None = getattr(request.app, "flood", None)
+        if flood is not None:
+            flood.strike(client, "too many page builds")
+        raise
 
 
-@router.get("/", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_rider_page(
     request: Request,
     q: Annotated[RiderQuery, Depends(QueryParams(RiderQuery))],
@@ -153,7 +173,7 @@ async def read_rider_page(
     return _respond(page, source, [])
 
 
-@router.get("/map", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/map", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_map_page(
     request: Request,
     q: Annotated[MapQuery, Depends(QueryParams(MapQuery))],
@@ -173,7 +193,7 @@ async def read_map_page(
     return _respond(page, source, [])
 
 
-@router.get("/embed", response_class=HTMLResponse, responses=HTML_RESPONSES)
+@router.get("/embed", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def read_embed_page(
     request: Request,
     q: Annotated[EmbedQuery, Depends(QueryParams(EmbedQuery))],
