@@ -20,6 +20,10 @@ connections), round after round, on two targets:
   around random stations (the same boxes for both, drawn by the same Lua script);
 - ``item``: ``/collections/{id}/items/{feature id}`` for 2,000 random stations.
 
+With ``--baseline SRC`` (a ``src`` folder of another version, e.g. from ``git archive <commit> src geodata``
+with the compiled extension copied in), that version's `stations serve --workers 2` on the same
+file takes its turns too (``before``), so a change can be shown not to slow the OGC routes.
+
 Reported: req/s and p99 of each (medians over the rounds), ratio ours / tipg per round (median,
 range), the launch-to-first-answer time and each server's worker memory (RSS, USS), and a sanity
 check: for a sample of boxes, both servers are asked for every station inside (numberMatched
@@ -227,6 +231,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="Length of one wrk run.")
     parser.add_argument("--rounds", type=int, default=3, help="Turns per server and target.")
     parser.add_argument("--check-boxes", type=int, default=50)
+    parser.add_argument("--baseline", type=Path, help="src folder of a version to compare.")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ogc_tipg.md")
     args = parser.parse_args()
     try:
@@ -260,14 +265,27 @@ def measure(python: Path, tmp: Path, args: argparse.Namespace) -> list[str]:
     collections = {"ours": "/ogc/collections/stations", "tipg": f"/collections/{TIPG_ID}"}
     procs: list[Any] = []
     try:
-        ours, ours_s = launched(ours_cmd, env, ours_origin + collections["ours"], str(tmp))
+        first: dict[str, float] = {}
+        ours, first["ours"] = launched(ours_cmd, env, ours_origin + collections["ours"], str(tmp))
         procs.append(ours)
-        tipg, tipg_s = launched(tipg_cmd, tipg_env, tipg_origin + collections["tipg"], str(tmp))
+        tipg, first["tipg"] = launched(
+            tipg_cmd, tipg_env, tipg_origin + collections["tipg"], str(tmp)
+        )
         procs.append(tipg)
         servers = {
             "ours": (ours, ours_origin, collections["ours"]),
             "tipg": (tipg, tipg_origin, collections["tipg"]),
         }
+        if args.baseline is not None:
+            port = free_port()
+            cmd = [*ours_cmd[:7], str(port), *ours_cmd[8:]]
+            origin = f"http://127.0.0.1:{port}"
+            before_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
+            before, first["before"] = launched(
+                cmd, before_env, origin + collections["ours"], str(tmp)
+            )
+            procs.append(before)
+            servers["before"] = (before, origin, collections["ours"])
         work = workloads(path, args.size)
         boxes = [b.split("bbox=")[1] for b in work["bbox"][: args.check_boxes]]
         check = compare_answers(
@@ -277,12 +295,12 @@ def measure(python: Path, tmp: Path, args: argparse.Namespace) -> list[str]:
         )
         print("answers", check, flush=True)
         runs = rounds(servers, work, args)
-        mem = {"ours": memory_of(ours), "tipg": memory_of(tipg)}
+        mem = {name: memory_of(proc) for name, (proc, _, _) in servers.items()}
     finally:
         for proc in procs:
             stop(proc)
         cluster.destroy()
-    return report(runs, mem, {"ours": ours_s, "tipg": tipg_s}, check, args)
+    return report(runs, mem, first, check, args)
 
 
 def report(
@@ -301,29 +319,42 @@ def report(
         f"limit={LIMIT}, boxes of {BOX_DEG} degrees. Medians over the rounds; a ratio is the "
         "median of the rounds' ratios (range).",
         "",
-        "| target | ours req/s | ours p99 ms | tipg req/s | tipg p99 ms | ratio ours/tipg "
-        "| non-2xx (ours, tipg) |",
+        "| target, server | req/s | p99 ms | tipg req/s | tipg p99 ms | ratio to tipg "
+        "| non-2xx (it, tipg) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    names = list(mem)
     for target in ("bbox", "item"):
-        ours, tipg = runs[("ours", target)], runs[("tipg", target)]
-        rs = [a["rps"] / b["rps"] for a, b in zip(ours, tipg, strict=True)]
-        lines.append(
-            f"| {target} | {statistics.median(r['rps'] for r in ours):,.0f} "
-            f"| {statistics.median(r['p99'] for r in ours):.1f} "
-            f"| {statistics.median(r['rps'] for r in tipg):,.0f} "
-            f"| {statistics.median(r['p99'] for r in tipg):.1f} "
-            f"| {statistics.median(rs):.2f} ({min(rs):.2f}–{max(rs):.2f}) "
-            f"| {sum(r['errors'] for r in ours):.0f}, {sum(r['errors'] for r in tipg):.0f} |"
-        )
+        tipg = runs[("tipg", target)]
+        for name in [n for n in names if n != "tipg"]:
+            mine = runs[(name, target)]
+            rs = [a["rps"] / b["rps"] for a, b in zip(mine, tipg, strict=True)]
+            lines.append(
+                f"| {target}, {name} | {statistics.median(r['rps'] for r in mine):,.0f} "
+                f"| {statistics.median(r['p99'] for r in mine):.1f} "
+                f"| {statistics.median(r['rps'] for r in tipg):,.0f} "
+                f"| {statistics.median(r['p99'] for r in tipg):.1f} "
+                f"| {statistics.median(rs):.2f} ({min(rs):.2f}–{max(rs):.2f}) "
+                f"| {sum(r['errors'] for r in mine):.0f}, {sum(r['errors'] for r in tipg):.0f} |"
+            )
+        if "before" in mem:
+            now, before = runs[("ours", target)], runs[("before", target)]
+            rs = [a["rps"] / b["rps"] for a, b in zip(now, before, strict=True)]
+            lines.append(
+                f"| {target}: ours / before | | | | | {statistics.median(rs):.2f} "
+                f"({min(rs):.2f}–{max(rs):.2f}) | |"
+            )
     lines += [
         "",
-        "| | ours | tipg |",
-        "|---|---:|---:|",
-        f"| largest worker's RSS, MiB (after the runs) | {mem['ours']['rss']:.0f} "
-        f"| {mem['tipg']['rss']:.0f} |",
-        f"| USS of both workers, MiB | {mem['ours']['uss']:.0f} | {mem['tipg']['uss']:.0f} |",
-        f"| launch to first items answer, s | {first['ours']:.1f} | {first['tipg']:.1f} |",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+        "| largest worker's RSS, MiB (after the runs) | "
+        + " | ".join(f"{mem[n]['rss']:.0f}" for n in names)
+        + " |",
+        "| USS of both workers, MiB | " + " | ".join(f"{mem[n]['uss']:.0f}" for n in names) + " |",
+        "| launch to first items answer, s | "
+        + " | ".join(f"{first[n]:.1f}" for n in names)
+        + " |",
         "",
         f"Answers: for {check['boxes']} of the boxes, every station inside asked of both "
         f"({check['stations']:,} in all): numberMatched and the ids agree for {check['agree']}.",
