@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,7 @@ from answers.record import frozen_clock
 from conftest import station
 from stations.catalog import Catalog
 from stations.cli import app as cli_app
+from stations.errors import Conflict, StationNotFound
 from stations.storage import columns as column_file
 from stations.storage import folding
 from stations.storage.geojson import GeoJSONStore
@@ -189,3 +191,32 @@ def test_a_column_file_of_other_data_is_not_carried(data, tmp_path, tamper):
     writes(data)
     assert open_store(settings).compact() > 0
     assert column_file.columns_path(data).read_bytes() == fresh_encoding(data)  # from memory
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_writes_folded_in_steps_carry_the_file_exactly(data, monkeypatch, seed):
+    """Random creates, replaces, closes and purges (ids re-used), folded every few writes."""
+    monkeypatch.setattr(folding, "parse_stations", _refuse)  # carried forward every time
+    settings = settings_for(data)
+    Catalog.from_settings(settings)
+    rng = np.random.default_rng(seed)
+    ids = [f"c{i}" for i in range(40)] + [f"n{i}" for i in range(10)]
+    for _ in range(4):
+        store = open_store(settings)
+        for _ in range(int(rng.integers(1, 12))):
+            sid = str(rng.choice(ids))
+            lon, lat = float(rng.uniform(106.9, 107.5)), float(rng.uniform(28.75, 29.3))
+            op = rng.random()
+            try:
+                if op < 0.3:
+                    store.create(station(sid, lon, lat), "t")
+                elif op < 0.55:
+                    store.replace(sid, station(sid, lon, lat, name="换了"), "t")
+                elif op < 0.7:
+                    store.delete(sid, "t")
+                else:
+                    store.delete(sid, "t", purge=True)
+            except (StationNotFound, Conflict):
+                pass
+        store.compact()
+        assert column_file.columns_path(data).read_bytes() == fresh_encoding(data)
