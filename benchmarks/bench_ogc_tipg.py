@@ -20,9 +20,10 @@ connections), round after round, on two targets:
   around random stations (the same boxes for both, drawn by the same Lua script);
 - ``item``: ``/collections/{id}/items/{feature id}`` for 2,000 random stations.
 
-With ``--baseline SRC`` (a ``src`` folder of another version, e.g. from ``git archive <commit> src geodata``
-with the compiled extension copied in), that version's `stations serve --workers 2` on the same
-file takes its turns too (``before``), so a change can be shown not to slow the OGC routes.
+With ``--baseline SRC`` (the ``src`` folder of another version, e.g. from ``git archive <commit>
+src geodata``, the compiled extension copied in), that version's `stations serve --workers 2`
+on the same file takes its turns too (``before``), so a change can be shown not to slow the
+OGC routes.
 
 Reported: req/s and p99 of each (medians over the rounds), ratio ours / tipg per round (median,
 range), the launch-to-first-answer time and each server's worker memory (RSS, USS), and a sanity
