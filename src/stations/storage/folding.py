@@ -146,7 +146,7 @@ def after_fold(
         except Exception as exc:  # the fold is done: whatever fails here only costs a full read
             log.warning("cannot carry the column file forward: %s", exc)
     if store.cache is None:
-        store.columns_due = (list(stored.doc["features"]), stored.position)
+        store.columns_due = (list(stored.doc["features"]), stored.position, checker)
 
 
 def from_memory(store: GeoJSONStore) -> None:
@@ -157,11 +157,11 @@ def from_memory(store: GeoJSONStore) -> None:
     due, store.columns_due = store.columns_due, None
     if due is None:
         return
-    features, position = due
+    features, position, checker = due  # checker: the stations the fold (an import) validated
     try:
         with gc_paused():
             parsed = parse_stations(
-                {"type": "FeatureCollection", "features": features}, str(store.path)
+                {"type": "FeatureCollection", "features": features}, str(store.path), checker
             )
         columns.write(store.path, parsed.stations, position, parsed.warnings)
     except Exception as exc:  # the fold is done: whatever fails here only costs a full read

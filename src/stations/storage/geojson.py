@@ -118,7 +118,7 @@ class GeoJSONStore:
         self.cache = cache
         self.columns_min_stations = columns_min_stations
         #: The stations a fold wrote, and its position, for `folding.from_memory`.
-        self.columns_due: tuple[list[Feature], Position] | None = None
+        self.columns_due: tuple[list[Feature], Position, FeatureCache] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
