@@ -13,6 +13,11 @@ realistic properties: amenities, opening hours, a town, an address). Each round 
 
 A first round starts from the GeoJSON alone (``cold``: no column file beside it yet); the later
 ones find the column file the first wrote (``warm``). The machine is shared: quote the ratios.
+
+With ``--fold-writes W``, after the rounds of a size: W patches through the store, then
+`stations compact` (wall time) with the column file beside the data (carried forward,
+`storage.folding`), and again with it removed first (written from memory), each followed by
+one `stations nearest` (which maps the column file if the fold left it current).
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from bench_api import free_port, serve, stop  # noqa: E402
 from bench_nearest import synthetic  # noqa: E402
+from stations.settings import Settings  # noqa: E402
+from stations.storage import columns as column_file  # noqa: E402
+from stations.storage.store import open_store  # noqa: E402
 
 AMENITIES = ["drinking_water", "hot_water", "microwave", "phone_charging", "toilet", "seating"]
 HOURS = ["Mo-Fr 08:00-18:00", "24/7", "Mo-Su 09:00-21:00", None]
@@ -151,11 +159,30 @@ def cli_nearest(path: Path, env: dict[str, str]) -> tuple[float, float, float]:
     return took, float(cpu), int(peak) / 1024
 
 
+def fold_figures(path: Path, env: dict[str, str], writes: int) -> dict[str, float]:
+    """`stations compact` after ``writes`` patches: column file carried, then from memory."""
+    out: dict[str, float] = {}
+    for label in ("carried", "from_memory"):
+        store = open_store(Settings(_env_file=None, stations_path=path))
+        for i in range(writes):
+            store.patch(f"s{i * 7}", {"properties": {"phone": f"023-{i:07d}"}}, "bench")
+        if label == "from_memory":
+            column_file.columns_path(path).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        cmd = [sys.executable, "-m", "stations", "compact", "--stations", str(path)]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        out[f"compact_{label}_s"] = time.perf_counter() - t0
+        out[f"current_after_{label}"] = float(column_file.load(path, 1) is not None)
+        out[f"cli_after_{label}_s"] = cli_nearest(path, env)[0]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[186_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--fold-writes", type=int, default=0, help="See the docstring.")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
     rows = []
@@ -181,6 +208,9 @@ def main() -> None:
                     ),
                     flush=True,
                 )
+            if args.fold_writes:
+                folds = fold_figures(path, env, args.fold_writes)
+                print(json.dumps({"n": n, **{k: round(v, 3) for k, v in folds.items()}}))
     for n in args.sizes:
         mine = [r for r in rows if r["n"] == n]
         print(

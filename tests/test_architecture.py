@@ -120,6 +120,8 @@ LOCAL_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {
     ("stations.cli.data", "stations.api"): HEAVY + " (the whole web stack, for `serve` only)",
     ("stations.cli.planning", "stations.web.maps"): HEAVY + " (folium, for `map` only)",
     ("stations.cli.planning", "stations.web.standalone"): HEAVY + " (folium, for `map` only)",
+    ("stations.web.pages", "stations.web.maps"): HEAVY
+    + " (folium, branca and pandas: ~0.8 s of a worker's start; the first /map or /embed)",
     ("stations.planning.offloop", "pulp"): HEAVY + " (the MILP solver, off-loop demand only)",
     ("stations.planning.offloop", "spopt.locate"): HEAVY + " (PySAL, off-loop demand only)",
     ("stations.storage.exchange", "geopandas"): HEAVY + " (GeoPackage export only)",

@@ -77,24 +77,24 @@ def _props_json(station: Station) -> bytes:
     return orjson.dumps(station.props.model_dump(mode="json", exclude_unset=True))
 
 
-def _id_lookup(stations: Sequence[Station]) -> dict[str, npt.NDArray[Any]]:
+def _id_lookup(ids: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
     """The ids sorted (bytes as wide as the longest) and the file rank of each, for bisection.
 
     Mapped, it is shared by every worker instead of a dict of a million ids in each.
     """
-    encoded = [s.id.encode() for s in stations]
+    encoded = [i.encode() for i in ids]
     width = max((len(e) for e in encoded), default=1)
-    ids = np.array(encoded, dtype=f"S{width}")
-    order = np.argsort(ids, kind="stable")
-    return {"ids_sorted": ids[order], "ids_rank": order.astype(np.int64)}
+    array = np.array(encoded, dtype=f"S{width}")
+    order = np.argsort(array, kind="stable")
+    return {"ids_sorted": array[order], "ids_rank": order.astype(np.int64)}
 
 
-def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
-    """The column file of validated ``stations`` read at ``position`` (with their warnings)."""
-    n = len(stations)
-    blobs = [_props_json(s) for s in stations]
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum([len(b) for b in blobs], out=offsets[1:])
+#: The arrays with one row per station (``props`` and ``ids`` are bytes, cut by offsets).
+ROW_ARRAYS = ("lon", "lat", "kind", "status", "amenities", "xyz")
+
+
+def row_arrays(stations: Sequence[Station]) -> tuple[dict[str, npt.NDArray[Any]], list[bytes]]:
+    """The `ROW_ARRAYS` of validated ``stations``, and each one's properties as JSON."""
     nan = float("nan")
     lon = np.array([nan if s.lon is None else s.lon for s in stations], np.float64)
     lat = np.array([nan if s.lat is None else s.lat for s in stations], np.float64)
@@ -106,11 +106,35 @@ def encode(stations: Sequence[Station], position: Position, warnings: list[str])
         "amenities": np.array(
             [sum(AMENITY_BIT[a] for a in s.props.amenities) for s in stations], np.int64
         ),
-        "props_offsets": offsets,
-        "props": np.frombuffer(b"".join(blobs), np.uint8),
         "xyz": unit_vectors(lon, lat),
-        "ids": np.frombuffer("\n".join(s.id for s in stations).encode(), np.uint8),
-        **_id_lookup(stations),
+    }
+    return arrays, [_props_json(s) for s in stations]
+
+
+def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
+    """The column file of validated ``stations`` read at ``position`` (with their warnings)."""
+    arrays, blobs = row_arrays(stations)
+    offsets = np.zeros(len(stations) + 1, np.int64)
+    np.cumsum([len(b) for b in blobs], out=offsets[1:])
+    props = np.frombuffer(b"".join(blobs), np.uint8)
+    return pack(arrays, offsets, props, [s.id for s in stations], position, warnings)
+
+
+def pack(
+    rows: dict[str, npt.NDArray[Any]],
+    props_offsets: npt.NDArray[np.int64],
+    props: npt.NDArray[np.uint8],
+    ids: list[str],
+    position: Position,
+    warnings: list[str],
+) -> bytes:
+    """The column file of `ROW_ARRAYS` ``rows``, properties JSON cut at ``props_offsets``, ids."""
+    arrays: dict[str, npt.NDArray[Any]] = {
+        **rows,
+        "props_offsets": props_offsets,
+        "props": props,
+        "ids": np.frombuffer("\n".join(ids).encode(), np.uint8),
+        **_id_lookup(ids),
     }
     directory, parts, offset = {}, [], 0
     for name, array in arrays.items():
@@ -122,7 +146,7 @@ def encode(stations: Sequence[Station], position: Position, warnings: list[str])
     payload = b"".join(parts)
     header = {
         "format": FORMAT,
-        "count": n,
+        "count": len(ids),
         "position": _position_doc(position),
         "validated": True,
         "warnings": warnings,
@@ -158,7 +182,7 @@ class _Header:
     start: int
 
 
-def _header(buf: mmap.mmap | bytes, position: Position) -> _Header:
+def _header(buf: mmap.mmap | bytes, position: Position | None) -> _Header:
     if buf[: len(MAGIC)] != MAGIC:
         raise Stale("not a column file")
     size = int.from_bytes(buf[len(MAGIC) : len(MAGIC) + 8], "little")
@@ -186,7 +210,7 @@ def _header(buf: mmap.mmap | bytes, position: Position) -> _Header:
         raise Stale(f"unreadable header ({exc})") from None
     if not doc.get("validated"):
         raise Stale("not validated")
-    if got != position:
+    if position is not None and got != position:
         raise Stale(f"written at {got}, the files are at {position}")
     return header
 
@@ -251,8 +275,9 @@ class Columns:
         self.amenities = arrays["amenities"]
         #: Unit vectors of the positions (`geodesy.unit_vectors`; NaN when unlocated).
         self.xyz = arrays["xyz"]
-        self._offsets = arrays["props_offsets"]
-        self._props = arrays["props"]
+        #: Each station's properties JSON: ``props[props_offsets[r]:props_offsets[r + 1]]``.
+        self.props_offsets, self.props = arrays["props_offsets"], arrays["props"]
+        self._offsets, self._props = self.props_offsets, self.props
         self._ids = arrays["ids"]
         self._sorted, self._sorted_rank = arrays["ids_sorted"], arrays["ids_rank"]
         self._cache: OrderedDict[int, Station] = OrderedDict()
@@ -318,9 +343,25 @@ def load(path: Path, cache_entries: int) -> Columns | None:
     None (with a log line saying why) when there is none, or it is stale, of another format,
     truncated or corrupt: the caller then reads the GeoJSON (and writes a new column file).
     """
-    target = columns_path(path)
     try:
         position = current_position(path)
+    except OSError:
+        return None  # no stations file: the reader says so
+    return _load(path, cache_entries, position)
+
+
+def load_written(path: Path, cache_entries: int) -> Columns | None:
+    """The column file of ``path`` whatever position it was written at (``Columns.position``).
+
+    For a writer that brings it up to date from its journal (`storage.folding`); None (with a
+    log line) when there is none or it is of another format, truncated or corrupt.
+    """
+    return _load(path, cache_entries, None)
+
+
+def _load(path: Path, cache_entries: int, position: Position | None) -> Columns | None:
+    target = columns_path(path)
+    try:
         with open(target, "rb") as handle:
             buffer: mmap.mmap | bytes = (
                 mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)

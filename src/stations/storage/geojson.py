@@ -27,19 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from stations.errors import Conflict, DataError, InvalidInput, StationNotFound
 from stations.models import Status
 from stations.settings import Settings
-from stations.storage import journal, loopfile
+from stations.storage import folding, journal, loopfile
 from stations.storage.audit import AuditLog
 from stations.storage.base import Feature
-from stations.storage.files import atomic_write_bytes, keep_backup, remove_stale_temps
+from stations.storage.files import remove_stale_temps
 from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.loading import (
     FeatureCache,
-    check_journal,
     check_written_feature,
     with_id,
 )
@@ -51,7 +48,6 @@ from stations.storage.snapshot import (
     Position,
     StorePosition,
     changes_since,
-    compaction_mark,
     file_identity,
     journal_state,
     read_document,
@@ -96,7 +92,9 @@ class GeoJSONStore:
     compact_every
         Fold the journal into a new snapshot once it holds this many writes.
     cache
-        Stations validated before (see `check_written_feature`).
+        Stations validated before (see `check_written_feature`): an API worker's.
+    columns_min_stations
+        A fold of at least this many stations writes their column file (`storage.folding`).
     """
 
     def __init__(
@@ -106,6 +104,7 @@ class GeoJSONStore:
         compact_every: int = 1000,
         cache: FeatureCache | None = None,
         loop_path: Path | None = None,
+        columns_min_stations: int = 10_000,
     ) -> None:
         self.path = path
         self.loop_path = loop_path or path.with_name("loop178.geojson")
@@ -117,6 +116,9 @@ class GeoJSONStore:
         self.keep_backups = keep_backups
         self.compact_every = compact_every
         self.cache = cache
+        self.columns_min_stations = columns_min_stations
+        #: The stations a fold wrote, and its position, for `folding.from_memory`.
+        self.columns_due: tuple[list[Feature], Position, FeatureCache] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings, cache: FeatureCache | None = None) -> GeoJSONStore:
@@ -127,6 +129,7 @@ class GeoJSONStore:
             compact_every=settings.compact_every,
             cache=cache,
             loop_path=settings.loop_path,
+            columns_min_stations=settings.columns_min_stations,
         )
 
     def version(self) -> str:
@@ -192,7 +195,7 @@ class GeoJSONStore:
     def _fold_after_write(self, stored: _Stored, cache: FeatureCache | None = None) -> None:
         """Compact after a write: it is durable already, so a failure is only logged."""
         try:
-            self._compact(stored, cache)
+            folding.fold(self, stored, cache)
         except DataError as exc:
             log.error("cannot fold the journal (the writes stay in it): %s", exc)
 
@@ -215,35 +218,10 @@ class GeoJSONStore:
                 if age < idle_s:
                     return 0
             if self.journal_path.stat().st_size == 0:
-                self.journal_path.unlink()
-                stored.position = Position(stored.position.snapshot, None, 0)
+                folding.drop_empty_journal(self, stored)
                 return 0
-            return self._compact(stored)
-
-    def _compact(self, stored: _Stored, cache: FeatureCache | None = None) -> int:
-        """Fold (under the lock): every journal line checked, the snapshot encoded, then swapped.
-
-        ``cache`` holds the stations validated by the write that calls this (a bulk import).
-        """
-        started = time.time()
-        folded = stored.pending
-        lines, _ = journal.read_entries(self.journal_path)
-        check_journal(lines, str(self.journal_path), cache or self.cache)
-        head = {"type": "FeatureCollection", COMPACTED: compaction_mark(stored.position)}
-        doc = {**head, **{k: v for k, v in stored.doc.items() if k not in head}}
-        try:  # as json.dumps(indent=2); each feature is valid, so only a hand edit can fail here
-            body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
-        except orjson.JSONEncodeError as exc:
-            raise DataError(
-                str(self.path), [f"cannot be written back as JSON ({exc}); run `stations validate`"]
-            ) from None
-        self._remove_stale_temps(started)
-        if self.path.exists():
-            keep_backup(self.path.name, self.path.read_bytes(), self.backups, self.keep_backups)
-        atomic_write_bytes(self.path, body)  # first the snapshot holding every line...
-        journal.retire(self.journal_path)  # ...then the journal (replaying it would be harmless)
-        stored.position = Position(file_identity(self.path), None, 0)
-        stored.pending = 0
+            folded = folding.fold(self, stored)
+        folding.from_memory(self)  # outside the lock: writers need not wait for it
         return folded
 
     def _remove_stale_temps(self, before: float) -> None:
@@ -354,6 +332,7 @@ class GeoJSONStore:
             self._write(stored, entries, {**audit, "updated": plan.changed})
             if stored.position.journal_inode is not None:  # a bulk change: fold it in at once
                 self._fold_after_write(stored, cache)
+        folding.from_memory(self)  # outside the lock
         return plan
 
     def delete(

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import folium
-import numpy as np
 from branca.element import Element, Figure, MacroElement
 from folium.plugins import FeatureGroupSubGroup, MarkerCluster
 from jinja2 import Template
 
 from stations.catalog import Catalog
-from stations.coords import CRS, from_wgs84
+from stations.coords import CRS
 from stations.features import QueryContext, station_feature
 from stations.models import Kind, PositionAccuracy, Status
 from stations.planning.places import ring_of
@@ -30,10 +29,9 @@ from stations.planning.ring import coverage
 from stations.planning.sites import suggest
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
-from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web.tiles import DATA_ATTRIBUTION, VIEWPORT_API, TileSource, tile_source, to_map
 
-#: Where the service answers viewport queries.
-VIEWPORT_API = "/api/map/stations"
+__all__ = ["VIEWPORT_API", "MapOptions", "build_map", "render_page", "to_map"]
 KM_MARK_EVERY = 10
 
 
@@ -103,12 +101,6 @@ Stations.mount({{ this._parent.get_name() }}, {{ this.config }}, {
         self.config = assets.script_json(config)
         self.groups = groups
         self.cluster = cluster
-
-
-def to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
-    """[[lat, lon], ...] in the map's datum, for folium."""
-    x, y = from_wgs84(np.asarray(lons, float), np.asarray(lats, float), crs)
-    return [[round(float(b), 6), round(float(a), 6)] for a, b in zip(x, y, strict=True)]
 
 
 def _bounds(catalog: Catalog) -> tuple[float, float, float, float] | None:

@@ -30,8 +30,7 @@ from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
 from stations.web import assets, offline
 from stations.web.i18n import TEXTS, browser_config
-from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page, to_map
-from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web.tiles import DATA_ATTRIBUTION, VIEWPORT_API, TileSource, tile_source, to_map
 
 #: Where a page's scripts carry the nonce; each answer replaces it with a fresh one.
 NONCE = "__NONCE__"
@@ -85,7 +84,13 @@ def map_page(
     focus: str | None = None,
     planning_count: int | None = None,
 ) -> str:
-    """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce."""
+    """/map and /embed: the folium map, stations fetched by viewport, scripts carrying a nonce.
+
+    folium (with branca and the pandas it imports) is imported by the first map built, not by
+    a worker's start: a rider's first answer does not wait for it.
+    """
+    from stations.web.maps import MapOptions, build_map, render_page
+
     options = MapOptions(
         planning_count=planning_count,
         lang=lang,

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-from stations.coords import CRS
+import numpy as np
+
+from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
 
 #: Shown with every map: where the overlays come from (HTML, as Leaflet takes it; a constant).
 DATA_ATTRIBUTION = "Loop &amp; sites: GeoNames CC BY 4.0 (approximate)"
+#: Where the service answers the maps' viewport queries.
+VIEWPORT_API = "/api/map/stations"
+
+
+def to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
+    """[[lat, lon], ...] in the map's datum ``crs``, as Leaflet (and folium) take them."""
+    x, y = from_wgs84(np.asarray(lons, float), np.asarray(lats, float), crs)
+    return [[round(float(b), 6), round(float(a), 6)] for a, b in zip(x, y, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
