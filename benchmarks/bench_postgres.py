@@ -1,6 +1,7 @@
 """The PostgreSQL store against the GeoJSON store, on N synthetic stations, in one run.
 
 Run:  .venv/bin/python benchmarks/bench_postgres.py [--sizes 186000] [--seconds 10] [--rounds 3]
+      [--only import cold creates lag nearest]
 Needs PostgreSQL with PostGIS (a throwaway cluster is started as the tests do, but with fsync
 on, as the GeoJSON store fsyncs its journal) and `wrk`.
 
@@ -217,6 +218,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "postgres.md")
+    parser.add_argument(
+        "--only", nargs="+", choices=PARTS, default=list(PARTS),
+        help="Measure only these parts (the stations are always imported).",
+    )  # fmt: skip
     args = parser.parse_args()
     cluster = pgcluster.Cluster(durable=True).init()  # fsync on: the file store fsyncs too
     cluster.start()
@@ -235,8 +240,14 @@ def main() -> None:
     args.out.write_text("\n".join(lines) + "\n", "utf-8")
 
 
+PARTS = ("import", "cold", "creates", "lag", "nearest")
+
+
 def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namespace) -> list[str]:
-    """Every measurement at ``n`` stations; the report's lines (long because it is the list)."""
+    """The parts of ``args.only`` at ``n`` stations; the report's lines.
+
+    The stations are always written and imported (every other part needs the database).
+    """
     path = tmp / f"stations-{n}.geojson"
     lon, lat = write_stations(n, path)
     url = cluster.new_database()
@@ -244,8 +255,33 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
     cli("db", "upgrade", env=env)
     imported = cli("db", "import", str(path), env=env)
     print(f"{n:,}: db import {imported:.1f} s", flush=True)
+    rows = [f"| `stations db import` | {imported:.1f} s | | |"]
+    if "cold" in args.only:
+        rows += cold_rows(path, url, args.rounds)
+    if "creates" in args.only:
+        rows += creates_rows(path, url, tmp, args.seconds)
+    if "lag" in args.only:
+        lag50, lag99 = propagation_lag(url, 20.0, 15.0)
+        print(f"lag p50 {lag50:.1f} ms p99 {lag99:.1f} ms", flush=True)
+        rows.append(
+            f"| propagation lag at 20 writes/s, p50 / p99 | {lag50:.1f} / {lag99:.1f} ms | | |"
+        )
+    if "nearest" in args.only:
+        rows += nearest_rows(path, url, lon, lat, args.seconds, args.rounds)
+    return [
+        f"### {n:,} synthetic stations",
+        "",
+        "| measure | PostgreSQL | GeoJSON file | ratio |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
+def cold_rows(path: Path, url: str, rounds: int) -> list[str]:
+    """`Catalog.from_settings` from the database, the file's first read, its column file."""
     cold = {"postgres": [], "file": [], "mapped": []}  # type: dict[str, list[float]]
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         cold["postgres"].append(cold_start(settings_for(url=url)))
         columns_path(path).unlink(missing_ok=True)
         cold["file"].append(cold_start(settings_for(path=path)))
@@ -253,20 +289,40 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
     pg_cold, file_cold, mapped = (statistics.median(cold[k]) for k in cold)
     print(f"cold start: postgres {pg_cold:.1f} s, file {file_cold:.1f} s, mapped {mapped:.1f} s",
           flush=True)  # fmt: skip
+    return [
+        f"| cold start (`Catalog.from_settings`, fresh process; median of {rounds}), "
+        f"file: first full read | {pg_cold:.1f} s | {file_cold:.1f} s "
+        f"| {pg_cold / file_cold:.2f} |",
+        f"| cold start, file: mapping its column file (every later start) "
+        f"| {pg_cold:.1f} s | {mapped:.2f} s | {pg_cold / mapped:.1f} |",
+    ]
+
+
+def creates_rows(path: Path, url: str, tmp: Path, seconds: int) -> list[str]:
+    """Creates per second with 1 and 4 writer processes, on each store."""
     rates = {}
     for writers in (1, 4):
         copy = tmp / f"copy-{writers}.geojson"
         shutil.copy(path, copy)
         rates[("postgres", writers)] = creates_per_s(
-            settings_for(url=url), writers, args.seconds, f"pg{writers}"
+            settings_for(url=url), writers, seconds, f"pg{writers}"
         )
         rates[("file", writers)] = creates_per_s(
-            settings_for(path=copy), writers, args.seconds, f"f{writers}"
+            settings_for(path=copy), writers, seconds, f"f{writers}"
         )
         print(rates, flush=True)
-    lag50, lag99 = propagation_lag(url, 20.0, 15.0)
-    print(f"lag p50 {lag50:.1f} ms p99 {lag99:.1f} ms", flush=True)
-    runs = nearest_throughput(path, url, lon, lat, args.seconds, args.rounds)
+    return [
+        f"| creates/s, {w} writer{'s' if w > 1 else ''} | {rates[('postgres', w)]:.0f} "
+        f"| {rates[('file', w)]:.0f} | {rates[('postgres', w)] / rates[('file', w)]:.2f} |"
+        for w in (1, 4)
+    ]
+
+
+def nearest_rows(
+    path: Path, url: str, lon: np.ndarray, lat: np.ndarray, seconds: int, rounds: int
+) -> list[str]:
+    """/api/nearest req/s on each service and their ratios to the bare endpoint."""
+    runs = nearest_throughput(path, url, lon, lat, seconds, rounds)
 
     def rps(name: str) -> float:
         return statistics.median(r["rps"] for r in runs[name])
@@ -277,27 +333,11 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
 
     errors = sum(r["errors"] for name in ("postgres", "file") for r in runs[name])
     return [
-        f"### {n:,} synthetic stations",
-        "",
-        "| measure | PostgreSQL | GeoJSON file | ratio |",
-        "|---|---:|---:|---:|",
-        f"| `stations db import` | {imported:.1f} s | | |",
-        f"| cold start (`Catalog.from_settings`, fresh process; median of {args.rounds}), "
-        f"file: first full read | {pg_cold:.1f} s | {file_cold:.1f} s "
-        f"| {pg_cold / file_cold:.2f} |",
-        f"| cold start, file: mapping its column file (every later start) "
-        f"| {pg_cold:.1f} s | {mapped:.2f} s | {pg_cold / mapped:.1f} |",
-        f"| creates/s, 1 writer | {rates[('postgres', 1)]:.0f} | {rates[('file', 1)]:.0f} "
-        f"| {rates[('postgres', 1)] / rates[('file', 1)]:.2f} |",
-        f"| creates/s, 4 writers | {rates[('postgres', 4)]:.0f} | {rates[('file', 4)]:.0f} "
-        f"| {rates[('postgres', 4)] / rates[('file', 4)]:.2f} |",
-        f"| propagation lag at 20 writes/s, p50 / p99 | {lag50:.1f} / {lag99:.1f} ms | | |",
-        f"| /api/nearest k=5 req/s (--workers 2, wrk 1x32; median of {args.rounds}) "
+        f"| /api/nearest k=5 req/s (--workers 2, wrk 1x32; median of {rounds}) "
         f"| {rps('postgres'):,.0f} | {rps('file'):,.0f} | |",
         f"| ratio to the bare endpoint ({rps('bare'):,.0f} req/s), same rounds "
         f"| {ratio('postgres')} | {ratio('file')} | |",
         f"| non-2xx answers under wrk | {errors} | | |",
-        "",
     ]
 
 
