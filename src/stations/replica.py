@@ -42,8 +42,8 @@ from stations.catalog import Catalog
 from stations.errors import StationsError, StoreUnavailable
 from stations.holder import CatalogHolder
 from stations.models import Station
+from stations.replica_start import batches, load_catalog, save
 from stations.settings import Settings
-from stations.storage import journal
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
 from stations.storage.postgres.store import PostgresStore
@@ -195,9 +195,11 @@ class ReplicaHolder(CatalogHolder):
         if changes is None:
             if not reload:  # the loop was replaced, or the log cannot be followed from here
                 log.info("reloading the stations and the loop from the store")
-            return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
-        batches = _batches(changes.entries, self.cache)
-        return _Update(base, None, batches, changes.position)
+            catalog = Catalog.from_settings(self.settings, self.cache)
+            save(self.settings, catalog)  # the next start maps it (`replica_start`)
+            return _Update(base, catalog, [], base)
+        found = batches(changes.entries, self.cache)
+        return _Update(base, None, found, changes.position)
 
     async def _install_soon(self, update: _Update) -> bool:
         return self._install(update)
@@ -280,26 +282,6 @@ class _Update:
     loop: str | None = None  # the loop file's identity a reloaded catalog was read after
 
 
-def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str, Station | None]]:
-    """Change-log entries as `Catalog.with_changes` batches, in order, stations validated.
-
-    A station removed and then written again starts a new batch (it goes to the end, as the
-    store lists it). `StationsError` if a row is invalid (the store never writes one).
-    """
-    batches: list[dict[str, Station | None]] = [{}]
-    for entry in entries:
-        if entry.feature is None:
-            batches[-1][entry.station_id] = None
-            continue
-        if batches[-1].get(entry.station_id, False) is None:
-            batches.append({})
-        station, problems, _ = cache.parse(entry.feature, f"change {entry.line}")
-        if station is None:
-            raise StationsError("invalid change-log row: " + "; ".join(problems))
-        batches[-1][entry.station_id] = station
-    return [b for b in batches if b]
-
-
 def _loop_file_identity(settings: Settings, unknown: str = "") -> str:
     """The loop file's identity; ``unknown`` if it cannot be read.
 
@@ -320,5 +302,5 @@ def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHol
         return CatalogHolder.for_settings(settings, catalog)
     cache = FeatureCache()
     loop_version = _loop_file_identity(settings)  # before loading: a change after it shows
-    loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+    loaded = catalog if catalog is not None else load_catalog(settings, cache)
     return ReplicaHolder(loaded, settings, cache, loop_version)

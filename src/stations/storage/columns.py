@@ -38,7 +38,7 @@ from stations.masks import AMENITY_BIT, KIND_CODE, STATUS_CODE
 from stations.models import Amenity, Kind, PositionAccuracy, Station, StationProperties, Status
 from stations.storage.files import atomic_write_bytes
 from stations.storage.journal import journal_path
-from stations.storage.snapshot import Position, file_identity
+from stations.storage.snapshot import LogPosition, Position, StorePosition, file_identity
 
 log = logging.getLogger("stations.columns")
 
@@ -64,7 +64,9 @@ def current_position(stations_path: Path) -> Position:
     return Position(identity, st.st_ino, st.st_size)
 
 
-def _position_doc(position: Position) -> dict[str, Any]:
+def _position_doc(position: StorePosition) -> dict[str, Any]:
+    if isinstance(position, LogPosition):  # a replica's cache (`storage.postgres.cache`)
+        return {"source": position.source, "seq": position.seq}
     return {
         "snapshot": position.snapshot,
         "journal_inode": position.journal_inode,
@@ -89,7 +91,7 @@ def _id_lookup(stations: Sequence[Station]) -> dict[str, npt.NDArray[Any]]:
     return {"ids_sorted": ids[order], "ids_rank": order.astype(np.int64)}
 
 
-def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
+def encode(stations: Sequence[Station], position: StorePosition, warnings: list[str]) -> bytes:
     """The column file of validated ``stations`` read at ``position`` (with their warnings)."""
     n = len(stations)
     blobs = [_props_json(s) for s in stations]
@@ -151,14 +153,21 @@ class Stale(Exception):
 @dataclass(frozen=True, slots=True)
 class _Header:
     count: int
-    position: Position
+    position: StorePosition
     warnings: list[str]
     arrays: dict[str, Any]
     crc32: int
     start: int
 
 
-def _header(buf: mmap.mmap | bytes, position: Position) -> _Header:
+def _stored_position(doc: dict[str, Any]) -> StorePosition:
+    if "source" in doc:
+        return LogPosition(str(doc["source"]), int(doc["seq"]))
+    return Position(str(doc["snapshot"]), doc["journal_inode"], int(doc["journal_offset"]))
+
+
+def _header(buf: mmap.mmap | bytes, position: StorePosition | None) -> _Header:
+    """The checked header; ``position``: the one it must record (None: any)."""
     if buf[: len(MAGIC)] != MAGIC:
         raise Stale("not a column file")
     size = int.from_bytes(buf[len(MAGIC) : len(MAGIC) + 8], "little")
@@ -169,11 +178,7 @@ def _header(buf: mmap.mmap | bytes, position: Position) -> _Header:
         doc = orjson.loads(buf[len(MAGIC) + 8 : start])
         if doc["format"] != FORMAT:
             raise Stale(f"format {doc['format']}, this version reads {FORMAT}")
-        got = Position(
-            str(doc["position"]["snapshot"]),
-            doc["position"]["journal_inode"],
-            int(doc["position"]["journal_offset"]),
-        )
+        got = _stored_position(doc["position"])
         header = _Header(
             int(doc["count"]),
             got,
@@ -186,7 +191,7 @@ def _header(buf: mmap.mmap | bytes, position: Position) -> _Header:
         raise Stale(f"unreadable header ({exc})") from None
     if not doc.get("validated"):
         raise Stale("not validated")
-    if got != position:
+    if position is not None and got != position:
         raise Stale(f"written at {got}, the files are at {position}")
     return header
 
@@ -318,9 +323,24 @@ def load(path: Path, cache_entries: int) -> Columns | None:
     None (with a log line saying why) when there is none, or it is stale, of another format,
     truncated or corrupt: the caller then reads the GeoJSON (and writes a new column file).
     """
-    target = columns_path(path)
     try:
         position = current_position(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("column file of %s ignored: %s", path, exc)
+        return None
+    return open_columns(columns_path(path), position, cache_entries, "reading the GeoJSON")
+
+
+def open_columns(
+    target: Path, position: StorePosition | None, cache_entries: int, instead: str
+) -> Columns | None:
+    """The column file ``target``, mapped and checked; None (logged, saying ``instead``) if bad.
+
+    ``position``: the one its header must record (None: any, the caller checks it).
+    """
+    try:
         with open(target, "rb") as handle:
             buffer: mmap.mmap | bytes = (
                 mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
@@ -344,5 +364,5 @@ def load(path: Path, cache_entries: int) -> Columns | None:
             raise Stale("corrupt (CRC mismatch)")
         return Columns(buffer, header, cache_entries)
     except Stale as exc:
-        log.warning("column file %s ignored, reading the GeoJSON: %s", target, exc)
+        log.warning("column file %s ignored, %s: %s", target, instead, exc)
         return None
