@@ -121,7 +121,7 @@ def _older_format(settings: Settings) -> None:
 
 def _pruned(settings: Settings) -> None:
     assert settings.database_url is not None
-    store = PostgresStore(settings.database_url)
+    store = PostgresStore(settings.database_url, keep_changes=0)
     for sid in ("pruned-1", "pruned-2"):  # two folds: the log then starts after the cache
         store.create(station(sid, 107.2, 28.9), "office")
         store.compact()
@@ -174,6 +174,27 @@ def test_a_worker_that_finds_the_cache_being_written_leaves_it_be(tmp_path):
         assert not replica_cache.write(target, catalog.all, moved, [])
     assert target.read_bytes() == before
     assert oct(target.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_folds_keep_the_last_changes_so_a_cache_survives_them(tmp_path, caplog):
+    """`serve` folds at start and the API after each pause in writes: a cache outlives both."""
+    settings = settings_for(pgcluster.bundled_database(), tmp_path)
+    load_catalog(settings)
+    assert settings.database_url is not None
+    store = PostgresStore(settings.database_url, keep_changes=3)
+    for i in range(3):  # three folds, each after one write: only the last three rows kept
+        store.create(station(f"folded-{i}", 107.2, 28.9), "office")
+        store.compact()
+    with caplog.at_level(logging.INFO, logger="stations.replica"):
+        loaded = load_catalog(settings)
+    assert "started from the replica cache" in caplog.text and "3 changes since" in caplog.text
+    assert {f"folded-{i}" for i in range(3)} <= set(loaded.by_id)
+    store.create(station("folded-3", 107.2, 28.9), "office")
+    store.compact()  # four changes past the cache now: the first one is gone
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="stations.replica"):
+        assert "folded-3" in load_catalog(settings).by_id
+    assert "compacted" in caplog.text
 
 
 def test_small_data_and_a_blank_setting_keep_no_cache(tmp_path):

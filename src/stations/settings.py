@@ -268,6 +268,14 @@ class Settings(BaseSettings):
         "columns_min_stations stations is cached.",
     )
 
+    database_keep_changes: int = Field(
+        default=100_000,
+        ge=0,
+        le=100_000_000,
+        description="Change-log rows a fold of the PostgreSQL store keeps at least: a replica "
+        "whose cache is that few changes behind still starts from it.",
+    )
+
     @field_validator("replica_cache_dir", mode="before")
     @classmethod
     def _blank_cache_dir(cls, value: object) -> object:
