@@ -13,6 +13,9 @@ For each size:
   each round: the first full read (the column file removed first; the read writes it again)
   and the start that maps that column file (`storage.columns`), which is what every start
   after the first one is;
+- ``stations serve --workers 2`` to its first ``/api/nearest`` answer, and its workers' memory:
+  from the database (no replica cache), the first start with a replica cache (it loads the
+  database and writes the cache) and the later ones (they map it and catch up), taking turns;
 - creates per second through the store (`open_store(...).create`), 1 and 4 writer processes,
   for --seconds each, on each store (the GeoJSON store on a copy of the same file);
 - propagation lag at 20 writes/s: a writer process creates stations on PostgreSQL; a
@@ -28,6 +31,7 @@ The machine is shared (2 cores): quote the ratios, measured in the same run.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import shutil
@@ -55,6 +59,7 @@ from bench_api import (  # noqa: E402
     wait_ready,
     write_stations,
 )
+from bench_start import first_answer  # noqa: E402
 from stations.catalog import Catalog  # noqa: E402
 from stations.replica import ReplicaHolder  # noqa: E402
 from stations.settings import DEFAULT_GEODATA, Settings  # noqa: E402
@@ -135,30 +140,39 @@ def creates_per_s(settings: Settings, writers: int, seconds: float, tag: str) ->
     return sum(counts) / seconds
 
 
-def _paced_writer(url: str, n: int, rate: float, out: Any) -> None:
+def _paced_writer(url: str, n: int, rate: float, out: Any, prefix: str) -> None:
     store = open_store(settings_for(url=url))
     start = time.time()
     for i in range(n):
         time.sleep(max(0.0, start + i / rate - time.time()))
-        store.create(feature(f"lag-{i}", i), "bench")
+        store.create(feature(f"{prefix}-{i}", i), "bench")
         out[i] = time.time()
 
 
-def propagation_lag(url: str, rate: float, seconds: float) -> tuple[float, float]:
-    """p50 and p99 (ms) of acknowledged-to-visible on a following replica, at ``rate``/s."""
+def propagation_lag(
+    url: str, rate: float, seconds: float, frozen: bool = True
+) -> tuple[float, float]:
+    """p50 and p99 (ms) of acknowledged-to-visible on a following replica, at ``rate``/s.
+
+    The replica freezes its catalog out of the collector's scans, as a served one does;
+    ``frozen=False`` undoes that (how it was measured before: full collections of ~0.5 s).
+    """
     settings = settings_for(url=url).model_copy(update={"database_poll_s": 1.0})
     cache = FeatureCache()
     holder = ReplicaHolder(Catalog.from_settings(settings, cache), settings, cache)
+    if not frozen:
+        gc.unfreeze()
+    prefix = f"lag{int(frozen)}"
     n = int(rate * seconds)
     context = multiprocessing.get_context("spawn")
     acked = context.Array("d", n, lock=False)
     seen = [0.0] * n
-    writer = context.Process(target=_paced_writer, args=(url, n, rate, acked))
+    writer = context.Process(target=_paced_writer, args=(url, n, rate, acked, prefix))
     writer.start()
 
     def watch() -> None:
         for i in range(n):
-            sid = f"lag-{i}"
+            sid = f"{prefix}-{i}"
             while sid not in holder.catalog.by_id:
                 time.sleep(0.0005)
             seen[i] = time.time()
@@ -240,7 +254,7 @@ def main() -> None:
     args.out.write_text("\n".join(lines) + "\n", "utf-8")
 
 
-PARTS = ("import", "cold", "creates", "lag", "nearest")
+PARTS = ("import", "cold", "serve", "creates", "lag", "nearest")
 
 
 def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namespace) -> list[str]:
@@ -258,6 +272,8 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
     rows = [f"| `stations db import` | {imported:.1f} s | | |"]
     if "cold" in args.only:
         rows += cold_rows(path, url, args.rounds)
+    if "serve" in args.only:
+        rows += serve_rows(path, url, tmp, args.rounds)
     if "creates" in args.only:
         rows += creates_rows(path, url, tmp, args.seconds)
     if "lag" in args.only:
@@ -315,6 +331,38 @@ def creates_rows(path: Path, url: str, tmp: Path, seconds: int) -> list[str]:
         f"| creates/s, {w} writer{'s' if w > 1 else ''} | {rates[('postgres', w)]:.0f} "
         f"| {rates[('file', w)]:.0f} | {rates[('postgres', w)] / rates[('file', w)]:.2f} |"
         for w in (1, 4)
+    ]
+
+
+def serve_rows(path: Path, url: str, tmp: Path, rounds: int) -> list[str]:
+    """`stations serve --workers 2` to its first /api/nearest: from the database, from the
+    replica cache (the start that writes it, and the later ones that map it); then memory."""
+    cache = tmp / "replica-cache"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
+    env = {**base_env, "STATIONS_DATABASE_URL": url}
+    runs: dict[str, list[dict[str, float]]] = {"database": [], "writes": [], "cache": []}
+    for _ in range(rounds):
+        shutil.rmtree(cache, ignore_errors=True)
+        for name, folder in (("database", ""), ("writes", str(cache)), ("cache", str(cache))):
+            start_env = {**env, "STATIONS_REPLICA_CACHE_DIR": folder}
+            runs[name].append(first_answer(path, start_env, timeout=900))
+            print(name, runs[name][-1], flush=True)
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    db, cached = med("database", "first_s"), med("cache", "first_s")
+    return [
+        f"| `serve --workers 2` to the first /api/nearest (median of {rounds}): from the "
+        f"database | {db:.1f} s | | |",
+        f"| the same, writing the replica cache (first start) | {med('writes', 'first_s'):.1f} s "
+        f"| | {med('writes', 'first_s') / db:.2f} |",
+        f"| the same, from the replica cache (every later start) | {cached:.2f} s | "
+        f"| {db / cached:.1f}x faster |",
+        f"| worker RSS max / USS of both, from the database | {med('database', 'rss_max'):.0f} / "
+        f"{med('database', 'uss_sum'):.0f} MiB | | |",
+        f"| worker RSS max / USS of both, from the replica cache | {med('cache', 'rss_max'):.0f} "
+        f"/ {med('cache', 'uss_sum'):.0f} MiB | | |",
     ]
 
 
