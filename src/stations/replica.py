@@ -211,9 +211,10 @@ class ReplicaHolder(CatalogHolder):
         if update.catalog is not None:
             self.catalog = update.catalog
             assert isinstance(update.catalog.position, LogPosition)
+            if update.catalog.position.source != self.position.source:
+                self.latest = -1  # the numbers announced so far were another log's
             self.position = update.catalog.position
             self.loop_version = update.loop or self.loop_version
-            self.latest = self.position.seq  # numbers announced before may be another log's
             gc.freeze()  # as at start (`__init__`): the collector never scans the catalog
         else:
             catalog = self.catalog
