@@ -1,6 +1,7 @@
 """The PostgreSQL store against the GeoJSON store, on N synthetic stations, in one run.
 
 Run:  .venv/bin/python benchmarks/bench_postgres.py [--sizes 186000] [--seconds 10] [--rounds 3]
+      [--only import cold creates lag nearest]
 Needs PostgreSQL with PostGIS (a throwaway cluster is started as the tests do, but with fsync
 on, as the GeoJSON store fsyncs its journal) and `wrk`.
 
@@ -12,6 +13,9 @@ For each size:
   each round: the first full read (the column file removed first; the read writes it again)
   and the start that maps that column file (`storage.columns`), which is what every start
   after the first one is;
+- ``stations serve --workers 2`` to its first ``/api/nearest`` answer, and its workers' memory:
+  from the database (no replica cache), the first start with a replica cache (it loads the
+  database and writes the cache) and the later ones (they map it and catch up), taking turns;
 - creates per second through the store (`open_store(...).create`), 1 and 4 writer processes,
   for --seconds each, on each store (the GeoJSON store on a copy of the same file);
 - propagation lag at 20 writes/s: a writer process creates stations on PostgreSQL; a
@@ -27,6 +31,7 @@ The machine is shared (2 cores): quote the ratios, measured in the same run.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import shutil
@@ -54,6 +59,7 @@ from bench_api import (  # noqa: E402
     wait_ready,
     write_stations,
 )
+from bench_start import first_answer  # noqa: E402
 from stations.catalog import Catalog  # noqa: E402
 from stations.replica import ReplicaHolder  # noqa: E402
 from stations.settings import DEFAULT_GEODATA, Settings  # noqa: E402
@@ -134,30 +140,39 @@ def creates_per_s(settings: Settings, writers: int, seconds: float, tag: str) ->
     return sum(counts) / seconds
 
 
-def _paced_writer(url: str, n: int, rate: float, out: Any) -> None:
+def _paced_writer(url: str, n: int, rate: float, out: Any, prefix: str) -> None:
     store = open_store(settings_for(url=url))
     start = time.time()
     for i in range(n):
         time.sleep(max(0.0, start + i / rate - time.time()))
-        store.create(feature(f"lag-{i}", i), "bench")
+        store.create(feature(f"{prefix}-{i}", i), "bench")
         out[i] = time.time()
 
 
-def propagation_lag(url: str, rate: float, seconds: float) -> tuple[float, float]:
-    """p50 and p99 (ms) of acknowledged-to-visible on a following replica, at ``rate``/s."""
+def propagation_lag(
+    url: str, rate: float, seconds: float, frozen: bool = True
+) -> tuple[float, float]:
+    """p50 and p99 (ms) of acknowledged-to-visible on a following replica, at ``rate``/s.
+
+    The replica freezes its catalog out of the collector's scans, as a served one does;
+    ``frozen=False`` undoes that (how it was measured before: full collections of ~0.5 s).
+    """
     settings = settings_for(url=url).model_copy(update={"database_poll_s": 1.0})
     cache = FeatureCache()
     holder = ReplicaHolder(Catalog.from_settings(settings, cache), settings, cache)
+    if not frozen:
+        gc.unfreeze()
+    prefix = f"lag{int(frozen)}"
     n = int(rate * seconds)
     context = multiprocessing.get_context("spawn")
     acked = context.Array("d", n, lock=False)
     seen = [0.0] * n
-    writer = context.Process(target=_paced_writer, args=(url, n, rate, acked))
+    writer = context.Process(target=_paced_writer, args=(url, n, rate, acked, prefix))
     writer.start()
 
     def watch() -> None:
         for i in range(n):
-            sid = f"lag-{i}"
+            sid = f"{prefix}-{i}"
             while sid not in holder.catalog.by_id:
                 time.sleep(0.0005)
             seen[i] = time.time()
@@ -217,6 +232,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "postgres.md")
+    parser.add_argument(
+        "--only", nargs="+", choices=PARTS, default=list(PARTS),
+        help="Measure only these parts (the stations are always imported).",
+    )  # fmt: skip
     args = parser.parse_args()
     cluster = pgcluster.Cluster(durable=True).init()  # fsync on: the file store fsyncs too
     cluster.start()
@@ -235,8 +254,14 @@ def main() -> None:
     args.out.write_text("\n".join(lines) + "\n", "utf-8")
 
 
+PARTS = ("import", "cold", "serve", "creates", "lag", "nearest")
+
+
 def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namespace) -> list[str]:
-    """Every measurement at ``n`` stations; the report's lines (long because it is the list)."""
+    """The parts of ``args.only`` at ``n`` stations; the report's lines.
+
+    The stations are always written and imported (every other part needs the database).
+    """
     path = tmp / f"stations-{n}.geojson"
     lon, lat = write_stations(n, path)
     url = cluster.new_database()
@@ -244,8 +269,39 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
     cli("db", "upgrade", env=env)
     imported = cli("db", "import", str(path), env=env)
     print(f"{n:,}: db import {imported:.1f} s", flush=True)
+    rows = [f"| `stations db import` | {imported:.1f} s | | |"]
+    if "cold" in args.only:
+        rows += cold_rows(path, url, args.rounds)
+    if "serve" in args.only:
+        rows += serve_rows(path, url, tmp, args.rounds)
+    if "creates" in args.only:
+        rows += creates_rows(path, url, tmp, args.seconds)
+    if "lag" in args.only:
+        lag50, lag99 = propagation_lag(url, 20.0, 15.0)
+        old50, old99 = propagation_lag(url, 20.0, 15.0, frozen=False)
+        print(f"lag p50 {lag50:.1f} ms p99 {lag99:.1f} ms; unfrozen {old50:.1f} / {old99:.1f}",
+              flush=True)  # fmt: skip
+        rows += [
+            f"| propagation lag at 20 writes/s, p50 / p99 | {lag50:.1f} / {lag99:.1f} ms | | |",
+            f"| the same, catalog left to the collector (as measured before) "
+            f"| {old50:.1f} / {old99:.1f} ms | | |",
+        ]
+    if "nearest" in args.only:
+        rows += nearest_rows(path, url, lon, lat, args.seconds, args.rounds)
+    return [
+        f"### {n:,} synthetic stations",
+        "",
+        "| measure | PostgreSQL | GeoJSON file | ratio |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
+def cold_rows(path: Path, url: str, rounds: int) -> list[str]:
+    """`Catalog.from_settings` from the database, the file's first read, its column file."""
     cold = {"postgres": [], "file": [], "mapped": []}  # type: dict[str, list[float]]
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         cold["postgres"].append(cold_start(settings_for(url=url)))
         columns_path(path).unlink(missing_ok=True)
         cold["file"].append(cold_start(settings_for(path=path)))
@@ -253,20 +309,72 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
     pg_cold, file_cold, mapped = (statistics.median(cold[k]) for k in cold)
     print(f"cold start: postgres {pg_cold:.1f} s, file {file_cold:.1f} s, mapped {mapped:.1f} s",
           flush=True)  # fmt: skip
+    return [
+        f"| cold start (`Catalog.from_settings`, fresh process; median of {rounds}), "
+        f"file: first full read | {pg_cold:.1f} s | {file_cold:.1f} s "
+        f"| {pg_cold / file_cold:.2f} |",
+        f"| cold start, file: mapping its column file (every later start) "
+        f"| {pg_cold:.1f} s | {mapped:.2f} s | {pg_cold / mapped:.1f} |",
+    ]
+
+
+def creates_rows(path: Path, url: str, tmp: Path, seconds: int) -> list[str]:
+    """Creates per second with 1 and 4 writer processes, on each store."""
     rates = {}
     for writers in (1, 4):
         copy = tmp / f"copy-{writers}.geojson"
         shutil.copy(path, copy)
         rates[("postgres", writers)] = creates_per_s(
-            settings_for(url=url), writers, args.seconds, f"pg{writers}"
+            settings_for(url=url), writers, seconds, f"pg{writers}"
         )
         rates[("file", writers)] = creates_per_s(
-            settings_for(path=copy), writers, args.seconds, f"f{writers}"
+            settings_for(path=copy), writers, seconds, f"f{writers}"
         )
         print(rates, flush=True)
-    lag50, lag99 = propagation_lag(url, 20.0, 15.0)
-    print(f"lag p50 {lag50:.1f} ms p99 {lag99:.1f} ms", flush=True)
-    runs = nearest_throughput(path, url, lon, lat, args.seconds, args.rounds)
+    return [
+        f"| creates/s, {w} writer{'s' if w > 1 else ''} | {rates[('postgres', w)]:.0f} "
+        f"| {rates[('file', w)]:.0f} | {rates[('postgres', w)] / rates[('file', w)]:.2f} |"
+        for w in (1, 4)
+    ]
+
+
+def serve_rows(path: Path, url: str, tmp: Path, rounds: int) -> list[str]:
+    """`stations serve --workers 2` to its first /api/nearest: from the database, from the
+    replica cache (the start that writes it, and the later ones that map it); then memory."""
+    cache = tmp / "replica-cache"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
+    env = {**base_env, "STATIONS_DATABASE_URL": url}
+    runs: dict[str, list[dict[str, float]]] = {"database": [], "writes": [], "cache": []}
+    for _ in range(rounds):
+        shutil.rmtree(cache, ignore_errors=True)
+        for name, folder in (("database", ""), ("writes", str(cache)), ("cache", str(cache))):
+            start_env = {**env, "STATIONS_REPLICA_CACHE_DIR": folder}
+            runs[name].append(first_answer(path, start_env, timeout=900))
+            print(name, runs[name][-1], flush=True)
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    db, cached = med("database", "first_s"), med("cache", "first_s")
+    return [
+        f"| `serve --workers 2` to the first /api/nearest (median of {rounds}): from the "
+        f"database | {db:.1f} s | | |",
+        f"| the same, writing the replica cache (first start) | {med('writes', 'first_s'):.1f} s "
+        f"| | {med('writes', 'first_s') / db:.2f} |",
+        f"| the same, from the replica cache (every later start) | {cached:.2f} s | "
+        f"| {db / cached:.1f}x faster |",
+        f"| worker RSS max / USS of both, from the database | {med('database', 'rss_max'):.0f} / "
+        f"{med('database', 'uss_sum'):.0f} MiB | | |",
+        f"| worker RSS max / USS of both, from the replica cache | {med('cache', 'rss_max'):.0f} "
+        f"/ {med('cache', 'uss_sum'):.0f} MiB | | |",
+    ]
+
+
+def nearest_rows(
+    path: Path, url: str, lon: np.ndarray, lat: np.ndarray, seconds: int, rounds: int
+) -> list[str]:
+    """/api/nearest req/s on each service and their ratios to the bare endpoint."""
+    runs = nearest_throughput(path, url, lon, lat, seconds, rounds)
 
     def rps(name: str) -> float:
         return statistics.median(r["rps"] for r in runs[name])
@@ -277,27 +385,11 @@ def measure(n: int, tmp: Path, cluster: pgcluster.Cluster, args: argparse.Namesp
 
     errors = sum(r["errors"] for name in ("postgres", "file") for r in runs[name])
     return [
-        f"### {n:,} synthetic stations",
-        "",
-        "| measure | PostgreSQL | GeoJSON file | ratio |",
-        "|---|---:|---:|---:|",
-        f"| `stations db import` | {imported:.1f} s | | |",
-        f"| cold start (`Catalog.from_settings`, fresh process; median of {args.rounds}), "
-        f"file: first full read | {pg_cold:.1f} s | {file_cold:.1f} s "
-        f"| {pg_cold / file_cold:.2f} |",
-        f"| cold start, file: mapping its column file (every later start) "
-        f"| {pg_cold:.1f} s | {mapped:.2f} s | {pg_cold / mapped:.1f} |",
-        f"| creates/s, 1 writer | {rates[('postgres', 1)]:.0f} | {rates[('file', 1)]:.0f} "
-        f"| {rates[('postgres', 1)] / rates[('file', 1)]:.2f} |",
-        f"| creates/s, 4 writers | {rates[('postgres', 4)]:.0f} | {rates[('file', 4)]:.0f} "
-        f"| {rates[('postgres', 4)] / rates[('file', 4)]:.2f} |",
-        f"| propagation lag at 20 writes/s, p50 / p99 | {lag50:.1f} / {lag99:.1f} ms | | |",
-        f"| /api/nearest k=5 req/s (--workers 2, wrk 1x32; median of {args.rounds}) "
+        f"| /api/nearest k=5 req/s (--workers 2, wrk 1x32; median of {rounds}) "
         f"| {rps('postgres'):,.0f} | {rps('file'):,.0f} | |",
         f"| ratio to the bare endpoint ({rps('bare'):,.0f} req/s), same rounds "
         f"| {ratio('postgres')} | {ratio('file')} | |",
         f"| non-2xx answers under wrk | {errors} | | |",
-        "",
     ]
 
 

@@ -13,7 +13,10 @@ the files, and follows the store's change log (`storage.postgres.store`) in sequ
   snapshot in that thread, while the old catalog keeps being served; so does a loop
   replaced in the database (its change-log row, in sequence order with the stations');
 - a request never waits on the database: `get` returns the catalog at hand. The worker that
-  wrote catches up before it answers (`refresh`), so a client reads its own writes;
+  wrote catches up before it answers (`refresh`), so a client reads its own writes; when
+  that catch-up installs first, the thread reads again at once from where it left it;
+- a loaded catalog is frozen out of the cyclic collector's scans (`gc.freeze`), at start and
+  after each reload: a full collection over it held the GIL ~0.5 s at 186,000 stations;
 - when the database is lost, reads go on from memory, `health` says ``degraded`` with the last
   sequence number applied, and the thread reconnects every poll interval until it is back;
 - with ``STATIONS_DATABASE_READ_URL`` (a streaming-replication standby) the replica loads and
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 import hashlib
 import logging
 import threading
@@ -38,8 +42,8 @@ from stations.catalog import Catalog
 from stations.errors import StationsError, StoreUnavailable
 from stations.holder import CatalogHolder
 from stations.models import Station
+from stations.replica_start import batches, load_catalog, save
 from stations.settings import Settings
-from stations.storage import journal
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
 from stations.storage.postgres.store import PostgresStore
@@ -89,6 +93,10 @@ class ReplicaHolder(CatalogHolder):
         #: The newest sequence number the database announced (NOTIFY or a read); behind = it - ours.
         self.latest = self.position.seq
         self.error: str | None = None
+        # The loaded catalog lives until a reload replaces it: out of the cyclic collector's
+        # reach, whose full collections would otherwise scan its millions of objects (~0.5 s
+        # at 186,000 stations, holding the GIL: requests and this follower stall meanwhile).
+        gc.freeze()
         try:  # catalogs are swapped on the event loop, never under a request's feet
             self._event_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -154,17 +162,27 @@ class ReplicaHolder(CatalogHolder):
             return
         if update.catalog is not None:
             update = dataclasses.replace(update, loop=loop)
+        for _ in range(5):
+            if self._install_from_thread(update):
+                return
+            # Another catch-up (a write's `refresh`) installed first, possibly from an older
+            # read than ours: read again from where it left us, at once. The announcements
+            # this read answered were consumed; waiting for the next would leave their
+            # writes unapplied until the poll.
+            update = self._fetch(self._store)
+
+    def _install_from_thread(self, update: _Update) -> bool:
+        """Install ``update`` on the event loop (or here, without one); False if we moved on."""
         if self._event_loop is None:
-            self._install(update)
-            return
+            return self._install(update)
         done = asyncio.run_coroutine_threadsafe(self._install_soon(update), self._event_loop)
         while not self._stop.is_set():  # the loop may be shutting down (it waits for us)
             try:
-                done.result(timeout=0.2)
-                return
+                return bool(done.result(timeout=0.2))
             except concurrent.futures.TimeoutError:
                 continue
         done.cancel()
+        return True  # shutting down: nothing more to follow
 
     def _fetch(self, source: PostgresStore, reload: bool = False) -> _Update:
         """(In a thread) the changes since our position, parsed; or a whole catalog reloaded.
@@ -177,9 +195,11 @@ class ReplicaHolder(CatalogHolder):
         if changes is None:
             if not reload:  # the loop was replaced, or the log cannot be followed from here
                 log.info("reloading the stations and the loop from the store")
-            return _Update(base, Catalog.from_settings(self.settings, self.cache), [], base)
-        batches = _batches(changes.entries, self.cache)
-        return _Update(base, None, batches, changes.position)
+            catalog = Catalog.from_settings(self.settings, self.cache)
+            save(self.settings, catalog)  # the next start maps it (`replica_start`)
+            return _Update(base, catalog, [], base)
+        found = batches(changes.entries, self.cache)
+        return _Update(base, None, found, changes.position)
 
     async def _install_soon(self, update: _Update) -> bool:
         return self._install(update)
@@ -191,8 +211,11 @@ class ReplicaHolder(CatalogHolder):
         if update.catalog is not None:
             self.catalog = update.catalog
             assert isinstance(update.catalog.position, LogPosition)
+            if update.catalog.position.source != self.position.source:
+                self.latest = -1  # the numbers announced so far were another log's
             self.position = update.catalog.position
             self.loop_version = update.loop or self.loop_version
+            gc.freeze()  # as at start (`__init__`): the collector never scans the catalog
         else:
             catalog = self.catalog
             for batch in update.batches:
@@ -226,12 +249,16 @@ class ReplicaHolder(CatalogHolder):
     def _listen(self, conn: psycopg.Connection[tuple[object, ...]], poll: float) -> None:
         while not self._stop.is_set():
             deadline = time.monotonic() + poll
-            for note in conn.notifies(timeout=poll, stop_after=1):
-                if note.payload.isdigit():
-                    self.latest = max(self.latest, int(note.payload))
+            self._notes(conn, poll)
             if time.monotonic() < deadline and self.latest <= self.position.seq:
                 continue  # a notification we already applied (our own write)
             self.catch_up()
+
+    def _notes(self, conn: psycopg.Connection[tuple[object, ...]], poll: float) -> None:
+        """Wait up to ``poll`` for announcements (NOTIFY); note the newest sequence number."""
+        for note in conn.notifies(timeout=poll, stop_after=1):
+            if note.payload.isdigit():
+                self.latest = max(self.latest, int(note.payload))
 
     def _lost(self, exc: BaseException) -> None:
         error = str(unavailable(self._url, exc) if not isinstance(exc, StoreUnavailable) else exc)
@@ -256,26 +283,6 @@ class _Update:
     loop: str | None = None  # the loop file's identity a reloaded catalog was read after
 
 
-def _batches(entries: list[journal.Entry], cache: FeatureCache) -> list[dict[str, Station | None]]:
-    """Change-log entries as `Catalog.with_changes` batches, in order, stations validated.
-
-    A station removed and then written again starts a new batch (it goes to the end, as the
-    store lists it). `StationsError` if a row is invalid (the store never writes one).
-    """
-    batches: list[dict[str, Station | None]] = [{}]
-    for entry in entries:
-        if entry.feature is None:
-            batches[-1][entry.station_id] = None
-            continue
-        if batches[-1].get(entry.station_id, False) is None:
-            batches.append({})
-        station, problems, _ = cache.parse(entry.feature, f"change {entry.line}")
-        if station is None:
-            raise StationsError("invalid change-log row: " + "; ".join(problems))
-        batches[-1][entry.station_id] = station
-    return [b for b in batches if b]
-
-
 def _loop_file_identity(settings: Settings, unknown: str = "") -> str:
     """The loop file's identity; ``unknown`` if it cannot be read.
 
@@ -296,5 +303,5 @@ def holder_for(settings: Settings, catalog: Catalog | None = None) -> CatalogHol
         return CatalogHolder.for_settings(settings, catalog)
     cache = FeatureCache()
     loop_version = _loop_file_identity(settings)  # before loading: a change after it shows
-    loaded = catalog if catalog is not None else Catalog.from_settings(settings, cache)
+    loaded = catalog if catalog is not None else load_catalog(settings, cache)
     return ReplicaHolder(loaded, settings, cache, loop_version)

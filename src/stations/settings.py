@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from ipaddress import ip_network
 from pathlib import Path
@@ -258,6 +259,29 @@ class Settings(BaseSettings):
         "the stations from (by polling); writes still go to database_url.",
     )
 
+    # -- the replica cache (issue 19): a PostgreSQL replica starts from a local column file --
+    replica_cache_dir: Path | None = Field(
+        default_factory=lambda: default_cache_dir(),
+        description="Where a PostgreSQL-backed replica keeps the column file of what it loaded "
+        "(per database), so that its next start maps it and catches up through the change log "
+        "instead of reading the whole database. Blank: no cache. Only data of at least "
+        "columns_min_stations stations is cached.",
+    )
+
+    database_keep_changes: int = Field(
+        default=100_000,
+        ge=0,
+        le=100_000_000,
+        description="Change-log rows a fold of the PostgreSQL store keeps at least: a replica "
+        "whose cache is that few changes behind still starts from it.",
+    )
+
+    @field_validator("replica_cache_dir", mode="before")
+    @classmethod
+    def _blank_cache_dir(cls, value: object) -> object:
+        """A blank value turns the cache off."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url", "database_read_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
@@ -312,6 +336,12 @@ class Settings(BaseSettings):
         description="Seconds an address stays in the penalty box: requests other than "
         "/api/nearest and /api/within are held unanswered, then reset (0: no penalty box).",
     )
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/stations`` (``~/.cache/stations``): local, private to the user."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stations"
 
 
 #: What a public address may hold: letters, digits and the URL characters a QR code carries well.

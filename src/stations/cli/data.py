@@ -25,6 +25,7 @@ from stations.cli.db import WaitForDb, wait_for_database
 from stations.coords import CRS
 from stations.errors import DataError, StationsError
 from stations.loop import load_loop
+from stations.replica_start import load_catalog
 from stations.settings import Settings
 from stations.storage import columns as column_file
 from stations.storage.checks import check_file
@@ -246,6 +247,8 @@ def _paths_in_environment(settings: Settings) -> Iterator[None]:
 def load_checked(settings: Settings) -> Catalog:
     """Load the data to serve; a broken stations file is refused, naming its last backup."""
     try:
+        if settings.database_url:  # a replica's cache caught up, or the database (then cached)
+            return load_catalog(settings)
         return Catalog.from_settings(settings)
     except DataError as exc:
         raise with_backup_hint(exc, settings.stations_path) from None

@@ -9,9 +9,9 @@ Python objects only when it is asked for (`Columns.station`, a bounded LRU).
 
 The GeoJSON stays the source of truth. The column file is a cache keyed by the position it was
 read at (`storage.snapshot.Position`: the GeoJSON's identity and its journal's inode and
-offset), written after a full load of the GeoJSON, and used only while the files are still at
-exactly that position. A column file that is stale, of another format version, truncated or
-corrupt (a CRC-32 of its arrays) is ignored with a log line and rewritten by the next full load.
+offset; a PostgreSQL replica's cache: a `LogPosition`), written after a full load or a fold, and
+used only at exactly that position. One stale, of another format, truncated or corrupt (a CRC-32
+of its arrays) is ignored with a log line and rewritten by the next full load.
 
 Layout: ``MAGIC``, the header's length (8 bytes, little-endian), the header (JSON: format,
 position, warnings, the arrays' dtype, shape and offset, the CRC), then the arrays, each
@@ -38,7 +38,7 @@ from stations.masks import AMENITY_BIT, KIND_CODE, STATUS_CODE
 from stations.models import Amenity, Kind, PositionAccuracy, Station, StationProperties, Status
 from stations.storage.files import atomic_write_bytes
 from stations.storage.journal import journal_path
-from stations.storage.snapshot import Position, file_identity
+from stations.storage.snapshot import LogPosition, Position, StorePosition, file_identity
 
 log = logging.getLogger("stations.columns")
 
@@ -64,7 +64,9 @@ def current_position(stations_path: Path) -> Position:
     return Position(identity, st.st_ino, st.st_size)
 
 
-def _position_doc(position: Position) -> dict[str, Any]:
+def _position_doc(position: StorePosition) -> dict[str, Any]:
+    if isinstance(position, LogPosition):  # a replica's cache (`storage.postgres.cache`)
+        return {"source": position.source, "seq": position.seq}
     return {
         "snapshot": position.snapshot,
         "journal_inode": position.journal_inode,
@@ -111,7 +113,7 @@ def row_arrays(stations: Sequence[Station]) -> tuple[dict[str, npt.NDArray[Any]]
     return arrays, [_props_json(s) for s in stations]
 
 
-def encode(stations: Sequence[Station], position: Position, warnings: list[str]) -> bytes:
+def encode(stations: Sequence[Station], position: StorePosition, warnings: list[str]) -> bytes:
     """The column file of validated ``stations`` read at ``position`` (with their warnings)."""
     arrays, blobs = row_arrays(stations)
     offsets = np.zeros(len(stations) + 1, np.int64)
@@ -125,7 +127,7 @@ def pack(
     props_offsets: npt.NDArray[np.int64],
     props: npt.NDArray[np.uint8],
     ids: list[str],
-    position: Position,
+    position: StorePosition,
     warnings: list[str],
 ) -> bytes:
     """The column file of `ROW_ARRAYS` ``rows``, properties JSON cut at ``props_offsets``, ids."""
@@ -175,14 +177,21 @@ class Stale(Exception):
 @dataclass(frozen=True, slots=True)
 class _Header:
     count: int
-    position: Position
+    position: StorePosition
     warnings: list[str]
     arrays: dict[str, Any]
     crc32: int
     start: int
 
 
-def _header(buf: mmap.mmap | bytes, position: Position | None) -> _Header:
+def _stored_position(doc: dict[str, Any]) -> StorePosition:
+    if "source" in doc:
+        return LogPosition(str(doc["source"]), int(doc["seq"]))
+    return Position(str(doc["snapshot"]), doc["journal_inode"], int(doc["journal_offset"]))
+
+
+def _header(buf: mmap.mmap | bytes, position: StorePosition | None) -> _Header:
+    """The checked header; ``position``: the one it must record (None: any)."""
     if buf[: len(MAGIC)] != MAGIC:
         raise Stale("not a column file")
     size = int.from_bytes(buf[len(MAGIC) : len(MAGIC) + 8], "little")
@@ -193,11 +202,7 @@ def _header(buf: mmap.mmap | bytes, position: Position | None) -> _Header:
         doc = orjson.loads(buf[len(MAGIC) + 8 : start])
         if doc["format"] != FORMAT:
             raise Stale(f"format {doc['format']}, this version reads {FORMAT}")
-        got = Position(
-            str(doc["position"]["snapshot"]),
-            doc["position"]["journal_inode"],
-            int(doc["position"]["journal_offset"]),
-        )
+        got = _stored_position(doc["position"])
         header = _Header(
             int(doc["count"]),
             got,
@@ -345,22 +350,23 @@ def load(path: Path, cache_entries: int) -> Columns | None:
     """
     try:
         position = current_position(path)
-    except OSError:
+    except FileNotFoundError:
         return None  # no stations file: the reader says so
-    return _load(path, cache_entries, position)
+    except OSError as exc:
+        log.warning("column file of %s ignored: %s", path, exc)
+        return None
+    return open_columns(columns_path(path), position, cache_entries, "reading the GeoJSON")
 
 
 def load_written(path: Path, cache_entries: int) -> Columns | None:
-    """The column file of ``path`` whatever position it was written at (``Columns.position``).
-
-    For a writer that brings it up to date from its journal (`storage.folding`); None (with a
-    log line) when there is none or it is of another format, truncated or corrupt.
-    """
-    return _load(path, cache_entries, None)
+    """``path``'s column file at any position (a fold brings it up to date); None if unusable."""
+    return open_columns(columns_path(path), None, cache_entries, "reading the GeoJSON")
 
 
-def _load(path: Path, cache_entries: int, position: Position | None) -> Columns | None:
-    target = columns_path(path)
+def open_columns(
+    target: Path, position: StorePosition | None, cache_entries: int, instead: str
+) -> Columns | None:
+    """``target`` mapped and checked against ``position`` (None: any); None, logged, if bad."""
     try:
         with open(target, "rb") as handle:
             buffer: mmap.mmap | bytes = (
@@ -385,5 +391,5 @@ def _load(path: Path, cache_entries: int, position: Position | None) -> Columns 
             raise Stale("corrupt (CRC mismatch)")
         return Columns(buffer, header, cache_entries)
     except Stale as exc:
-        log.warning("column file %s ignored, reading the GeoJSON: %s", target, exc)
+        log.warning("column file %s ignored, %s: %s", target, instead, exc)
         return None

@@ -113,7 +113,7 @@ def _carried(store: GeoJSONStore, stored: _Stored) -> _Carried | None:
     """The column file and the entries from its position to the fold's (before the files change)."""
     try:
         old = columns.load_written(store.path, 1)
-        if old is None:
+        if old is None or not isinstance(old.position, Position):  # a replica's cache
             return None
         at = stored.position
         state = None if at.journal_inode is None else (at.journal_inode, at.journal_offset)

@@ -35,7 +35,9 @@ def open_store(settings: Settings, cache: FeatureCache | None = None) -> Store:
         applies them from the journal.
     """
     if settings.database_url:
-        return PostgresStore(settings.database_url, cache, settings.loop_path)
+        return PostgresStore(
+            settings.database_url, cache, settings.loop_path, settings.database_keep_changes
+        )
     return GeoJSONStore.for_settings(settings, cache)
 
 

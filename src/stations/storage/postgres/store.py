@@ -12,8 +12,9 @@
 - readers take a `snapshot` (every station and the sequence number it holds, read in one
   repeatable-read transaction) and then apply the change log from there (`changes`), as
   `stations.holder` does for the files' journal;
-- `compact` folds the log: the rows of the fold before the last one are deleted, so a reader
-  one fold behind still catches up by sequence number and one further behind reads afresh;
+- `compact` folds the log: the rows of the fold before the last one are deleted, but for the
+  last ``keep_changes``, so a reader one fold (or that many changes) behind still catches up
+  by sequence number, a replica's cache too, and one further behind reads afresh;
 - under that lock, as on the GeoJSON store: ``if_match`` is checked against the locked row
   (`storage.revision.check_if_match`), ``surveyed_by`` is set from the writer
   (`storage.survey.stamp_surveyor`); `history` reads the ``audit`` rows of a station by the
@@ -52,7 +53,7 @@ from stations.storage.loopfile import (
 )
 from stations.storage.patching import merged, patch_properties
 from stations.storage.postgres.connect import Connection, check_schema, connection, redacted
-from stations.storage.postgres.writes import LOOP_ROW, Write
+from stations.storage.postgres.writes import KEEP_CHANGES, LOOP_ROW, Write
 from stations.storage.revision import check_if_match
 from stations.storage.snapshot import Changes, LogPosition, StorePosition
 from stations.storage.survey import stamp_surveyor
@@ -70,14 +71,21 @@ class PostgresStore:
         Stations validated before (an API worker's, see `check_written_feature`).
     loop_path
         The loop file that serves until the database holds a loop (``STATIONS_LOOP_PATH``).
+    keep_changes
+        Change-log rows a fold keeps at least (``STATIONS_DATABASE_KEEP_CHANGES``).
     """
 
     def __init__(
-        self, url: str, cache: FeatureCache | None = None, loop_path: Path | None = None
+        self,
+        url: str,
+        cache: FeatureCache | None = None,
+        loop_path: Path | None = None,
+        keep_changes: int = KEEP_CHANGES,
     ) -> None:
         self.url = url
         self.cache = cache
         self.loop_path = loop_path
+        self.keep_changes = keep_changes
         self._checked = False
 
     def __repr__(self) -> str:
@@ -301,24 +309,12 @@ class PostgresStore:
     def compact(self, idle_s: float | None = None) -> int:
         """Fold the change log; return how many writes were made since the last fold.
 
-        The rows of the fold before this one are deleted (a reader that far behind reads a
-        snapshot). With ``idle_s``, only if nobody has written for that many seconds.
+        The rows of the fold before this one are deleted, but for the last ``keep_changes``
+        (a replica's cache within them still starts from it). With ``idle_s``, only if nobody
+        has written for that many seconds.
         """
         with self._writing() as write:
-            row = write.conn.execute(
-                "SELECT folded_seq, coalesce(extract(epoch FROM now() - last_write), 1e9) "
-                "FROM store_state"
-            ).fetchone()
-            assert row is not None
-            folded, idle = int(row[0]), float(row[1])
-            count = write.seq - folded
-            if count == 0 or (idle_s is not None and idle < idle_s):
-                return 0
-            write.conn.execute("DELETE FROM change_log WHERE seq <= %s", (folded,))
-            write.conn.execute(
-                "UPDATE store_state SET pruned_seq = folded_seq, folded_seq = last_seq"
-            )
-            return count
+            return write.fold(idle_s, self.keep_changes)
 
     # -- the loop --------------------------------------------------------------------------
 

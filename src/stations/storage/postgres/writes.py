@@ -15,6 +15,8 @@ from stations.storage.postgres.connect import Connection
 
 #: The channel writers notify and replicas listen on; the payload is the last sequence number.
 CHANNEL = "stations"
+#: Change-log rows a fold keeps at least (a replica whose cache is within them starts from it).
+KEEP_CHANGES = 100_000
 #: The ``station_id`` of a change-log row that replaced the loop (no station id can be this).
 LOOP_ROW = "#loop"
 
@@ -102,6 +104,25 @@ class Write:
                     "ON CONFLICT DO NOTHING",
                     [(sid, row[0]) for sid in ids],
                 )
+
+    def fold(self, idle_s: float | None, keep: int) -> int:
+        """Fold the log (`PostgresStore.compact`); how many writes since the last fold.
+
+        Deletes the rows of the fold before this one, but for the last ``keep`` rows.
+        """
+        row = self.conn.execute(
+            "SELECT folded_seq, pruned_seq, "
+            "coalesce(extract(epoch FROM now() - last_write), 1e9) FROM store_state"
+        ).fetchone()
+        assert row is not None
+        folded, pruned, idle = int(row[0]), int(row[1]), float(row[2])
+        count = self.seq - folded
+        if count == 0 or (idle_s is not None and idle < idle_s):
+            return 0
+        prune = max(pruned, min(folded, self.seq - max(0, keep)))
+        self.conn.execute("DELETE FROM change_log WHERE seq <= %s", (prune,))
+        self.conn.execute("UPDATE store_state SET pruned_seq = %s, folded_seq = last_seq", (prune,))
+        return count
 
     def finish(self) -> None:
         """Record the last sequence number and notify (delivered when the transaction commits)."""
