@@ -222,3 +222,96 @@ def test_english_pages_show_no_chinese_but_the_data(browser, server):
         assert _chinese_left(page, data) == [], path
     watch.clean()
     ctx.close()
+
+
+def _send_report(page: Page, card: int) -> Any:
+    item = page.locator("#results li").nth(card)
+    item.locator(".st-report summary").click()
+    form = item.locator(".st-report-form")
+    form.locator("button").click()
+    page.wait_for_function(
+        "(i) => document.querySelectorAll('#results li .st-report-result')[i].textContent",
+        arg=card,
+    )
+    return form.locator(".st-report-result")
+
+
+def test_a_refused_report_is_said_in_the_pages_language(phone, tiles, tmp_path):  # noqa: F811
+    shutil.copy(DEFAULT_GEODATA / "stations.geojson", tmp_path / "stations.geojson")
+    with serve(_env(tmp_path, tiles, STATIONS_REPORT_RATE_PER_HOUR="1")) as base:
+        page = phone.new_page()
+        watch = Watch(page)
+        page.goto(base + "/")
+        ready(page)
+        _find(page)
+        assert "谢谢" in _send_report(page, 0).inner_text()
+        result = _send_report(page, 1)
+        said, detail = result.inner_text().split("\n")
+        assert said == "这台设备一小时内已提交 1 条，请稍后再试。"
+        assert "at most 1 reports an hour" in detail  # the server's words, second
+        readme_shot(page, "rider-report-refused.png")
+        watch.errors = [e for e in watch.errors if "status of 429" not in e]
+        watch.clean()
+
+
+OVERLAP = """([a, b]) => {
+    const r = (sel) => Array.from(document.querySelectorAll(sel))
+        .filter((n) => n.checkVisibility() && getComputedStyle(n).visibility !== "hidden")
+        .map((n) => n.getBoundingClientRect());
+    const apart = (p, q) => p.right <= q.left || q.right <= p.left || p.bottom <= q.top
+        || q.bottom <= p.top;
+    const first = r(a);
+    const second = r(b);
+    return first.length > 0 && second.length > 0 && first.every((p) => second.every((q) => apart(p, q)));
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/embed", "/embed?lang=en"])
+def test_the_scale_bar_is_clear_of_the_attribution_on_a_phone(phone, server, path):
+    page = phone.new_page()
+    page.goto(server + path)
+    ready(page)
+    page.wait_for_function(OVERLAP, arg=[".leaflet-control-scale", ".leaflet-control-attribution"])
+    name = {"/": "rider", "/map": "map", "/embed": "embed"}.get(path)
+    if name:
+        readme_shot(page, f"{name}-phone.png")
+
+
+def test_a_popup_opens_clear_of_the_map_buttons(phone, server):
+    page = phone.new_page()
+    page.goto(server + "/")
+    ready(page)
+    page.evaluate(
+        """() => {
+            const map = riderPage.map;
+            const marker = riderPage.state.byId["delong-yinxing-union-station"];
+            map.setView(marker.getLatLng(), 14, { animate: false });
+            map.panBy([map.getSize().x / 2 - 25, 0], { animate: false });  // pin at the left edge
+            marker.openPopup();
+        }"""
+    )
+    page.wait_for_function(
+        OVERLAP,
+        arg=[".leaflet-popup-content-wrapper", ".leaflet-top.leaflet-left .leaflet-control"],
+    )
+
+
+def test_km_labels_cover_neither_each_other_nor_the_pins(phone, server):
+    page = phone.new_page()
+    page.goto(server + "/map")
+    ready(page)
+    page.wait_for_selector(".st-km-label", state="attached")
+    labels = ".leaflet-tooltip.st-km-label"
+    page.wait_for_function(OVERLAP, arg=[labels, ".st-marker, .marker-cluster"])
+    rects = page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel))
+            .filter((n) => getComputedStyle(n).visibility !== "hidden")
+            .map((n) => { const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""",
+        labels,
+    )
+    assert len(rects) >= 4  # thinned, not gone
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    page.evaluate("() => stationsMap.map.setZoom(stationsMap.map.getZoom() + 2, {animate: false})")
+    page.wait_for_function(OVERLAP, arg=[labels, ".st-marker, .marker-cluster"])
