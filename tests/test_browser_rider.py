@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Locator, Page
 
 from helpers import serve
 from stations.settings import DEFAULT_GEODATA
@@ -224,7 +224,7 @@ def test_english_pages_show_no_chinese_but_the_data(browser, server):
     ctx.close()
 
 
-def _send_report(page: Page, card: int) -> Any:
+def _send_report(page: Page, card: int) -> Locator:
     item = page.locator("#results li").nth(card)
     item.locator(".st-report summary").click()
     form = item.locator(".st-report-form")
@@ -262,7 +262,8 @@ OVERLAP = """([a, b]) => {
         || q.bottom <= p.top;
     const first = r(a);
     const second = r(b);
-    return first.length > 0 && second.length > 0 && first.every((p) => second.every((q) => apart(p, q)));
+    return first.length > 0 && second.length > 0
+        && first.every((p) => second.every((q) => apart(p, q)));
 }"""
 
 
@@ -306,7 +307,8 @@ def test_km_labels_cover_neither_each_other_nor_the_pins(phone, server):
     rects = page.evaluate(
         """(sel) => Array.from(document.querySelectorAll(sel))
             .filter((n) => getComputedStyle(n).visibility !== "hidden")
-            .map((n) => { const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""",
+            .map((n) => n.getBoundingClientRect())
+            .map((r) => [r.left, r.top, r.right, r.bottom])""",
         labels,
     )
     assert len(rects) >= 4  # thinned, not gone
