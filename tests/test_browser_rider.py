@@ -317,3 +317,17 @@ def test_km_labels_cover_neither_each_other_nor_the_pins(phone, server):
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     page.evaluate("() => stationsMap.map.setZoom(stationsMap.map.getZoom() + 2, {animate: false})")
     page.wait_for_function(OVERLAP, arg=[labels, ".st-marker, .marker-cluster"])
+
+
+def test_embed_of_a_missing_station_shows_a_page_with_the_whole_map(phone, server):
+    page = phone.new_page()
+    watch = Watch(page)
+    response = page.goto(server + "/embed?station=no-such-station&lang=en")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").first.inner_text() == "Station not found"
+    assert "没有找到这个驿站" in page.locator("body").inner_text()
+    readme_shot(page, "embed-missing.png")
+    page.click("a[href='/embed?lang=en']")
+    ready(page)
+    watch.errors = [e for e in watch.errors if "status of 404" not in e]
+    watch.clean()
