@@ -52,6 +52,8 @@ def test_nearest_errors_are_one_line():
         (("--lon", 200, "--lat", 29), "lon must be within [-180, 180], got 200"),
         (("--lon", "nan", "--lat", 29), "lon must be finite"),
         (("--lon", 107, "--lat", 29, "--k", 0), "k must be from 1 to 100"),
+        (("--lon", 107, "--lat", 29, "--k", -2), "k must be from 1 to 100"),
+        (("--lon", 107, "--lat", 29, "--max-distance-m", -5), "max_distance_m must be from 0"),
     ]:
         result = run("nearest", *args)
         assert result.exit_code == 1
@@ -250,3 +252,21 @@ def test_nearest_says_when_coordinates_look_swapped_or_far():
     assert far.exit_code == 0
     assert "no station within 200 km: the nearest is 6,773 km away" in far.output
     assert "no station within" not in run("nearest", "--lon", 107.2618, "--lat", 28.912).output
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "valid"),
+    [
+        (("suggest", "--count", 0), "--count", "equal to 1;"),
+        (("suggest", "--count", 2, "--radius-km", -1), "--radius-km", "equal to 0.001;"),
+        (("map", "--planning", "--count", 0, "-o", "x.html"), "--count", "equal to 1;"),
+        (("coverage", "--radius-km", 0), "--radius-km", "equal to 0.001;"),
+        (("compact", "--if-idle", -1), "--if-idle", "equal to 0;"),
+        (("suggest", "--count", 1001), "--count", "less than or equal to 1000;"),
+    ],
+)
+def test_counts_and_distances_out_of_range_are_refused_in_one_line(args, option, valid):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and valid in lines[0], lines
