@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
 from stations.cli import app
 from stations.coords import wgs84_to_gcj02
+from stations.settings import Settings
 
 runner = CliRunner()
 
@@ -270,3 +271,30 @@ def test_counts_and_distances_out_of_range_are_refused_in_one_line(args, option,
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and valid in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STATIONS_TILES": "nope"}, "STATIONS_TILES: tiles must be one of osm, amap"),
+        ({"STATIONS_TILES": "tianditu"}, "STATIONS_TILES: tianditu tiles need a key"),
+        ({"STATIONS_TILES_CRS": "bd09"}, "STATIONS_TILES_CRS: tiles_crs must be wgs84 or gcj02"),
+        ({"STATIONS_TIMEZONE": "Asia/Shanghia"}, "STATIONS_TIMEZONE: timezone 'Asia/Shanghia'"),
+        ({"STATIONS_EMBED_ORIGINS": "news.example.cn"}, "STATIONS_EMBED_ORIGINS: 'news.exa"),
+        ({"STATIONS_CORS_ORIGINS": "https://a.cn/app"}, "STATIONS_CORS_ORIGINS: 'https://a.cn/"),
+    ],
+)
+def test_serve_refuses_a_setting_that_pages_or_queries_would_fail_on(env, message):
+    """Refused at start in one line, as a bad STATIONS_ADMIN_TOKEN is, not at the first page."""
+    result = runner.invoke(app, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+
+
+def test_good_tile_settings_are_accepted():
+    template = "https://tiles.example.cn/{z}/{x}/{y}.png"
+    assert Settings(_env_file=None, tiles=template, tiles_crs="gcj02").tiles == template  # type: ignore[call-arg]
+    assert Settings(_env_file=None, tiles="tianditu", tianditu_key="k").tiles == "tianditu"  # type: ignore[call-arg]
+    origins = Settings(_env_file=None, embed_origins="https://a.cn, http://b.cn:8080")  # type: ignore[call-arg]
+    assert origins.embed_origins == ["https://a.cn", "http://b.cn:8080"]
