@@ -119,13 +119,13 @@
     highlight.clearLayers();
     $("results-title").hidden = false;
     const features = collection.features.filter((f) => f.geometry);
+    closedNote(collection.nearer_closed); // also when no open station is left to list
     if (!features.length) {
       say(t("no_results"));
       return;
     }
     const [wlon, wlat] = toWgs84(here[0], here[1]);
     say([farNote(collection), loopMark(wlon, wlat)].filter(Boolean).join(" "));
-    closedNote(collection.nearer_closed);
     const bounds = L.latLngBounds([L.latLng(here[1], here[0])]);
     features.forEach((f, i) => {
       const p = f.properties;

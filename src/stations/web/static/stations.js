@@ -376,6 +376,8 @@
     // Markers whose feature did not change are kept from one load to the next, not rebuilt: a
     // marker being zoomed to or spiderfied (the asked station in /embed, inside a cluster of its
     // kind) and an open popup survive the reload that the move itself triggers.
+    let spread = false; // a cluster is spiderfied
+    if (cluster) cluster.on("spiderfied", () => (spread = true)).on("unspiderfied", () => (spread = false));
     function show(collection) {
       clusters.clearLayers();
       const next = {};
@@ -402,6 +404,13 @@
       }
       for (const id of Object.keys(byId)) {
         const old = byId[id];
+        if (spread && !(id in next)) {
+          // removing any marker folds a spread-apart cluster and closes its popup (a popup's
+          // own pan clear of the buttons moves the view): stations that only left the view
+          // stay until the cluster folds, then the next load drops them
+          next[id] = old;
+          continue;
+        }
         if (next[id] !== old) groupFor(old.feature.properties.kind).removeLayer(old);
         delete byId[id];
       }
@@ -472,6 +481,7 @@
       };
       map.on("moveend", later);
       map.on("overlayadd overlayremove", later);
+      if (cluster) cluster.on("unspiderfied", later);
       // After the page's own scripts (folium's fitBounds runs after this one): one first request
       // for the final view, not one for the initial view and another for the fitted one.
       setTimeout(() => {
