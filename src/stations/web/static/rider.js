@@ -275,8 +275,8 @@
     document.body.dataset.results = "0";
   }
 
-  /** Why a search failed, in the page's language (never the API's English message on a
-   * Chinese page): a swapped position, a bad one, or a failure to try again. */
+  /** Why a search failed, in the page's language (a swapped position, a bad one, or a failure
+   * to try again), with the API's own English message only as a second, smaller line. */
   function explain(code, detail) {
     if (/did you swap/.test(detail || "")) return say(t("swapped"));
     if (code === 400) return detailed(status, t("bad_position"), detail);
