@@ -91,6 +91,28 @@ def test_page_parameters_are_checked(client, path, status, needle):
     assert needle in r.json()["detail"]
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_embed_of_a_missing_station_is_a_page_in_the_frame(embed_client, lang):
+    """A website's iframe gets a page (still 404), not the API's JSON."""
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    station = "no-such-<b>station"
+    r = embed_client.get("/embed", params={"station": station, "lang": lang}, headers=browser)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    policy = csp(r)
+    assert policy["frame-ancestors"] == "'self' https://news.example.cn"  # as /embed
+    assert "script-src 'self' 'nonce-" in r.headers["content-security-policy"]
+    page = r.text
+    assert "没有找到这个驿站" in page and "Station not found" in page
+    first = page.index("没有找到") < page.index("Station not found")
+    assert first == (lang == "zh")  # the asked language first
+    assert f'<a href="/embed?lang={lang}">' in page  # the whole map, in the same frame
+    assert "no-such-&lt;b&gt;station" in page and "<b>" not in page
+    assert "<script" not in page
+    script = embed_client.get("/embed", params={"station": "x"})  # no text/html: JSON
+    assert script.status_code == 404 and "'x'" in script.json()["detail"]
+
+
 def test_static_assets_are_served(client):
     for path in (
         "/static/leaflet/leaflet.js",

@@ -537,7 +537,7 @@ def test_rider_page_explains_swapped_far_and_bad_positions_in_its_language(brows
     assert page.locator("#results li").count() == 3
     # Latitude first: asked about, in Chinese, and the previous results are gone.
     status = _search(page, "28.912, 107.2618")
-    assert "您是否把经度和纬度填反了" in status
+    assert "你是否把经度和纬度填反了" in status
     assert page.locator("#results li").count() == 0
     assert page.locator(".st-highlight").count() == 0
     screenshot(page, "rider-swapped-zh.png")
@@ -546,7 +546,9 @@ def test_rider_page_explains_swapped_far_and_bad_positions_in_its_language(brows
     page.click("#manual button[type=submit]")
     page.wait_for_selector("#results li")
     status = _search(page, "200, 28")
-    assert "坐标无效" in status and "must be" not in status
+    said, detail = status.split("\n")  # said in Chinese; the server's words on a second line
+    assert "坐标无效" in said and "must be" not in said
+    assert "lon must be within" in page.locator("#status .st-detail").inner_text() in detail
     assert page.locator("#results li").count() == 0
     # Thousands of km from every station: the stations, and a note that none is near.
     page.fill("#coords", "28.912, 50")
@@ -554,6 +556,7 @@ def test_rider_page_explains_swapped_far_and_bad_positions_in_its_language(brows
     page.wait_for_selector("#results li")
     page.wait_for_function("() => document.getElementById('status').textContent.includes('公里')")
     assert "附近 200 公里内没有驿站" in page.locator("#status").inner_text()
+    assert " 公里外" in page.locator("#status").inner_text()  # no space before 外
     screenshot(page, "rider-far-zh.png")
     page.click("#lang-switch")
     page.fill("#coords", "28.912, 107.2618")

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS
 from stations.cli import app
 from stations.coords import wgs84_to_gcj02
+from stations.settings import Settings
 
 runner = CliRunner()
 
@@ -52,6 +53,8 @@ def test_nearest_errors_are_one_line():
         (("--lon", 200, "--lat", 29), "lon must be within [-180, 180], got 200"),
         (("--lon", "nan", "--lat", 29), "lon must be finite"),
         (("--lon", 107, "--lat", 29, "--k", 0), "k must be from 1 to 100"),
+        (("--lon", 107, "--lat", 29, "--k", -2), "k must be from 1 to 100"),
+        (("--lon", 107, "--lat", 29, "--max-distance-m", -5), "max_distance_m must be from 0"),
     ]:
         result = run("nearest", *args)
         assert result.exit_code == 1
@@ -250,3 +253,48 @@ def test_nearest_says_when_coordinates_look_swapped_or_far():
     assert far.exit_code == 0
     assert "no station within 200 km: the nearest is 6,773 km away" in far.output
     assert "no station within" not in run("nearest", "--lon", 107.2618, "--lat", 28.912).output
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "valid"),
+    [
+        (("suggest", "--count", 0), "--count", "equal to 1;"),
+        (("suggest", "--count", 2, "--radius-km", -1), "--radius-km", "equal to 0.001;"),
+        (("map", "--planning", "--count", 0, "-o", "x.html"), "--count", "equal to 1;"),
+        (("coverage", "--radius-km", 0), "--radius-km", "equal to 0.001;"),
+        (("compact", "--if-idle", -1), "--if-idle", "equal to 0;"),
+        (("suggest", "--count", 1001), "--count", "less than or equal to 1000;"),
+    ],
+)
+def test_counts_and_distances_out_of_range_are_refused_in_one_line(args, option, valid):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and valid in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STATIONS_TILES": "nope"}, "STATIONS_TILES: tiles must be one of osm, amap"),
+        ({"STATIONS_TILES": "tianditu"}, "STATIONS_TILES: tianditu tiles need a key"),
+        ({"STATIONS_TILES_CRS": "bd09"}, "STATIONS_TILES_CRS: tiles_crs must be wgs84 or gcj02"),
+        ({"STATIONS_TIMEZONE": "Asia/Shanghia"}, "STATIONS_TIMEZONE: timezone 'Asia/Shanghia'"),
+        ({"STATIONS_EMBED_ORIGINS": "news.example.cn"}, "STATIONS_EMBED_ORIGINS: 'news.exa"),
+        ({"STATIONS_CORS_ORIGINS": "https://a.cn/app"}, "STATIONS_CORS_ORIGINS: 'https://a.cn/"),
+    ],
+)
+def test_serve_refuses_a_setting_that_pages_or_queries_would_fail_on(env, message):
+    """Refused at start in one line, as a bad STATIONS_ADMIN_TOKEN is, not at the first page."""
+    result = runner.invoke(app, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+
+
+def test_good_tile_settings_are_accepted():
+    template = "https://tiles.example.cn/{z}/{x}/{y}.png"
+    assert Settings(_env_file=None, tiles=template, tiles_crs="gcj02").tiles == template  # type: ignore[call-arg]
+    assert Settings(_env_file=None, tiles="tianditu", tianditu_key="k").tiles == "tianditu"  # type: ignore[call-arg]
+    origins = Settings(_env_file=None, embed_origins="https://a.cn, http://b.cn:8080")  # type: ignore[call-arg]
+    assert origins.embed_origins == ["https://a.cn", "http://b.cn:8080"]

@@ -151,8 +151,11 @@ def test_compact_command(data):
     GeoJSONStore(data).create(station("c1", 107.2, 28.9), "t")
     busy = runner.invoke(app, ["compact", "--stations", str(data), "--if-idle", "60"])
     assert busy.exit_code == 0 and journal.journal_path(data).exists()  # written just now
+    assert "written to in the last 60 s; not folded yet" in busy.output
     done = runner.invoke(app, ["compact", "--stations", str(data)])
     assert done.exit_code == 0 and "folded 1 journal lines" in done.output
     assert not journal.journal_path(data).exists() and ids(data)[-1] == "c1"
     again = runner.invoke(app, ["compact", "--stations", str(data)])
     assert again.exit_code == 0 and "no journal to fold" in again.output
+    idle = runner.invoke(app, ["compact", "--stations", str(data), "--if-idle", "60"])
+    assert idle.exit_code == 0 and idle.output == again.output  # the same words

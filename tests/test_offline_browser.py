@@ -13,9 +13,11 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from helpers import serve
 from stations.catalog import Catalog
 from stations.settings import DEFAULT_GEODATA
 from test_browser import ARTIFACTS, DELONG, chromium
+from test_nearer_closed import closed_hours
 
 TOKEN = "offline-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -254,7 +257,9 @@ def test_installable(context, server):
 
 
 def _hours(i: int) -> str | None:
-    return [None, "24/7", "Mo-Su 08:00-18:00", "Mo-Fr 09:00-17:00", "Sa-Su 06:00-22:00"][i % 5]
+    closed_now, _ = closed_hours(datetime.now(ZoneInfo("Asia/Shanghai")))
+    kinds = [None, "24/7", "Mo-Su 08:00-18:00", "Mo-Fr 09:00-17:00", "Sa-Su 06:00-22:00"]
+    return [*kinds, closed_now, "off"][i % 7]
 
 
 def test_offline_answers_equal_the_servers(context, tmp_path):
@@ -298,10 +303,18 @@ def test_offline_answers_equal_the_servers(context, tmp_path):
             tmp_path / "stations.geojson", DEFAULT_GEODATA / "loop178.geojson"
         ).loop
         assert loop is not None
+        told = 0
         for (x, y), mine in zip(points, offline, strict=True):
             params = {"lon": x, "lat": y, "k": 3, "open_now": "true"}
-            server = httpx.get(f"{base}/api/nearest", params=params).json()["features"]
+            answer = httpx.get(f"{base}/api/nearest", params=params).json()
+            server = answer["features"]
             got = mine["answer"]["features"]
+            closed, mine_closed = answer.get("nearer_closed"), mine["answer"]["nearer_closed"]
+            assert (closed is None) == (mine_closed is None), (x, y, closed, mine_closed)
+            if closed is not None:
+                told += closed["opens_at"] is not None
+                assert abs(closed.pop("distance_m") - mine_closed.pop("distance_m")) <= 0.01
+                assert closed == mine_closed, (x, y)
             assert [f["id"] for f in got] == [f["id"] for f in server], (x, y)
             for a, b in zip(got, server, strict=True):
                 pa, pb = a["properties"], b["properties"]
@@ -314,6 +327,7 @@ def test_offline_answers_equal_the_servers(context, tmp_path):
             snap = loop.snap(x, y)
             assert abs(mine["snap"]["chainage_m"] - snap.chainage_m) <= 0.01
             assert abs(mine["snap"]["offroute_m"] - snap.offroute_m) <= 0.01
+        assert told > 5  # closed stations nearer than the first open one, with an opening time
 
 
 def test_typed_amap_and_baidu_coordinates_offline(context, server):

@@ -144,3 +144,33 @@ def test_readme_console_command_runs_as_written(command, code, data_copy, monkey
     result = CliRunner().invoke(app, shlex.split(command)[1:], env=env)
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
+
+
+#: Options the README documents once for every command, below the table (*Data files*).
+SHARED_OPTIONS = {"--stations", "--loop", "--help"}
+
+
+def table_rows(text: str) -> dict[str, str]:
+    """The command table's rows: the command's path (``stations db import``) -> its cell."""
+    rows = {}
+    for cell in re.findall(r"^\| `(stations [^`]+)` \|", text, flags=re.M):
+        words = [w for w in cell.replace("\\|", "|").split() if not w.startswith(("-", "["))]
+        _, path = _resolve(words[1:3])
+        rows[path] = cell
+    return rows
+
+
+def test_every_option_of_a_documented_command_is_in_its_table_row():
+    """What `stations X --help` lists, the README's row for X shows (or says below it)."""
+    rows = table_rows(README)
+    assert len(rows) >= 14
+    missing = []
+    for path, cell in rows.items():
+        command, _ = _resolve(path.split()[1:])
+        for param in command.params:
+            names = [*param.opts, *param.secondary_opts]
+            if param.param_type_name != "option" or SHARED_OPTIONS & set(names):
+                continue
+            if not any(re.search(re.escape(n) + r"(?![\w-])", cell) for n in names):
+                missing.append(f"{path}: {'/'.join(names)}")
+    assert not missing, missing

@@ -68,9 +68,13 @@ class QueryContext:
             return False
         if station.props.opening_hours is None:
             return None
-        if self._now is None:  # the moment of the query, taken once and only if needed
+        return hours.is_open(station.props.opening_hours, self.moment(), self.tz)
+
+    def moment(self) -> datetime:
+        """The moment of the query: ``now``, or the clock, read once and only if needed."""
+        if self._now is None:
             self._now = self.now or datetime.now(ZoneInfo(self.tz))
-        return hours.is_open(station.props.opening_hours, self._now, self.tz)
+        return self._now
 
 
 class Encoded(NamedTuple):

@@ -13,19 +13,18 @@ from math import floor
 from typing import Any
 
 from stations.catalog import BBox, Catalog
-from stations.coords import CRS, check_lonlat, in_china, wgs84_position
+from stations.coords import CRS, wgs84_position
 from stations.errors import InvalidCoordinates, InvalidInput, StationNotFound
 from stations.features import QueryContext, encode_collection, station_feature
 from stations.geodesy import inverse
 from stations.index import BoolArray, Hit, Predicate
 from stations.models import Amenity, Kind, Station, Status
 from stations.navigation import MY_LOCATION, Place
+from stations.notes import FAR_AWAY_M as FAR_AWAY_M
+from stations.notes import far_note, nearer_closed, swap_hint, swapped_into_china
 
 #: No two points on Earth are farther apart along the ellipsoid (half a meridian is ~20,004 km).
 MAX_EARTH_DISTANCE_M = 20_040_000.0
-#: A nearest answer whose every station is farther than this carries a `note` saying so: a
-#: rider that far away has most likely typed a wrong or swapped position.
-FAR_AWAY_M = 200_000.0
 
 
 class By(StrEnum):
@@ -102,35 +101,6 @@ def query_point(lon: object, lat: object, crs: str | CRS) -> tuple[float, float,
     return wlon, wlat, crs
 
 
-def swapped_into_china(lon: object, lat: object) -> bool:
-    """Whether (``lat``, ``lon``) is a valid position in China while (``lon``, ``lat``) is not."""
-    return _valid_in_china(lat, lon) and not _valid_in_china(lon, lat)
-
-
-def _valid_in_china(lon: object, lat: object) -> bool:
-    try:
-        return bool(in_china(*check_lonlat(lon, lat)))
-    except InvalidCoordinates:
-        return False
-
-
-def swap_hint(lon: object, lat: object) -> str:
-    """The question to ask when the position looks swapped."""
-    return f"did you swap longitude and latitude? lon={lat}, lat={lon} is in China"
-
-
-def far_note(rows: list[tuple[Station, dict[str, Any]]], lon: object, lat: object) -> str | None:
-    """A note when even the nearest station is more than `FAR_AWAY_M` away; None otherwise."""
-    nearest_m = min((extra["distance_m"] for _, extra in rows), default=0.0)
-    if nearest_m <= FAR_AWAY_M:
-        return None
-    note = (
-        f"no station within {FAR_AWAY_M / 1000:.0f} km: the nearest is "
-        f"{nearest_m / 1000:,.0f} km away; check the position (longitude first)"
-    )
-    return f"{note}; {swap_hint(lon, lat)}" if swapped_into_china(lon, lat) else note
-
-
 @dataclass(slots=True)
 class Answer:
     """A query's stations with what it derived for each, before rendering.
@@ -148,6 +118,7 @@ class Answer:
     query: dict[str, Any]
     rows: list[tuple[Station, dict[str, Any]]]
     note: str | None = None
+    nearer_closed: dict[str, Any] | None = None
 
     def geojson(self) -> dict[str, Any]:
         """The answer as a GeoJSON FeatureCollection."""
@@ -165,6 +136,8 @@ class Answer:
         out: dict[str, Any] = {"numberReturned": len(self.rows), "query": self.query}
         if self.note is not None:
             out["note"] = self.note
+        if self.nearer_closed is not None:
+            out["nearer_closed"] = self.nearer_closed
         if self.catalog.loop is not None:
             out["loop_calibration"] = self.catalog.loop.calibration()
         return out
@@ -265,7 +238,11 @@ def find_nearest(
         rows = _straight(at, hits)
     else:
         rows = _nearest_by_loop(catalog, wlon, wlat, k, mask, pred, max_distance_m)
-    return Answer(catalog, crs, ctx, origin, query, rows, far_note(rows, lon, lat))
+    answer = Answer(catalog, crs, ctx, origin, query, rows, far_note(rows, lon, lat))
+    if filters.open_now and by is By.STRAIGHT:
+        first_m = rows[0][1]["distance_m"] if rows else max_distance_m
+        answer.nearer_closed = nearer_closed(catalog.index, at, wlon, wlat, mask, first_m, ctx)
+    return answer
 
 
 def _straight(

@@ -6,13 +6,16 @@ import os
 import re
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stations.coords import CRS
+from stations.errors import InvalidInput
+from stations.web.tiles import tile_source
 
 #: The folder of the bundled data: ``geodata/`` at the top of the repository.
 DEFAULT_GEODATA = Path(__file__).resolve().parents[2] / "geodata"
@@ -113,6 +116,58 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    # -- checked at start, not at first use: a page or query must never be the first to fail --
+    @field_validator("cors_origins", "embed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        """Each an origin as browsers send it: scheme://host[:port], nothing after."""
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or origin != (f"{parts.scheme}://{parts.netloc}")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] with nothing "
+                    "after, e.g. https://news.example.cn"
+                )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        """An IANA zone name this machine knows (opening hours are read in it)."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone {value!r} is not a known IANA zone name, e.g. Asia/Shanghai"
+            ) from None
+        return value
+
+    @field_validator("tiles_crs")
+    @classmethod
+    def _check_tiles_crs(cls, value: CRS) -> CRS:
+        """Tiles are drawn in WGS84 or GCJ-02; the maps shift their overlays to no other."""
+        if value not in (CRS.WGS84, CRS.GCJ02):
+            raise ValueError(f"tiles_crs must be wgs84 or gcj02; got {value.value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tiles(self) -> Self:
+        """The base map every page uses, as the pages will build it (tianditu: with a key)."""
+        try:
+            tile_source(
+                self.tiles,
+                tianditu_key=self.tianditu_key,
+                attribution=self.tiles_attribution,
+                crs=self.tiles_crs,
+            )
+        except InvalidInput as exc:
+            raise ValueError(f"STATIONS_TILES: {exc}") from None
+        return self
 
     # Limits the server sets itself (stations.api.server, stations.api.proxies, page builds).
     max_header_bytes: int = Field(

@@ -111,6 +111,29 @@ RIDER_ANSWER: dict[str, Any] = {
             "type": "object",
             "description": "How loop_km is computed from the geometry (present with a loop).",
         },
+        "nearer_closed": {
+            "type": "object",
+            "description": "/api/nearest with open_now=true (by=straight) only, and only when "
+            "the station nearest to the point (same kind, amenity and status filters) is not "
+            "open now and nearer than the first station answered: which it is and when it "
+            "next opens.",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "name_en": {"type": ["string", "null"]},
+                "distance_m": {"type": "number", "description": "Ellipsoidal distance, m."},
+                "open_now": {
+                    "type": ["boolean", "null"],
+                    "description": "false: closed now; null: hours unknown.",
+                },
+                "opens_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When it next opens, ISO 8601 with the offset of "
+                    "STATIONS_TIMEZONE; null when unknown (no hours, or none ahead).",
+                },
+            },
+        },
     },
 }
 

@@ -90,9 +90,10 @@ def exit_on_domain_error(command: Callable[P, None]) -> Callable[P, None]:
             raise typer.Exit(code=1) from None
         except ValidationError as exc:  # a bad STATIONS_* setting: one line each, no traceback
             for e in exc.errors():
-                name = "STATIONS_" + "_".join(map(str, e["loc"])).upper()
                 msg = e["msg"].removeprefix("Value error, ")
-                err.print(f"error: {name}: {msg}", highlight=False, markup=False)
+                if e["loc"]:  # a model check (several settings together) names them itself
+                    msg = "STATIONS_" + "_".join(map(str, e["loc"])).upper() + ": " + msg
+                err.print(f"error: {msg}", highlight=False, markup=False)
             raise typer.Exit(code=1) from None
 
     return run

@@ -30,6 +30,7 @@ from stations.settings import Settings
 from stations.storage import columns as column_file
 from stations.storage.checks import check_file
 from stations.storage.exchange import export_document
+from stations.storage.snapshot import journal_state
 from stations.storage.store import (
     open_store,
     store_label,
@@ -133,7 +134,9 @@ def compact_command(
     stations: StationsPath = None,
     if_idle: Annotated[
         float | None,
-        typer.Option(help="Only if nothing was written for this many seconds (the API's use)."),
+        typer.Option(
+            help="Only if nothing was written for this many seconds (the API's use).", min=0
+        ),
     ] = None,
 ) -> None:
     """Fold the write journal into the stations file (the API does this when writes pause)."""
@@ -141,7 +144,12 @@ def compact_command(
     folded = open_store(settings).compact(if_idle)
     if folded:
         out.print(f"folded {folded} journal lines into {store_label(settings)}", highlight=False)
-    elif if_idle is None:
+    elif if_idle is not None and (journal_state(settings.stations_path) or (0, 0))[1] > 0:
+        out.print(
+            f"{store_label(settings)}: written to in the last {if_idle:g} s; not folded yet",
+            highlight=False,
+        )
+    else:
         out.print(f"{store_label(settings)}: no journal to fold", highlight=False)
 
 

@@ -59,7 +59,7 @@ def map_command(
         ),
     ] = False,
     count: Annotated[
-        int, typer.Option(help="Suggested sites on the planning map.", min=0, max=100)
+        int, typer.Option(help="Suggested sites on the planning map.", min=1, max=100)
     ] = 3,
     stations: StationsPath = None,
     loop: LoopPath = None,
@@ -155,10 +155,12 @@ def coverage_command(
 
 
 def suggest_command(
-    count: Annotated[int, typer.Option(help="How many new sites.", min=0, max=1000)],
+    count: Annotated[int, typer.Option(help="How many new sites.", min=1, max=1000)],
     radius_km: Annotated[
         float | None,
-        typer.Option(help="Service distance (km): reported as coverage; needed with --demand."),
+        typer.Option(
+            help="Service distance (km): reported as coverage; needed with --demand.", min=0.001
+        ),
     ] = None,
     demand: Annotated[
         Path | None,

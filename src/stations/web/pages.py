@@ -142,6 +142,33 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
     )
 
 
+#: The /embed page for a station that is not there, in both languages (the asked one first).
+EMBED_MISSING = {
+    "zh": {
+        "title": "没有找到这个驿站",
+        "body": "地图上没有这个驿站（可能已关闭或改名）：",
+        "link": "查看整张驿站地图",
+    },
+    "en": {
+        "title": "Station not found",
+        "body": "The map has no such station (it may have closed or been renamed):",
+        "link": "See the whole map of stations",
+    },
+}
+
+
+def embed_missing_page(lang: str, station: str) -> str:
+    """/embed's answer (404) for a station it does not have: a page, not JSON, in the frame."""
+    others = [other for other in EMBED_MISSING if other != lang]
+    return _TEMPLATES.get_template("embed_missing.html").render(
+        lang=lang,
+        others=others,
+        texts=EMBED_MISSING,
+        station=station,
+        map_url={code: f"/embed?lang={code}" for code in EMBED_MISSING},
+    )
+
+
 #: Where an /embed page's centre and focused station go: the page is built once per view (language,
 #: base map, zoom) with these, and each request's own centre and station are put in their place
 #: (`fill_embed`), so a client asking for a new centre every time costs a string replace, not a

@@ -33,6 +33,7 @@ from stations.web.pages import (
     PageBuildsLimited,
     choose_tiles,
     content_security_policy,
+    embed_missing_page,
     embed_template,
     fill_embed,
     map_page,
@@ -127,10 +128,18 @@ def mount_static(app: FastAPI) -> None:
         app.mount(f"/static/{folder}", StaticFiles(directory=directory), name=f"static-{folder}")
 
 
-def _respond(page: str, tiles: TileSource, frame_ancestors: list[str]) -> HTMLResponse:
+def _wants_json(request: Request) -> bool:
+    """Whether the client is a script, not a browser's frame: browsers ask for text/html."""
+    return "text/html" not in request.headers.get("accept", "")
+
+
+def _respond(
+    page: str, tiles: TileSource, frame_ancestors: list[str], status_code: int = 200
+) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     return HTMLResponse(
         page.replace(NONCE, nonce),
+        status_code=status_code,
         headers={
             "Content-Security-Policy": content_security_policy(tiles, nonce, frame_ancestors),
             "Cache-Control": "no-cache",
@@ -193,7 +202,21 @@ async def read_map_page(
     return _respond(page, source, [])
 
 
-@router.get("/embed", response_class=HTMLResponse, responses=PAGE_RESPONSES)
+EMBED_RESPONSES: dict[int | str, dict[str, object]] = {
+    **PAGE_RESPONSES,
+    404: {
+        "description": "No located station with that id: a page saying so in both languages "
+        "with a link to the whole map, for browsers (Accept: text/html); JSON with `detail` "
+        "for other clients.",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            **ERRORS[404]["content"],
+        },
+    },
+}
+
+
+@router.get("/embed", response_class=HTMLResponse, responses=EMBED_RESPONSES)
 async def read_embed_page(
     request: Request,
     q: Annotated[EmbedQuery, Depends(QueryParams(EmbedQuery))],
@@ -210,7 +233,10 @@ async def read_embed_page(
     if station is not None:
         found = catalog.by_id.get(station)
         if found is None or found.lon is None or found.lat is None:
-            raise StationNotFound(f"no located station with id {station!r}")
+            if _wants_json(request):
+                raise StationNotFound(f"no located station with id {station!r}")
+            missing = embed_missing_page(lang.value, station)
+            return _respond(missing, source, settings.embed_origins, status_code=404)
         center = center or (found.lon, found.lat)
         zoom = zoom if zoom is not None else 15
     if center is None:

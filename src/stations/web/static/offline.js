@@ -167,24 +167,76 @@
       chord[i] = Math.sqrt(dx * dx + dy * dy + dz * dz);
     }
     const wall = opts.openNow || prepared.hasHours ? wallClock(opts.now || new Date(), prepared.snapshot.timezone) : null;
-    const eligible = (i) => !(opts.openNow && openNow(prepared, stations[i], wall) === false);
+    const best = rank(prepared, lon, lat, chord, k, wall, Boolean(opts.openNow));
+    const origin = opts.toGcj ? place(lon, lat, "我的位置", opts.toGcj) : null;
+    const features = best.map(([d, b, i, open]) => feature(stations[i], d, b, open, origin, opts));
+    const nearestM = best.length ? best[0][0] : 0;
+    const answer = { type: "FeatureCollection", features: features, note: nearestM > FAR_AWAY_M ? "far" : null, offline: true };
+    if (opts.openNow) answer.nearer_closed = nearerClosed(prepared, lon, lat, chord, wall, features);
+    return answer;
+  }
+
+  /** The ``k`` nearest as [distance, bearing, index, open], sorted by (distance, index);
+   * ``openOnly``: stations known to be closed at ``wall`` left out. */
+  function rank(prepared, lon, lat, chord, k, wall, openOnly) {
+    const stations = prepared.stations;
+    const eligible = (i) => !(openOnly && openNow(prepared, stations[i], wall) === false);
     const order = candidates(prepared, lon, lat, chord, k, eligible);
-    const best = []; // [distance, bearing, index, open], sorted by (distance, index)
+    const best = [];
     for (const i of order) {
       const bound = 2 * Math.asin(Math.min(chord[i] / 2, 1)) * SPHERE_R * SPHERE_LOWER_BOUND;
       if (best.length === k && bound > best[k - 1][0]) break;
       const open = openNow(prepared, stations[i], wall);
-      if (opts.openNow && open === false) continue;
+      if (openOnly && open === false) continue;
       const [d, b] = inverse(lon, lat, stations[i].lon, stations[i].lat);
       if (best.length === k && (d > best[k - 1][0] || (d === best[k - 1][0] && i > best[k - 1][2]))) continue;
       best.push([d, b, i, open]);
       best.sort((x, y) => x[0] - y[0] || x[2] - y[2]);
       if (best.length > k) best.pop();
     }
-    const origin = opts.toGcj ? place(lon, lat, "我的位置", opts.toGcj) : null;
-    const features = best.map(([d, b, i, open]) => feature(stations[i], d, b, open, origin, opts));
-    const nearestM = best.length ? best[0][0] : 0;
-    return { type: "FeatureCollection", features: features, note: nearestM > FAR_AWAY_M ? "far" : null, offline: true };
+    return best;
+  }
+
+  /** stations.notes.nearer_closed: the nearest station when it is not known to be open and
+   * nearer than the first open answer (its name, distance, when it next opens); else null. */
+  function nearerClosed(prepared, lon, lat, chord, wall, features) {
+    const best = rank(prepared, lon, lat, chord, 1, wall, false);
+    if (!best.length) return null;
+    const [d, , i, open] = best[0];
+    const distance = Math.floor(d * 100 + 0.5) / 100;
+    if (open === true || (features.length && distance >= features[0].properties.distance_m)) return null;
+    const s = prepared.stations[i];
+    return {
+      id: s.id, name: s.name, name_en: s.name_en === undefined ? null : s.name_en, distance_m: distance, open_now: open,
+      opens_at: open === false ? nextOpening(prepared, s, wall) : null,
+    };
+  }
+
+  /** When a station closed at ``wall`` next opens, ISO 8601 with the zone's offset (as the
+   * server's datetime.isoformat()), or null when unknown or never. */
+  function nextOpening(prepared, station, wall) {
+    const parser = station.opening_hours ? prepared.parsers.get(station.opening_hours) : null;
+    if (!parser) return null;
+    let next;
+    try {
+      next = parser.getNextChange(wall);
+      if (!next || !parser.getState(next) || parser.getUnknown(next)) return null;
+    } catch (err) {
+      return null;
+    }
+    const pad = (v) => String(v).padStart(2, "0");
+    const local = next.getFullYear() + "-" + pad(next.getMonth() + 1) + "-" + pad(next.getDate()) + "T" +
+      pad(next.getHours()) + ":" + pad(next.getMinutes()) + ":" + pad(next.getSeconds());
+    return local + zoneOffset(next, prepared.snapshot.timezone);
+  }
+
+  /** "+08:00": the offset of ``tz`` at the wall-clock moment ``wall`` (its local fields). */
+  function zoneOffset(wall, tz) {
+    const asUtc = Date.UTC(wall.getFullYear(), wall.getMonth(), wall.getDate(), wall.getHours(), wall.getMinutes(), wall.getSeconds());
+    const name = new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" })
+      .formatToParts(new Date(asUtc)).find((p) => p.type === "timeZoneName").value;
+    const match = /GMT([+-]\d{2}):?(\d{2})?/.exec(name);
+    return match ? match[1] + ":" + (match[2] || "00") : "+00:00";
   }
 
   /**

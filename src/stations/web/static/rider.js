@@ -15,6 +15,9 @@
   const $ = (id) => document.getElementById(id);
   const status = $("status");
   const say = (text) => (status.textContent = text || "");
+  /** A sentence in the page's language, and the server's English detail as a second line. */
+  const detailed = (node, text, detail) =>
+    node.replaceChildren(text, detail ? S.el("span", { class: "st-detail", lang: "en" }, [t("server_said") + detail]) : "");
   const O = window.StationsOffline;
   const outbox = window.StationsOutbox;
   const QUERY_TIMEOUT_MS = 8000;
@@ -116,6 +119,7 @@
     highlight.clearLayers();
     $("results-title").hidden = false;
     const features = collection.features.filter((f) => f.geometry);
+    closedNote(collection.nearer_closed); // also when no open station is left to list
     if (!features.length) {
       say(t("no_results"));
       return;
@@ -128,7 +132,7 @@
       const [x, y] = f.geometry.coordinates;
       bounds.extend([y, x]);
       L.marker([y, x], { icon: S.icon(cfg, p.kind, true, i + 1), title: p.name, zIndexOffset: 1000 })
-        .bindPopup(() => S.popupContent(p, cfg))
+        .bindPopup(() => S.popupContent(p, cfg), S.popupOptions(map))
         .addTo(highlight);
       const amenities = (p.amenities || []).map((a) => S.label(cfg.amenities[a], cfg.lang));
       const nav = p.navigation || {};
@@ -145,6 +149,9 @@
             S.formatDistance(p.distance_m, t) + " · " + t("toward") + " " + S.compass(p.bearing_deg, t),
           ]),
           S.el("div", { class: "st-meta st-open" + (p.open_now === false ? " st-warn" : "") }, [S.openText(p.open_now, t)]),
+          p.loop_km !== null && p.loop_km !== undefined
+            ? S.el("div", { class: "st-meta st-km" }, [t("card_km").replace("{km}", Number(p.loop_km).toFixed(1))])
+            : null,
           amenities.length ? S.el("div", { class: "st-meta" }, [t("amenities") + ": " + amenities.join(cfg.lang === "zh" ? "、" : ", ")]) : null,
           p.position_accuracy !== "surveyed" ? S.el("div", { class: "st-note" }, [t("accuracy_" + p.position_accuracy)]) : null,
           S.el("div", { class: "st-links" }, links),
@@ -204,13 +211,46 @@
           form.dataset.sent = answer.id;
           return;
         }
-        result.textContent = t("report_failed") + (answer.detail || String(response.status));
+        detailed(result, reportTrouble(response.status, answer.detail), answer.detail);
       } catch (err) {
         result.textContent = t("report_failed") + t("network_error");
       }
       send.disabled = false;
     });
     return S.el("details", { class: "st-report" }, [S.el("summary", {}, [t("report_problem")]), form]);
+  }
+
+  /** Why a report was refused, in the page's language, by the answer's status. */
+  function reportTrouble(code, detail) {
+    if (code === 429) {
+      const n = /at most (\d+)/.exec(detail || "");
+      return n ? t("report_rate_limited").replace("{n}", n[1]) : t("report_rate_limited_no_n");
+    }
+    if (code === 404) return t("report_not_found");
+    if (code === 413) return t("report_too_large");
+    if (code >= 400 && code < 500) return t("report_bad");
+    return t("server_busy");
+  }
+
+  /** One line above the list when the nearest station is closed now (`nearer_closed`). */
+  function closedNote(closed) {
+    const note = $("closed-note");
+    note.hidden = !closed;
+    if (!closed) return (note.textContent = "");
+    const name = cfg.lang === "en" && closed.name_en ? closed.name_en : closed.name;
+    const key = closed.open_now === null ? "nearer_unknown" : closed.opens_at ? "nearer_closed" : "nearer_closed_no_time";
+    note.textContent = t(key)
+      .replace("{name}", name)
+      .replace("{dist}", S.formatDistance(closed.distance_m, t))
+      .replace("{when}", closed.opens_at ? openingTime(closed.opens_at) : "");
+  }
+
+  /** "周一 08:00" / "Mon 08:00" from the local ISO time the answer gives ("2026-11-30T08:00:00+08:00"). */
+  function openingTime(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
+    if (!m) return iso;
+    const day = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay();
+    return t("weekdays").split(",")[day] + " " + m[4] + ":" + m[5];
   }
 
   /** Queued reports: Background Sync where the browser has it; the page sends them too, on
@@ -228,18 +268,19 @@
   /** No results on screen: a failed search must not leave the previous one standing. */
   function clearResults() {
     last = null;
+    closedNote(null);
     $("results").replaceChildren();
     $("results-title").hidden = true;
     highlight.clearLayers();
     document.body.dataset.results = "0";
   }
 
-  /** Why a search failed, in the page's language (never the API's English message on a
-   * Chinese page): a swapped position, a bad one, or a failure to try again. */
-  function explain(status, detail) {
-    if (/did you swap/.test(detail || "")) return t("swapped");
-    if (status === 400) return cfg.lang === "en" && detail ? detail : t("bad_position");
-    return t("query_failed");
+  /** Why a search failed, in the page's language (a swapped position, a bad one, or a failure
+   * to try again), with the API's own English message only as a second, smaller line. */
+  function explain(code, detail) {
+    if (/did you swap/.test(detail || "")) return say(t("swapped"));
+    if (code === 400) return detailed(status, t("bad_position"), detail);
+    return detailed(status, t(code === 429 || code >= 500 ? "server_busy" : "query_failed"), detail);
   }
 
   /** The page's note when even the nearest station is far (the API's `note`). */
@@ -316,7 +357,7 @@
       const body = await response.json();
       if (!response.ok) {
         clearResults();
-        say(explain(response.status, body.detail));
+        explain(response.status, body.detail);
         return;
       }
       last = { body: body, here: [lon, lat] };
@@ -386,7 +427,7 @@
       const body = await response.json();
       if (!response.ok) {
         clearResults();
-        say(explain(response.status, body.detail));
+        explain(response.status, body.detail);
         return;
       }
       [lon, lat] = [body.lon, body.lat];
@@ -402,6 +443,7 @@
     const url = new URL(window.location.href);
     url.searchParams.set("lang", cfg.lang);
     window.history.replaceState(null, "", url.toString());
+    state.relabel();
     if (last) render(last.body, last.here);
     else if (document.body.dataset.station) showStation(document.body.dataset.station);
   }

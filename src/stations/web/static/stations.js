@@ -174,7 +174,20 @@
     return L.latLng(c[1], c[0]);
   }
 
-  function stationMarker(feature, cfg) {
+  /** Popup options that keep a popup clear of the map's left-hand buttons (zoom, full screen,
+   * locate) and narrow enough to fit beside them on a phone. */
+  function popupOptions(map) {
+    const left = 60; // the buttons' column: 10 px margin, 34 px wide, and a gap
+    const width = map ? map.getSize().x : 1000;
+    return {
+      maxWidth: Math.max(180, Math.min(300, width - left - 12 - 40)),
+      minWidth: Math.min(200, Math.max(160, width - left - 12 - 40)),
+      autoPanPaddingTopLeft: L.point(left, 12),
+      autoPanPaddingBottomRight: L.point(12, 12),
+    };
+  }
+
+  function stationMarker(feature, cfg, map) {
     const p = feature.properties;
     const marker = L.marker(latLng(feature), {
       icon: icon(cfg, p.kind, false, 0, p.open_reports > 0),
@@ -182,7 +195,7 @@
       alt: p.name,
       riseOnHover: true,
     });
-    marker.bindPopup(() => popupContent(p, cfg), { maxWidth: 300, minWidth: 200 });
+    marker.bindPopup(() => popupContent(p, cfg), popupOptions(map));
     marker.feature = feature;
     return marker;
   }
@@ -208,8 +221,8 @@
     const control = L.control({ position: "topright" });
     control.onAdd = () => box;
     control.addTo(map);
-    return (text) => {
-      box.textContent = text || "";
+    return (text, detail) => {
+      box.replaceChildren(text || "", detail ? el("span", { class: "st-detail", lang: "en" }, [detail]) : "");
       box.style.display = text ? "block" : "none";
     };
   }
@@ -223,11 +236,11 @@
     '<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true"><circle cx="10" cy="10" r="7" fill="#ce93d8" stroke="#4a148c" stroke-width="3"/></svg>';
 
   /** A one-button Leaflet control; ``svg`` is one of the fixed icons above. */
-  function button(map, position, svg, title, onClick) {
+  function button(map, position, svg, title, onClick, key) {
     const control = L.control({ position: position });
     control.onAdd = () => {
       const bar = el("div", { class: "leaflet-bar st-button" }, []);
-      const a = el("a", { href: "#", role: "button", title: title, "aria-label": title }, []);
+      const a = el("a", { href: "#", role: "button", title: title, "aria-label": title, "data-i18n-title": key }, []);
       a.innerHTML = svg;
       L.DomEvent.disableClickPropagation(bar);
       L.DomEvent.on(a, "click", (e) => {
@@ -249,7 +262,7 @@
       else if (box.requestFullscreen) box.requestFullscreen().catch(() => box.classList.toggle("st-pseudo-fullscreen"));
       else box.classList.toggle("st-pseudo-fullscreen"); // iPhone Safari: no element fullscreen
       setTimeout(() => map.invalidateSize(), 200);
-    });
+    }, "fullscreen");
   }
 
   function locateControl(map, cfg, say) {
@@ -258,7 +271,7 @@
     button(map, "topleft", ICON_LOCATE, t("locate"), () => {
       say(t("locating"));
       map.locate({ setView: false, enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
-    });
+    }, "locate");
     map.on("locationfound", (e) => {
       say("");
       const [x, y] = toMapCrs(e.latlng.lng, e.latlng.lat, cfg.crs);
@@ -275,7 +288,7 @@
     map.on("locationerror", (e) => say(t(why[e.code] || "locate_failed")));
   }
 
-  function legend(map, cfg) {
+  function legend(map, cfg, folded) {
     const t = translator(cfg);
     const control = L.control({ position: "bottomright" });
     control.onAdd = () => {
@@ -286,7 +299,7 @@
         title.setAttribute("aria-expanded", String(open));
       };
       title.addEventListener("click", () => toggle(box.classList.contains("st-collapsed")));
-      if (map.getSize().x < 500) toggle(false); // phones: folded until asked
+      if (folded === undefined ? map.getSize().x < 500 : folded) toggle(false); // phones: folded until asked
       for (const kind of cfg.legendKinds || Object.keys(cfg.kinds)) {
         const swatch = el("span", { class: "st-legend-icon" }, []);
         swatch.innerHTML = pinSvg(kindStyle(cfg, kind).color, kindStyle(cfg, kind).glyph, false);
@@ -309,6 +322,41 @@
       return box;
     };
     control.addTo(map);
+    return control;
+  }
+
+  /** Lift the bottom-left corner (the scale bar) above the attribution when the attribution
+   * runs under it (two lines on a phone), so the scale is never hidden behind it. */
+  function clearOfAttribution(map) {
+    const corner = map.getContainer().querySelector(".leaflet-bottom.leaflet-left");
+    const attribution = map.attributionControl && map.attributionControl.getContainer();
+    if (!corner || !attribution) return;
+    const fit = () => {
+      corner.style.bottom = "";
+      const a = attribution.getBoundingClientRect();
+      const c = corner.getBoundingClientRect();
+      const overlaps = a.height > 0 && a.left < c.right && a.top < c.bottom;
+      if (overlaps) corner.style.bottom = Math.ceil(map.getContainer().getBoundingClientRect().bottom - a.top) + "px";
+    };
+    if (global.ResizeObserver) new ResizeObserver(fit).observe(attribution);
+    map.on("resize", fit);
+    fit();
+  }
+
+  /** The loop's km labels (/map): at each zoom, only those that overlap no label kept before
+   * them and no pin, in km order, so labels never cover each other or the stations. */
+  function thinKmLabels(map) {
+    const box = map.getContainer();
+    const labels = Array.from(box.querySelectorAll(".leaflet-tooltip.st-km-label"));
+    if (!labels.length) return;
+    for (const label of labels) label.style.visibility = "";
+    const taken = Array.from(box.querySelectorAll(".st-marker, .marker-cluster")).map((n) => n.getBoundingClientRect());
+    const apart = (a, b) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+    for (const label of labels) {
+      const r = label.getBoundingClientRect();
+      if (taken.every((o) => apart(r, o))) taken.push(r);
+      else label.style.visibility = "hidden";
+    }
   }
 
   /* ---- data: inline (standalone file) or from the API by viewport ----
@@ -328,6 +376,8 @@
     // Markers whose feature did not change are kept from one load to the next, not rebuilt: a
     // marker being zoomed to or spiderfied (the asked station in /embed, inside a cluster of its
     // kind) and an open popup survive the reload that the move itself triggers.
+    let spread = false; // a cluster is spiderfied
+    if (cluster) cluster.on("spiderfied", () => (spread = true)).on("unspiderfied", () => (spread = false));
     function show(collection) {
       clusters.clearLayers();
       const next = {};
@@ -345,7 +395,7 @@
         if (old && old.stationsKey === key) {
           next[id] = old;
         } else {
-          const marker = stationMarker(feature, cfg);
+          const marker = stationMarker(feature, cfg, map);
           marker.stationsKey = key;
           groupFor(feature.properties.kind).addLayer(marker);
           next[id] = marker;
@@ -354,10 +404,18 @@
       }
       for (const id of Object.keys(byId)) {
         const old = byId[id];
+        if (spread && !(id in next)) {
+          // removing any marker folds a spread-apart cluster and closes its popup (a popup's
+          // own pan clear of the buttons moves the view): stations that only left the view
+          // stay until the cluster folds, then the next load drops them
+          next[id] = old;
+          continue;
+        }
         if (next[id] !== old) groupFor(old.feature.properties.kind).removeLayer(old);
         delete byId[id];
       }
       Object.assign(byId, next);
+      setTimeout(() => thinKmLabels(map), 0); // after the cluster has placed the pins
       state.shown = count;
       map.getContainer().dataset.stationsShown = String(count);
     }
@@ -394,7 +452,7 @@
         if (mine !== sequence) return;
         if (!response.ok) {
           failed = true;
-          say(translator(cfg)("load_failed") + ": " + (body.detail || response.status));
+          say(translator(cfg)("load_failed"), body.detail || String(response.status));
           return;
         }
         if (failed) say(""); // clears its own message only, not a locate-me answer
@@ -423,6 +481,7 @@
       };
       map.on("moveend", later);
       map.on("overlayadd overlayremove", later);
+      if (cluster) cluster.on("unspiderfied", later);
       // After the page's own scripts (folium's fitBounds runs after this one): one first request
       // for the final view, not one for the initial view and another for the fitted one.
       setTimeout(() => {
@@ -437,8 +496,24 @@
       fullscreenControl(map, cfg);
       locateControl(map, cfg, say);
     }
-    if (cfg.legend !== false) legend(map, cfg);
+    let legendControl = cfg.legend !== false ? legend(map, cfg) : null;
     if (cfg.attribution && map.attributionControl) map.attributionControl.addAttribution(cfg.attribution);
+    clearOfAttribution(map);
+    map.on("zoomend", () => thinKmLabels(map));
+    map.on("layeradd", (e) => e.layer instanceof L.Tooltip && setTimeout(() => thinKmLabels(map), 0));
+    /** The page's language changed (cfg.lang): the legend and the buttons' titles follow. */
+    state.relabel = () => {
+      const t = translator(cfg);
+      for (const a of map.getContainer().querySelectorAll("[data-i18n-title]")) {
+        a.title = t(a.dataset.i18nTitle);
+        a.setAttribute("aria-label", a.title);
+      }
+      if (legendControl) {
+        const folded = legendControl.getContainer().classList.contains("st-collapsed");
+        legendControl.remove();
+        legendControl = legend(map, cfg, folded);
+      }
+    };
     ready.then(() => map.getContainer().setAttribute("data-stations-ready", "1"));
     global.stationsMap = state;
     return state;
@@ -453,6 +528,7 @@
     looksSwapped: looksSwapped,
     icon: icon,
     popupContent: popupContent,
+    popupOptions: popupOptions,
     stationMarker: stationMarker,
     formatDistance: formatDistance,
     compass: compass,
