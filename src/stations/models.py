@@ -98,7 +98,7 @@ AMENITY_LABELS: dict[Amenity, tuple[str, str]] = {
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: ``surveyed_at``: ISO 8601 in UTC with a ``Z`` (what ``Date.toISOString()`` writes).
 SURVEYED_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-#: ``surveyed_by``: a token label (`stations.settings.TOKEN_LABEL`).
+#: ``surveyed_by``: a token label (`stations.setting_checks.TOKEN_LABEL`).
 LABEL_PATTERN = re.compile(r"^[\w.@-]{1,64}$")
 #: Survey fields left out of a station's JSON when unset, so unsurveyed stations read as before.
 SURVEY_FIELDS = ("accuracy_m", "surveyed_at", "surveyed_by")

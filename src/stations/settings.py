@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
-import re
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Self
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stations.coords import CRS
 from stations.errors import InvalidInput
+from stations.setting_checks import (
+    check_database_url,
+    check_origin,
+    check_public_url,
+    check_timezone,
+    parse_admin_tokens,
+    proxy_networks,
+)
 from stations.web.tiles import tile_source
 
 #: The folder of the bundled data: ``geodata/`` at the top of the repository.
@@ -122,30 +126,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_origins(cls, value: list[str]) -> list[str]:
         """Each an origin as browsers send it: scheme://host[:port], nothing after."""
-        for origin in value:
-            parts = urlsplit(origin)
-            if (
-                parts.scheme not in ("http", "https")
-                or not parts.netloc
-                or origin != (f"{parts.scheme}://{parts.netloc}")
-            ):
-                raise ValueError(
-                    f"{origin!r} is not an origin: write scheme://host[:port] with nothing "
-                    "after, e.g. https://news.example.cn"
-                )
-        return value
+        return [check_origin(origin) for origin in value]
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         """An IANA zone name this machine knows (opening hours are read in it)."""
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"timezone {value!r} is not a known IANA zone name, e.g. Asia/Shanghai"
-            ) from None
-        return value
+        return check_timezone(value)
 
     @field_validator("tiles_crs")
     @classmethod
@@ -220,18 +207,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            for entry in value:
-                try:
-                    ip_network(str(entry), strict=False)
-                except ValueError:
-                    raise ValueError(
-                        f"trusted_proxies: {entry!r} is not an IP address or network "
-                        "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
-                    ) from None
-        return value
+        return proxy_networks(value)
 
     # -- admin tokens (stream 15-D): labels and tokens checked once, when settings load --
     @field_validator("admin_token")
@@ -341,33 +317,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         """A blank value counts as unset; anything else must be a postgresql:// URL."""
-        if value is None or not value.strip():
-            return None
-        if not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("a database URL must start with postgresql:// (or be unset)")
-        return value.strip()
+        return check_database_url(value)
 
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str | None) -> str | None:
         """An http(s) address with a host and nothing after the path; no trailing slash."""
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        parts = urlsplit(value)
-        if (
-            parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or parts.username is not None
-            or parts.query
-            or parts.fragment
-            or not PUBLIC_URL_SYNTAX.fullmatch(value)
-        ):
-            raise ValueError(
-                f"public_url must be an http(s) address such as https://stations.example.cn "
-                f"(a path allowed; no user, query or fragment); got {value!r}"
-            )
-        return value.rstrip("/")
+        return check_public_url(value)
 
     # -- floods (issue 15): pages per client, and the penalty box (stations.api.flood) --
     page_requests_per_minute: int = Field(
@@ -397,39 +353,3 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/stations`` (``~/.cache/stations``): local, private to the user."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "stations"
-
-
-#: What a public address may hold: letters, digits and the URL characters a QR code carries well.
-PUBLIC_URL_SYNTAX = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%/-]*)?")
-#: A label: what the audit log and ``resolved_by`` record for a token's writes.
-TOKEN_LABEL = re.compile(r"[\w.@-]{1,64}")
-#: A token as an ``Authorization: Bearer`` header can carry it (RFC 6750's b64token).
-TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-
-
-def parse_admin_tokens(value: str) -> list[tuple[str, str]]:
-    """``TOKEN`` (label "admin") or ``label:TOKEN,label2:TOKEN2`` as (label, token) pairs.
-
-    Raises ``ValueError`` naming the entry when a label is empty or has characters other than
-    letters, digits, ``_ . @ -`` (a label with a space never reached the log intact), or when a
-    token could not be sent in an ``Authorization: Bearer`` header (RFC 6750: letters, digits,
-    ``- . _ ~ + /``, then ``=`` padding), since such a token would never match.
-    """
-    out = []
-    for n, part in enumerate(value.split(","), start=1):
-        part = part.strip()
-        if not part:
-            continue
-        label, token = part.split(":", 1) if ":" in part else ("admin", part)
-        if not TOKEN_LABEL.fullmatch(label):
-            raise ValueError(
-                f"admin_token entry {n}: label {label!r} must be 1-64 letters, digits or _ . @ - "
-                "(no spaces), e.g. office:TOKEN"
-            )
-        if not TOKEN_SYNTAX.fullmatch(token):
-            raise ValueError(
-                f"admin_token entry {n} ({label}): the token must be letters, digits and "
-                "- . _ ~ + / (then = padding), no spaces; e.g. $(openssl rand -hex 24)"
-            )
-        out.append((label, token))
-    return out
