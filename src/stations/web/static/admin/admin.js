@@ -88,5 +88,22 @@
     return layer;
   }
 
+  /* The language switch keeps the page and every parameter of its address, read when tapped
+   * (a page changes its address as the clerk works: the station open in the form, filters). */
+  var switchLink = document.getElementById("lang-switch");
+  function switchTarget() {
+    var query = new URLSearchParams(location.search);
+    if (config.lang === "en") query.delete("lang");
+    else query.set("lang", "en");
+    var rest = query.toString();
+    return location.pathname + (rest ? "?" + rest : "") + location.hash;
+  }
+  if (switchLink) {
+    switchLink.href = switchTarget();
+    ["click", "focus", "mouseover", "touchstart"].forEach(function (name) {
+      switchLink.addEventListener(name, function () { switchLink.href = switchTarget(); }, { passive: true });
+    });
+  }
+
   window.StationsAdmin = { config: config, t: t, el: el, api: api, status: status, baseLayer: baseLayer };
 })();
