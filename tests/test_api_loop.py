@@ -247,6 +247,16 @@ def test_cli_import_shares_the_code_and_the_store(files, track, tmp_path):
     with make_client(files) as c:
         previewed = c.post("/api/loop/preview", content=gpx_bytes(track), headers=GPX).json()
     args = ["loop", "import", str(track_file), "--loop", str(files["loop"])]
+    # a dry run shows the page's preview: old and new marks, the same count, the scale
+    dry = CliRunner().invoke(cli, [*args, "--stations", str(files["stations"]), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    for row in previewed["stations"]:
+        if row["old_km"] is not None and row["new_km"] is not None:
+            assert f"{row['old_km']:.1f}" in dry.output and f"{row['new_km']:.1f}" in dry.output
+    assert f"{previewed['changed']} station(s) moved more than 2 km" in dry.output
+    scale = previewed["new"]["km_scale"]
+    assert scale != 1 and f"x {scale:.3f}" in dry.output
+    assert previewed["changed"] == sum(r["change"] is not None for r in previewed["stations"])
     result = CliRunner().invoke(
         cli, [*args, "--stations", str(files["stations"]), "--actor", "ana"]
     )

@@ -240,7 +240,14 @@
     $("preview-old").textContent = p.old ? km(p.old.geometric_length_m) + " (" + p.old.vertices + " " + t("vertices") + ")" : "—";
     $("preview-new").textContent = km(p.new.geometric_length_m) + " (" + p.new.vertices + " " + t("vertices") + ", " +
       p.new.track_points + " " + t("track_points") + ")";
-    $("preview-changed").textContent = String(p.changed);
+    $("preview-changed-label").textContent = t("changed_count").replace("{km}", p.flag_km.toFixed(1));
+    $("preview-changed").textContent = String(p.changed); // the rows flagged below (s.change)
+    var scaled = p.new.official_length_m && Math.abs(p.new.km_scale - 1) > 0.0005;
+    $("preview-scale").hidden = !scaled;
+    $("preview-scale").textContent = scaled ? t("scale_note")
+      .replace("{official}", (p.new.official_length_m / 1000).toFixed(1).replace(/\.0$/, ""))
+      .replace("{measured}", (p.new.geometric_length_m / 1000).toFixed(1))
+      .replace("{factor}", p.new.km_scale.toFixed(3)) : "";
     var body = $("preview-table").tBodies[0];
     body.textContent = "";
     p.stations.forEach(function (s) {
