@@ -147,9 +147,8 @@
 
   var geoFailed = false;
   function onError(err) {
-    var codes = { 1: "PERMISSION_DENIED", 2: "POSITION_UNAVAILABLE", 3: "TIMEOUT" };
     geoFailed = true;
-    A.status(t("geo_error") + (err.message || codes[err.code] || err.code), true);
+    A.status(t("geo_error") + A.geoError(err), true, err && err.message);
   }
 
   function keepAwake() {
@@ -206,11 +205,6 @@
   }
 
   // -- preview, accept, discard --------------------------------------------------------------------
-  function detail(r) {
-    var d = r.data && r.data.detail;
-    return typeof d === "string" ? d : "HTTP " + r.status;
-  }
-
   function preview(body, type, recorded) {
     A.status(t("sending"));
     $("preview").hidden = false;
@@ -221,7 +215,7 @@
         A.status("");
         if (!r.ok) {
           $("preview-error").hidden = false;
-          $("preview-error").textContent = t("error") + detail(r);
+          A.showError($("preview-error"), r, t("error"));
           $("preview-body").hidden = true;
           pending = null;
           return;
@@ -278,7 +272,7 @@
           $("preview-body").hidden = true;
           return;
         }
-        if (!r.ok) { A.status(t("error") + detail(r), true); return; }
+        if (!r.ok) { var e = A.explain(r); A.status(t("error") + e.text, true, e.detail); return; }
         A.status(t("saved"));
         if (pending.recorded) { clearStored(); show(); }
         pending = null;
