@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from office import DELONG, office_server, phone_context, sign_in
+from office import DELONG, DELONG_SITE, office_server, phone_at, phone_context, sign_in
 from test_browser import Watch, browser, tiles  # noqa: F401 (fixtures)
 
 
@@ -66,3 +66,110 @@ def test_the_language_switch_keeps_the_view(browser, office):  # noqa: F811
     assert page.inner_text("h1") == "Sign in to the station office"
     assert watch.errors == [] and watch.external == []
     context.close()
+
+
+def hours_shown_for(page: Page) -> str | None:
+    """The value the week preview was answered for (None: no week shown)."""
+    page.wait_for_timeout(0)
+    return page.get_attribute("#st-hours", "data-for")
+
+
+def test_hours_typed_with_a_trailing_space_preview_and_save_alike(browser, office):  # noqa: F811
+    context = phone_context(browser)
+    page = context.new_page()
+    watch = Watch(page)
+    station_open(page, office)
+    hours = page.locator("#f-opening_hours")
+    hours.fill("Mo-Fr 08:00-18:00; PH off")
+    page.wait_for_selector("#st-hours[data-for='Mo-Fr 08:00-18:00; PH off'] .st-hours-day")
+    # a refused value clears the week at once and shows the whole reason, past the ";"
+    hours.fill("Mo-Fr 08:00-18:00;")
+    assert page.locator("#st-hours .st-hours-day").count() == 0
+    page.wait_for_function("() => document.getElementById('e-opening_hours').textContent")
+    said = page.inner_text("#e-opening_hours")
+    assert said.startswith("开放时间：格式不对") and "1:19" in said and "e.g." in said
+    assert page.locator("#st-hours .st-hours-day").count() == 0
+    # the phone keyboard's trailing space: previewed as typed, saved, stored without it
+    typed = "Mo-Fr 08:00-18:00; PH off "
+    hours.fill(typed)
+    page.wait_for_selector(f"#st-hours[data-for='{typed}'] .st-hours-day")
+    assert page.inner_text("#e-opening_hours") == ""
+    page.click("#st-save")
+    page.wait_for_function("() => document.getElementById('admin-status').textContent === '已保存'")
+    answer = page.request.get(f"{office}/api/stations/{DELONG}")
+    assert answer.json()["properties"]["opening_hours"] == typed.strip()
+    assert watch.errors == [] or all("400" in e for e in watch.errors)
+    context.close()
+
+
+def test_refusals_and_location_errors_read_in_chinese(browser, office):  # noqa: F811
+    context = phone_context(browser)  # no permission to use the location: code 1
+    page = context.new_page()
+    watch = Watch(page)
+    station_open(page, office, "jinshan-union-station")
+    page.fill("#f-source", "")
+    page.fill("#f-phone", "abc")
+    page.click("#st-save")
+    page.wait_for_function("() => document.getElementById('e-source').textContent")
+    assert page.inner_text("#e-source").startswith("必填")
+    assert "String should have at least 1 character" in page.inner_text("#e-source .st-detail")
+    assert page.inner_text("#e-phone").startswith("格式不对")
+    bar = page.inner_text("#admin-status")
+    assert bar.startswith("出错了：电话：格式不对；来源：必填")
+    assert "properties.source" in page.inner_text("#admin-status .st-detail")  # for support
+    page.click("#st-survey")
+    page.wait_for_function(
+        "() => document.getElementById('st-survey-status').textContent.includes('没有获得定位')",
+        timeout=30_000,
+    )
+    said = page.inner_text("#st-survey-status")
+    assert "没有允许本页使用位置" in said and "PERMISSION" not in said.upper()
+    assert all("400" in e for e in watch.errors)
+    context.close()
+
+
+def test_a_refused_survey_does_not_leave_the_earlier_one_said(browser, office):  # noqa: F811
+    lon, lat = DELONG_SITE
+    context = phone_at(browser, lon, lat)
+    page = context.new_page()
+    station_open(page, office)
+    assert page.get_attribute("#f-surveyed_by", "readonly") is not None
+    assert "登录名" in page.inner_text("#h-surveyed_by")
+    page.click("#st-survey")
+    page.wait_for_function(
+        "() => document.getElementById('admin-status').textContent === '实测位置已保存'",
+        timeout=20_000,
+    )
+    context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 120})
+    page.click("#st-survey")
+    page.wait_for_selector("#st-survey-confirm:not([hidden])", timeout=20_000)
+    bar = page.inner_text("#admin-status")
+    assert "已保存" not in bar and "未采用" in bar
+    context.close()
+
+
+def test_an_overwrite_keeps_what_only_the_colleague_changed(browser, office):  # noqa: F811
+    first, second = phone_context(browser), phone_context(browser)
+    mine, theirs = first.new_page(), second.new_page()
+    sid = "sanquan-union-station"
+    for page in (mine, theirs):
+        station_open(page, office, sid)
+    theirs.fill("#f-notes", "钥匙在村委会")
+    theirs.click("#st-save")
+    theirs.wait_for_function(
+        "() => document.getElementById('admin-status').textContent === '已保存'"
+    )
+    mine.fill("#f-address", "三泉镇政府旁")
+    mine.click("#st-save")
+    mine.wait_for_selector("#st-conflict:not([hidden])")
+    changed = {
+        r.get_attribute("data-field"): r.get_attribute("data-changed")
+        for r in mine.locator("#st-conflict-rows tr").all()
+    }
+    assert changed == {"notes": "they", "address": "you"}  # no conflict at all
+    mine.click("#st-overwrite")
+    mine.wait_for_function("() => document.getElementById('admin-status').textContent === '已保存'")
+    props = mine.request.get(f"{office}/api/stations/{sid}").json()["properties"]
+    assert props["notes"] == "钥匙在村委会" and props["address"] == "三泉镇政府旁"
+    first.close()
+    second.close()

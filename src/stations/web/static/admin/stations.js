@@ -355,19 +355,25 @@
 
   function same(a, b) { return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b); }
 
+  /* Three ways: the station as this form loaded it (base), as the colleague saved it (theirs)
+   * and this form (yours). A field either side changed is listed: changed by both, differently,
+   * is a conflict; changed by one side only is kept by an overwrite (see merged). */
   function showConflict() {
     var mine = collect();
     return getStation(S.base.properties.id).then(function (r) {
-      if (!r.ok) { A.status(t("error") + r.status, true); return; }
+      if (!r.ok) { var e = A.explain(r); A.status(t("error") + e.text, true, e.detail); return; }
       var base = comparable(S.base), theirs = comparable(r.data), yours = comparable(mine);
       var rows = $("st-conflict-rows");
       rows.textContent = "";
       Object.keys(Object.assign({}, base, theirs, yours)).forEach(function (k) {
         if (k === "surveyed_by") return;
-        if (same(base[k], theirs[k]) && same(base[k], yours[k])) return;
-        if (same(theirs[k], yours[k])) return;
-        var tr = el("tr", { "data-field": k });
-        tr.appendChild(el("th", { scope: "row" }, t("f_" + k)));
+        var they = !same(base[k], theirs[k]), you = !same(base[k], yours[k]);
+        if (!they && !you || same(theirs[k], yours[k])) return;
+        var who = they && you ? "both" : they ? "they" : "you";
+        var tr = el("tr", { "data-field": k, "data-changed": who, class: "st-changed-" + who });
+        var th = tr.appendChild(el("th", { scope: "row" }, t("f_" + k).replace(/\s*[（(].*$/, "")));
+        th.appendChild(el("small", { class: "st-conflict-who" }, t("conflict_" + who)));
+        tr.appendChild(el("td", { class: "st-base" }, shownValue(base[k])));
         tr.appendChild(el("td", { class: "st-theirs" }, shownValue(theirs[k])));
         tr.appendChild(el("td", { class: "st-yours" }, shownValue(yours[k])));
         rows.appendChild(tr);
@@ -379,13 +385,28 @@
     });
   }
 
+  /* What an overwrite writes: their station with the fields this form changed since it was
+   * loaded, so what only they changed is kept. */
+  function merged() {
+    var mine = collect(), base = comparable(S.base), yours = comparable(mine), theirs = S.theirs.feature;
+    var props = Object.assign({}, theirs.properties);
+    ["loop_km", "open_now", "navigation"].forEach(function (k) { delete props[k]; });
+    var out = { type: "Feature", id: props.id, geometry: theirs.geometry, properties: props };
+    Object.keys(yours).forEach(function (k) {
+      if (k === "surveyed_by" || same(base[k], yours[k])) return;
+      if (k === "position") out.geometry = mine.geometry;
+      else props[k] = mine.properties[k];
+    });
+    return out;
+  }
+
   $("st-reload").addEventListener("click", function () {
     load(S.theirs.feature, S.theirs.etag);
     render();
   });
   $("st-overwrite").addEventListener("click", function () {
     $("st-conflict").hidden = true;
-    save(S.theirs.etag); // still a checked write: against the version just shown
+    save(S.theirs.etag, merged()); // still a checked write: against the version just shown
   });
 
   // --- creating by tapping the map ------------------------------------------------------------
