@@ -304,3 +304,23 @@ def test_every_worker_serves_the_new_loop_on_its_next_request(files, track):
             stop.set()
             for thread in threads:
                 thread.join()
+
+
+def test_the_maps_credit_the_loop_they_show(client, track):
+    """The attribution follows the data: GeoNames for the sketch, the GPS track once replaced."""
+
+    def shown(page: str) -> str:  # the page's JSON escapes "&" as \u0026
+        return client.get(page).text.replace("\\u0026", "&")
+
+    for page in ("/", "/map"):
+        assert "Loop &amp; sites: GeoNames CC BY 4.0 (approximate)" in shown(page)
+    version = client.post("/api/loop/preview", content=gpx_bytes(track), headers=GPX).json()
+    answer = client.put(
+        "/api/loop", content=gpx_bytes(track), headers={**GPX, "If-Match": version["version"]}
+    )
+    assert answer.status_code == 200, answer.text
+    day = client.get("/api/loop").json()["properties"]["imported"][:10]
+    for page in ("/", "/map"):
+        text = shown(page)
+        assert f"Loop: GPS track, {day} · Sites: GeoNames CC BY 4.0 (approximate)" in text
+        assert "Loop &amp; sites" not in text

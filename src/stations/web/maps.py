@@ -30,7 +30,7 @@ from stations.planning.ring import coverage
 from stations.planning.sites import suggest
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
-from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web.tiles import TileSource, data_attribution, tile_source
 
 #: Where the service answers viewport queries.
 VIEWPORT_API = "/api/map/stations"
@@ -333,7 +333,7 @@ def _browser_config(
         suggested=has_loop and bool(options.planning_count),  # the planning map's new sites
         controls=options.controls,
         legend=options.legend,
-        attribution=DATA_ATTRIBUTION,
+        attribution=data_attribution(catalog),
     )
     if options.data == "inline":
         config["data"] = _inline_data(catalog, options.tiles.crs, ctx)

@@ -31,7 +31,7 @@ from stations.settings import Settings
 from stations.web import assets, offline
 from stations.web.i18n import TEXTS, browser_config
 from stations.web.maps import VIEWPORT_API, MapOptions, build_map, render_page, to_map
-from stations.web.tiles import DATA_ATTRIBUTION, TileSource, tile_source
+from stations.web.tiles import TileSource, data_attribution, tile_source
 
 #: Where a page's scripts carry the nonce; each answer replaces it with a fresh one.
 NONCE = "__NONCE__"
@@ -116,7 +116,7 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
         approximate=any(
             s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
         ),
-        attribution=DATA_ATTRIBUTION,
+        attribution=data_attribution(catalog),
         tiles={
             "url": tiles.url,
             "attribution": tiles.safe_attribution(),
