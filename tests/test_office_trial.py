@@ -68,12 +68,6 @@ def test_the_language_switch_keeps_the_view(browser, office):  # noqa: F811
     context.close()
 
 
-def hours_shown_for(page: Page) -> str | None:
-    """The value the week preview was answered for (None: no week shown)."""
-    page.wait_for_timeout(0)
-    return page.get_attribute("#st-hours", "data-for")
-
-
 def test_hours_typed_with_a_trailing_space_preview_and_save_alike(browser, office):  # noqa: F811
     context = phone_context(browser)
     page = context.new_page()
@@ -173,3 +167,30 @@ def test_an_overwrite_keeps_what_only_the_colleague_changed(browser, office):  #
     assert props["notes"] == "钥匙在村委会" and props["address"] == "三泉镇政府旁"
     first.close()
     second.close()
+
+
+def test_a_late_hours_preview_for_an_older_value_is_dropped(browser, office):  # noqa: F811
+    context = phone_context(browser)
+    page = context.new_page()
+    station_open(page, office, "toudu-union-station")
+    held = []
+
+    def hold_the_first(route):  # the answer for "24/7" is kept back until the next one is shown
+        if "24%2F7" in route.request.url and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/hours/preview*", hold_the_first)
+    hours = page.locator("#f-opening_hours")
+    with page.expect_request("**/api/hours/preview*24%2F7*"):
+        hours.fill("24/7")
+    hours.fill("Sa 09:00-12:00")
+    page.wait_for_selector("#st-hours[data-for='Sa 09:00-12:00'] .st-hours-day")
+    with page.expect_event("requestfinished"):
+        held[0].continue_()  # now the older answer arrives
+    page.evaluate("() => new Promise(done => setTimeout(done, 0))")  # its handler has run
+    assert page.get_attribute("#st-hours", "data-for") == "Sa 09:00-12:00"
+    opened = page.locator("#st-hours .st-hours-open").all_inner_texts()
+    assert len(opened) == 1 and "09:00–12:00" in opened[0]
+    context.close()
