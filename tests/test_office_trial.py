@@ -13,7 +13,15 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from office import DELONG, DELONG_SITE, office_server, phone_at, phone_context, sign_in
+from office import (
+    DELONG,
+    DELONG_SITE,
+    office_server,
+    part_shot,
+    phone_at,
+    phone_context,
+    sign_in,
+)
 from test_browser import Watch, browser, tiles  # noqa: F401 (fixtures)
 
 
@@ -111,6 +119,7 @@ def test_refusals_and_location_errors_read_in_chinese(browser, office):  # noqa:
     bar = page.inner_text("#admin-status")
     assert bar.startswith("出错了：电话：格式不对；来源：必填")
     assert "properties.source" in page.inner_text("#admin-status .st-detail")  # for support
+    part_shot(page.locator('.st-field[data-field="source"]'), "office-refused.png")
     page.click("#st-survey")
     page.wait_for_function(
         "() => document.getElementById('st-survey-status').textContent.includes('没有获得定位')",
