@@ -247,6 +247,16 @@ def test_cli_import_shares_the_code_and_the_store(files, track, tmp_path):
     with make_client(files) as c:
         previewed = c.post("/api/loop/preview", content=gpx_bytes(track), headers=GPX).json()
     args = ["loop", "import", str(track_file), "--loop", str(files["loop"])]
+    # a dry run shows the page's preview: old and new marks, the same count, the scale
+    dry = CliRunner().invoke(cli, [*args, "--stations", str(files["stations"]), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    for row in previewed["stations"]:
+        if row["old_km"] is not None and row["new_km"] is not None:
+            assert f"{row['old_km']:.1f}" in dry.output and f"{row['new_km']:.1f}" in dry.output
+    assert f"{previewed['changed']} station(s) moved more than 2 km" in dry.output
+    scale = previewed["new"]["km_scale"]
+    assert scale != 1 and f"x {scale:.3f}" in dry.output
+    assert previewed["changed"] == sum(r["change"] is not None for r in previewed["stations"])
     result = CliRunner().invoke(
         cli, [*args, "--stations", str(files["stations"]), "--actor", "ana"]
     )
@@ -294,3 +304,23 @@ def test_every_worker_serves_the_new_loop_on_its_next_request(files, track):
             stop.set()
             for thread in threads:
                 thread.join()
+
+
+def test_the_maps_credit_the_loop_they_show(client, track):
+    """The attribution follows the data: GeoNames for the sketch, the GPS track once replaced."""
+
+    def shown(page: str) -> str:  # the page's JSON escapes "&" as \u0026
+        return client.get(page).text.replace("\\u0026", "&")
+
+    for page in ("/", "/map"):
+        assert "Loop &amp; sites: GeoNames CC BY 4.0 (approximate)" in shown(page)
+    version = client.post("/api/loop/preview", content=gpx_bytes(track), headers=GPX).json()
+    answer = client.put(
+        "/api/loop", content=gpx_bytes(track), headers={**GPX, "If-Match": version["version"]}
+    )
+    assert answer.status_code == 200, answer.text
+    day = client.get("/api/loop").json()["properties"]["imported"][:10]
+    for page in ("/", "/map"):
+        text = shown(page)
+        assert f"Loop: GPS track, {day} · Sites: GeoNames CC BY 4.0 (approximate)" in text
+        assert "Loop &amp; sites" not in text

@@ -298,3 +298,31 @@ def test_the_spreadsheet_carries_the_survey(data, tmp_path):
         "office",
     )
     assert store.plan_import([good[0][1]], update=True).unchanged == [SID]
+
+
+def test_surrounding_whitespace_is_stripped_alike_by_the_api_the_preview_and_the_sheet(
+    api, data, tmp_path
+):
+    typed = "Mo-Fr 08:00-18:00; PH off "  # a phone keyboard's space after the last word
+    preview = api.get("/api/hours/preview", params={"opening_hours": typed}, headers=AUTH)
+    assert preview.status_code == 200 and preview.json()["opening_hours"] == typed.strip()
+    feature = record(api.get(URL).json())
+    feature["properties"].update(opening_hours=typed, phone=" 023-4872 1234 ")
+    answer = api.put(URL, json=feature, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    stored = api.get(URL).json()["properties"]
+    assert (stored["opening_hours"], stored["phone"]) == (typed.strip(), "023-4872 1234")
+    feature["properties"]["opening_hours"] = "Mo-Fr 08:00-18:00 "
+    assert api.put(URL, json=feature, headers=AUTH).status_code == 200
+    assert api.get(URL).json()["properties"]["opening_hours"] == "Mo-Fr 08:00-18:00"
+    # the spreadsheet's cells go through the same model: the same stored values
+    row = feature_to_row(feature)
+    row.update(opening_hours=typed, phone=" 023-4872 1234 ")
+    write_rows([row], tmp_path / "sheet.csv")
+    good, bad = rows_to_features(read_rows(tmp_path / "sheet.csv"), CRS.WGS84)
+    assert bad.problems == []
+    store = GeoJSONStore(data)
+    store.import_features([good[0][1]], "office", update=True)
+    snapshot, _ = store.snapshot()
+    props = next(f for f in snapshot["features"] if f["id"] == SID)["properties"]
+    assert (props["opening_hours"], props["phone"]) == (typed.strip(), "023-4872 1234")

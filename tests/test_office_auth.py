@@ -56,6 +56,21 @@ def test_signin_page_then_home(client):
     assert "office" in home.text and 'id="signout"' in home.text
 
 
+def test_signing_in_and_out_keeps_the_language(client):
+    answer = sign_in(client, next="/admin/stations?station=x", lang="en")
+    assert answer.headers["location"] == "/admin/stations?station=x&lang=en"
+    assert sign_in(client, lang="en").headers["location"] == "/admin?lang=en"
+    assert sign_in(client, lang="zh").headers["location"] == "/admin"
+    page = client.get("/admin?lang=en")
+    assert '<input type="hidden" name="lang" value="en">' in page.text
+    out = client.post(
+        "/admin/session/end", data={"csrf": csrf_of(page.text), "lang": "en"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert out.status_code == 303 and out.headers["location"] == "/admin?lang=en"
+    assert "Sign in to the station office" in client.get(out.headers["location"]).text
+
+
 def test_wrong_token_refused_and_limited(client):
     for _ in range(10):
         answer = sign_in(client, "wrong-token")
@@ -139,6 +154,12 @@ def test_cross_site_form_and_plain_http_refused(tmp_path, monkeypatch):
 def test_disabled_without_tokens(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with TestClient(create_app(Settings()), base_url="https://127.0.0.1") as c:
+        page = c.get("/admin")  # said up front, with no form to fill in for nothing
+        assert page.status_code == 200 and "此服务器未开启管理功能" in page.text
+        assert 'id="token"' not in page.text and 'id="signin-error"' in page.text
+        english = c.get("/admin?lang=en")
+        assert "The office app is disabled" in english.text and 'id="token"' not in english.text
+        assert c.get("/admin/stations", follow_redirects=True).text.count('id="token"') == 0
         answer = c.post("/admin/session", data={"token": TOKEN}, follow_redirects=False)
         assert answer.status_code == 403 and "STATIONS_ADMIN_TOKEN" in answer.text
 

@@ -111,6 +111,12 @@ def test_clerk_records_the_loop_previews_and_accepts_it(browser, tiles, bundled,
         moved = [r for r in preview.values() if r["flag"]]
         assert moved, preview
         new_length = page.locator("#preview-new").inner_text()
+        # the count is the rows flagged below, under the threshold the label names
+        assert page.inner_text("#preview-changed") == str(len(moved))
+        assert "移动超过 2.0 公里" in page.inner_text("#preview-changed-label")
+        # the marks are on the official 178 km: the page says so, with the factor
+        scale = page.inner_text("#preview-scale")
+        assert "官方环线长度 178 公里" in scale and "×" in scale, scale
         readme_shot(page, "office-loop-preview.png")
 
         page.click("#preview-accept")

@@ -209,7 +209,15 @@ def test_a_colleagues_save_shows_the_conflict(browser, office):  # noqa: F811
             "() => document.getElementById('st-form-title').textContent.includes('庆元')"
         )
     save_after_a_colleague(mine, theirs, {"phone": "023-3333 4444", "address": "庆元镇街上"})
-    assert mine.locator('#st-conflict-rows tr[data-field="address"]').count() == 1
+    # three ways: the phone both changed (a conflict), the address only this clerk changed
+    rows = mine.locator("#st-conflict-rows tr")
+    assert [r.get_attribute("data-field") for r in rows.all()] == ["address", "phone"]
+    phone = mine.locator('#st-conflict-rows tr[data-field="phone"]')
+    assert phone.get_attribute("data-changed") == "both" and "冲突" in phone.inner_text()
+    address = mine.locator('#st-conflict-rows tr[data-field="address"]')
+    assert address.get_attribute("data-changed") == "you"
+    assert "只有你改了" in address.inner_text()
+    assert address.locator(".st-theirs").inner_text() == address.locator(".st-base").inner_text()
     part_shot(mine.locator("#st-conflict"), "office-conflict.png")
     assert stored(office, "qingyuan-union-station")["properties"]["phone"] == "023-1111 2222"
     mine.click("#st-overwrite")  # deliberately

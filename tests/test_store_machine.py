@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 from conftest import station
 from stations.cli.data import load_checked
 from stations.errors import Conflict, InvalidInput, StationNotFound
-from stations.models import PHONE_PATTERN, Amenity
+from stations.models import PHONE_PATTERN, STRIPPED, Amenity
 from stations.storage import geojson
 from stations.storage.checks import check_file
 from stations.storage.exchange import export_document, export_stations
@@ -51,7 +51,10 @@ HOURS = st.sampled_from(["24/7", "Mo-Su 08:00-18:00", "Mo-Fr 09:00-17:00; PH off
 OPTIONAL = {
     "name_en": TEXT,
     "town": TEXT,
-    "phone": st.from_regex(PHONE_PATTERN, fullmatch=True),
+    # the schema strips a phone number before matching it: a valid one stays valid stripped
+    "phone": st.from_regex(PHONE_PATTERN, fullmatch=True).filter(
+        lambda p: PHONE_PATTERN.fullmatch(p.strip())
+    ),
     "awards": st.lists(TEXT, max_size=3),
     "amenities": st.lists(st.sampled_from([a.value for a in Amenity]), unique=True, max_size=4),
     "opening_hours": HOURS,
@@ -144,8 +147,16 @@ def writes(sid: str | None = None) -> st.SearchStrategy[tuple[Feature, bool]]:
 
 
 def as_stored(feature: Feature) -> Feature:
-    """A write's feature as the model expects it back: the Feature id filled in."""
-    return {**feature, "id": feature["properties"]["id"]}
+    """A write's feature as the model expects it back: the Feature id filled in, the texts the
+    schema strips (`stations.models.STRIPPED`) stripped."""
+    props = dict(feature["properties"])
+    for key in STRIPPED:
+        value = props.get(key)
+        if isinstance(value, str):
+            props[key] = value.strip()
+        elif isinstance(value, list):
+            props[key] = [v.strip() for v in value]
+    return {**feature, "id": props["id"], "properties": props}
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -210,11 +221,13 @@ class StoreMachine(RuleBasedStateMachine):
             self.refused(write, StationNotFound)
             return
         current = self.model[sid]
-        merged = {
-            **current,
-            "properties": {**current["properties"], **changes["properties"]},
-            "geometry": changes.get("geometry", current["geometry"]),
-        }
+        merged = as_stored(
+            {
+                **current,
+                "properties": {**current["properties"], **changes["properties"]},
+                "geometry": changes.get("geometry", current["geometry"]),
+            }
+        )
         if spoil is not None or not consistent(merged):
             self.refused(write, InvalidInput)
         else:

@@ -120,6 +120,7 @@ def _lengths(loop: Loop | None) -> dict[str, Any] | None:
     return {
         "geometric_length_m": round(loop.length_m, 1),
         "official_length_m": loop.official_length_m,
+        "km_scale": round(loop.scale, 4),  # km marks = chainage x this (the official length)
         "vertices": len(loop.stored),
         "accuracy": loop.properties.get("accuracy"),
     }
@@ -136,7 +137,9 @@ def compare(current: Catalog, new: TrackedLoop, flag_km: float = FLAG_KM) -> dic
 
     Each station (in the new loop's order, unplaced last) has its old and new km mark and
     off-route distance, ``moved_km`` (along the loop, the shorter way) and ``change``: ``moved``
-    (more than ``flag_km``), ``placed`` / ``unplaced`` (gains or loses its km mark), or None.
+    (more than ``flag_km``), ``placed`` / ``unplaced`` (gains or loses its km mark), or None;
+    ``changed`` counts the stations whose ``change`` is not None (the ones a list flags). Km
+    marks are on the official length's scale (each loop's ``km_scale``), as signs give them.
     """
     ring_km = new.loop.km_mark(new.loop.length_m)
     rows = []

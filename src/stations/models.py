@@ -111,6 +111,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 #: feature stays small whatever a writer sends.
 MAX_AWARDS = 50
 MAX_HOURS_LENGTH = 500
+#: Surrounding whitespace means nothing in codes and expressions (a phone keyboard adds a
+#: space after a word): it is stripped on input, so what is stored, previewed and shown agree.
+Hours = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_HOURS_LENGTH)]
 
 _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 60
@@ -135,10 +138,10 @@ class StationProperties(BaseModel):
     town: Text | None = Field(default=None, description="Town (镇/街道) the station is in.")
     address: Text | None = None
     amenities: list[Amenity] = Field(default_factory=list, max_length=len(Amenity))
-    opening_hours: Annotated[str, StringConstraints(max_length=MAX_HOURS_LENGTH)] | None = Field(
+    opening_hours: Hours | None = Field(
         default=None, description="OpenStreetMap opening_hours syntax; null if unknown."
     )
-    phone: str | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True)] | None = None
     awards: list[Text] = Field(default_factory=list, max_length=MAX_AWARDS)
     status: Status = Status.OPEN
     position_accuracy: PositionAccuracy
@@ -229,6 +232,21 @@ class StationProperties(BaseModel):
         if value is not None and not PHONE_PATTERN.fullmatch(value):
             raise ValueError(f"phone {shown(value)} must be digits, spaces, '-' and a leading '+'")
         return value
+
+
+#: Properties whose surrounding whitespace the schema strips (texts, codes, expressions).
+STRIPPED = ("name", "name_en", "town", "address", "awards", "opening_hours", "phone", "source")
+
+
+def stripped(props: dict[str, Any], model: StationProperties) -> dict[str, Any]:
+    """``props`` with its `STRIPPED` members as ``model`` (read from them) holds them.
+
+    What is stored is then what the schema reads; every other member stays as given.
+    """
+    return {
+        key: getattr(model, key) if key in STRIPPED and value is not None else value
+        for key, value in props.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Scripts and tools send ``Authorization: Bearer <token>``, read as RFC 9110 (sect
 RFC 6750 (section 2.1) write it: the scheme in any letter case (``bearer`` too), then one or more
 spaces (the grammar's ``1*SP``; a tab or other whitespace is not a separator), then the token,
 nothing after it. Anything else is a 401 that shows the expected form. Labels and tokens are
-checked when the settings load (`stations.setting_checks.parse_admin_tokens`), so every token can match.
+checked when the settings load (`stations.setting_checks.parse_admin_tokens`), so every token
+can match.
 
 The office app signs in once at ``/admin`` and then sends its session cookie instead (see
 `stations.sessions` for why a cookie and how it is signed); a write sent with the cookie must also

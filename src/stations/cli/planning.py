@@ -23,8 +23,7 @@ from stations.cli.common import (
 )
 from stations.coords import CRS
 from stations.errors import StationsError
-from stations.info import info_data
-from stations.loop_import import loop_from_track
+from stations.loop_import import compare, loop_from_track
 from stations.planning.demand import read_demand
 from stations.planning.sites import coverage_report, suggest
 from stations.storage.exchange import write_features
@@ -232,6 +231,42 @@ def _print_sites(features: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
+def _print_loop_preview(name: str, diff: dict[str, Any]) -> None:
+    """The preview of a new loop as the office page shows it: lengths, every station's marks."""
+    old, new = diff["old"], diff["new"]
+    official = (new["official_length_m"] or 0) / 1000
+    was = f" (was {old['geometric_length_m'] / 1000:.1f} km)" if old else ""
+    out.print(
+        f"{name}: {new['track_points']} points -> {new['vertices']} vertices, "
+        f"{new['geometric_length_m'] / 1000:.1f} km{was}",
+        highlight=False,
+    )
+    if new["official_length_m"] and new["km_scale"] != 1:
+        out.print(
+            f"km marks are on the official {official:g} km loop (x {new['km_scale']:.3f}), "
+            "as signs give them",
+            highlight=False,
+        )
+    table = Table(title="Stations re-snapped to the new loop / 站点重新定位到环线")
+    for col in ("old km", "new km", "moved", "off route", "", "id"):
+        table.add_column(col)
+    for r in diff["stations"]:
+        table.add_row(
+            "—" if r["old_km"] is None else f"{r['old_km']:.1f}",
+            "—" if r["new_km"] is None else f"{r['new_km']:.1f}",
+            "—" if r["moved_km"] is None else f"{r['moved_km']:+.1f}",
+            "—" if r["new_offroute_m"] is None else format_distance(r["new_offroute_m"]),
+            r["change"] or "",
+            r["id"],
+        )
+    out.print(table)
+    out.print(
+        f"{diff['changed']} station(s) moved more than {diff['flag_km']:g} km, or joined or left "
+        "the loop",
+        highlight=False,
+    )
+
+
 def loop_import_command(
     track: Annotated[Path, typer.Argument(help="GPX file of the loop, driven once round.")],
     max_gap_m: Annotated[
@@ -248,23 +283,8 @@ def loop_import_command(
     """Replace the schematic loop with a recorded GPS track (validated, simplified)."""
     settings = settings_for(stations, loop)
     new = loop_from_track(settings, track, max_gap_m=max_gap_m, tolerance_m=tolerance_m)
-    out.print(
-        f"{track.name}: {new.track_points} points -> "
-        f"{len(new.feature['geometry']['coordinates'])} vertices, "
-        f"{new.loop.length_m / 1000:.1f} km (official "
-        f"{(new.loop.official_length_m or 0) / 1000:.0f} km)",
-        highlight=False,
-    )
-    table = Table(title="Stations re-snapped to the new loop / 站点重新定位到环线")
-    for col in ("km", "off route", "id"):
-        table.add_column(col)
-    for r in info_data(new.catalog)["station_marks"]:
-        table.add_row(
-            "—" if r["loop_km"] is None else f"{r['loop_km']:.1f}",
-            "—" if r["offroute_m"] is None else format_distance(r["offroute_m"]),
-            r["id"],
-        )
-    out.print(table)
+    diff = compare(Catalog.from_settings(settings), new)  # the office page's preview
+    _print_loop_preview(track.name, diff)
     if dry_run:
         out.print("dry run: nothing written", highlight=False)
         return

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from stations.coords import in_china
 from stations.errors import DataError, InvalidInput
-from stations.models import PositionAccuracy, Station, StationProperties, shown
+from stations.models import PositionAccuracy, Station, StationProperties, shown, stripped
 from stations.storage.journal import Entry, journal_path
 from stations.storage.snapshot import StorePosition, read_stored
 
@@ -251,7 +251,8 @@ def check_written_feature(
 ) -> dict[str, Any]:
     """Validate a feature as loading does, refuse what loading only warns about; return it stored.
 
-    The feature returned is the one given as it reads back from its JSON (`stored_form`):
+    The feature returned is the one given, its texts stripped as the schema reads them
+    (`stations.models.stripped`), as it reads back from its JSON (`stored_form`):
     what the journal line, the snapshot and every reader will hold. With ``cache`` (an API
     worker's), the validated station is remembered, so the worker does not validate it again
     when it applies its own write from the journal.
@@ -263,7 +264,7 @@ def check_written_feature(
     if warnings:
         raise InvalidInput(summary(warnings) + " (refused on write; fix the coordinates)")
     assert isinstance(feature, dict)
-    return stored_form(feature)
+    return stored_form({**feature, "properties": stripped(feature["properties"], station.props)})
 
 
 def with_id(feature: object) -> dict[str, Any]:

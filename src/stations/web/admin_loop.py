@@ -40,7 +40,9 @@ LOOP_TEXTS: dict[str, dict[str, str]] = {
         "new_length": "新长度",
         "vertices": "顶点",
         "track_points": "轨迹点",
-        "changed_count": "有变化的驿站",
+        "changed_count": "移动超过 {km} 公里或进出环线的驿站",
+        "scale_note": "公里数按官方环线长度 {official} 公里标注（实测 {measured} 公里 × "
+        "{factor}）：路牌和驿站用的是官方里程，所以公里数与实测长度不同。",
         "station": "驿站",
         "old_km": "原公里数",
         "new_km": "新公里数",
@@ -92,7 +94,10 @@ LOOP_TEXTS: dict[str, dict[str, str]] = {
         "new_length": "New length",
         "vertices": "vertices",
         "track_points": "track points",
-        "changed_count": "Stations that change",
+        "changed_count": "Stations moved more than {km} km, or joining or leaving the loop",
+        "scale_note": "Km marks are on the official {official} km loop (measured {measured} km × "
+        "{factor}): signs and stations use the official distances, so the marks differ from the "
+        "measured length.",
         "station": "Station",
         "old_km": "Old km",
         "new_km": "New km",

@@ -29,7 +29,13 @@ from stations.planning.ring import coverage
 from stations.planning.sites import suggest
 from stations.web import assets
 from stations.web.i18n import browser_config, check_lang, kind_label, text
-from stations.web.tiles import DATA_ATTRIBUTION, VIEWPORT_API, TileSource, tile_source, to_map
+from stations.web.tiles import (
+    VIEWPORT_API,
+    TileSource,
+    data_attribution,
+    tile_source,
+    to_map,
+)
 
 __all__ = ["VIEWPORT_API", "MapOptions", "build_map", "render_page", "to_map"]
 KM_MARK_EVERY = 10
@@ -325,7 +331,7 @@ def _browser_config(
         suggested=has_loop and bool(options.planning_count),  # the planning map's new sites
         controls=options.controls,
         legend=options.legend,
-        attribution=DATA_ATTRIBUTION,
+        attribution=data_attribution(catalog),
     )
     if options.data == "inline":
         config["data"] = _inline_data(catalog, options.tiles.crs, ctx)

@@ -30,7 +30,13 @@ from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
 from stations.web import assets, offline
 from stations.web.i18n import TEXTS, browser_config
-from stations.web.tiles import DATA_ATTRIBUTION, VIEWPORT_API, TileSource, tile_source, to_map
+from stations.web.tiles import (
+    VIEWPORT_API,
+    TileSource,
+    data_attribution,
+    tile_source,
+    to_map,
+)
 
 #: Where a page's scripts carry the nonce; each answer replaces it with a fresh one.
 NONCE = "__NONCE__"
@@ -121,7 +127,7 @@ def rider_page(catalog: Catalog, tiles: TileSource, lang: str) -> str:
         approximate=any(
             s.props.position_accuracy is not PositionAccuracy.SURVEYED for s in catalog.located
         ),
-        attribution=DATA_ATTRIBUTION,
+        attribution=data_attribution(catalog),
         tiles={
             "url": tiles.url,
             "attribution": tiles.safe_attribution(),

@@ -81,9 +81,20 @@ async def office_page(request: Request, settings: SettingsDep) -> OfficeSession:
 OfficeDep = Annotated[OfficeSession, Depends(office_page)]
 
 
-def _signin(lang: str, next_page: str, error: str | None = None, status: int = 200) -> Response:
-    page = admin_page("signin.html", lang, path="/admin", next=next_page, error=error)
+def _signin(
+    lang: str, next_page: str, error: str | None = None, status: int = 200, form: bool = True
+) -> Response:
+    page = admin_page(
+        "signin.html", lang, path="/admin", next=next_page, error=error, show_form=form
+    )
     return office_html(page, status=status)
+
+
+def with_lang(page: str, lang: str) -> str:
+    """``page`` (an office path, maybe with a query) in ``lang``: ``lang=en`` added when missing."""
+    if lang != "en" or "lang" in parse_qs(urlsplit(page).query):
+        return page
+    return page + ("&" if "?" in page else "?") + "lang=en"
 
 
 @router.get("/admin", response_class=HTMLResponse, responses=HTML_RESPONSES)
@@ -93,6 +104,8 @@ async def read_office_home(
     settings: SettingsDep,
 ) -> Response:
     """The office app: the sign-in form, or the home page once signed in."""
+    if not tokens(settings):  # no token can sign in: say so up front, without a form
+        return _signin(q.lang.value, "/admin", TEXTS[q.lang.value]["disabled"], form=False)
     session = office_session(request, settings)
     if session is None:
         return _signin(q.lang.value, safe_next(q.next))
@@ -150,7 +163,7 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
     next_page = safe_next(form.get("next"))
     known = tokens(settings)
     if not known:
-        return _signin(lang, next_page, texts_of["disabled"], 403)
+        return _signin(lang, next_page, texts_of["disabled"], 403, form=False)
     if not _same_site(request):
         return _signin(lang, next_page, texts_of["cross_site"], 403)
     if not _secure(request):
@@ -164,7 +177,7 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     secret = next(token for name, token in known if name == label)
-    answer = RedirectResponse(next_page, status_code=303)
+    answer = RedirectResponse(with_lang(next_page, lang), status_code=303)
     answer.set_cookie(
         SESSION_COOKIE,
         sessions.issue(label, secret),
@@ -195,6 +208,7 @@ async def sign_out(request: Request, settings: SettingsDep) -> Response:
         value, form.get("csrf", ""), tokens(settings)
     ):
         raise Forbidden("sign-out needs the page's CSRF token: reload the page and try again")
-    answer = RedirectResponse("/admin", status_code=303)
+    lang = "en" if form.get("lang") == "en" else "zh"
+    answer = RedirectResponse(with_lang("/admin", lang), status_code=303)
     answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return answer

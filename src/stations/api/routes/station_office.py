@@ -11,7 +11,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from stations import hours
@@ -47,7 +47,8 @@ class HistoryQuery(QueryModel):
 class HoursQuery(QueryModel):
     """An opening_hours expression to preview."""
 
-    opening_hours: str = Field(
+    # surrounding whitespace is stripped, as the station schema does on save
+    opening_hours: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
         min_length=1, max_length=MAX_HOURS_LENGTH, description="OpenStreetMap opening_hours."
     )
 

@@ -147,9 +147,8 @@
 
   var geoFailed = false;
   function onError(err) {
-    var codes = { 1: "PERMISSION_DENIED", 2: "POSITION_UNAVAILABLE", 3: "TIMEOUT" };
     geoFailed = true;
-    A.status(t("geo_error") + (err.message || codes[err.code] || err.code), true);
+    A.status(t("geo_error") + A.geoError(err), true, err && err.message);
   }
 
   function keepAwake() {
@@ -206,11 +205,6 @@
   }
 
   // -- preview, accept, discard --------------------------------------------------------------------
-  function detail(r) {
-    var d = r.data && r.data.detail;
-    return typeof d === "string" ? d : "HTTP " + r.status;
-  }
-
   function preview(body, type, recorded) {
     A.status(t("sending"));
     $("preview").hidden = false;
@@ -221,7 +215,7 @@
         A.status("");
         if (!r.ok) {
           $("preview-error").hidden = false;
-          $("preview-error").textContent = t("error") + detail(r);
+          A.showError($("preview-error"), r, t("error"));
           $("preview-body").hidden = true;
           pending = null;
           return;
@@ -240,7 +234,14 @@
     $("preview-old").textContent = p.old ? km(p.old.geometric_length_m) + " (" + p.old.vertices + " " + t("vertices") + ")" : "—";
     $("preview-new").textContent = km(p.new.geometric_length_m) + " (" + p.new.vertices + " " + t("vertices") + ", " +
       p.new.track_points + " " + t("track_points") + ")";
-    $("preview-changed").textContent = String(p.changed);
+    $("preview-changed-label").textContent = t("changed_count").replace("{km}", p.flag_km.toFixed(1));
+    $("preview-changed").textContent = String(p.changed); // the rows flagged below (s.change)
+    var scaled = p.new.official_length_m && Math.abs(p.new.km_scale - 1) > 0.0005;
+    $("preview-scale").hidden = !scaled;
+    $("preview-scale").textContent = scaled ? t("scale_note")
+      .replace("{official}", (p.new.official_length_m / 1000).toFixed(1).replace(/\.0$/, ""))
+      .replace("{measured}", (p.new.geometric_length_m / 1000).toFixed(1))
+      .replace("{factor}", p.new.km_scale.toFixed(3)) : "";
     var body = $("preview-table").tBodies[0];
     body.textContent = "";
     p.stations.forEach(function (s) {
@@ -271,7 +272,7 @@
           $("preview-body").hidden = true;
           return;
         }
-        if (!r.ok) { A.status(t("error") + detail(r), true); return; }
+        if (!r.ok) { var e = A.explain(r); A.status(t("error") + e.text, true, e.detail); return; }
         A.status(t("saved"));
         if (pending.recorded) { clearStored(); show(); }
         pending = null;

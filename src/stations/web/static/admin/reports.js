@@ -79,7 +79,8 @@
     return A.api("/api/reports/counts").then(function (answer) {
       var list = $("report-counts");
       if (!answer.ok) {
-        list.replaceChildren(el("li", { className: "st-error" }, t("load_failed") + detail(answer)));
+        list.replaceChildren();
+        A.showError(list.appendChild(el("li", { className: "st-error" })), answer, t("load_failed"));
         return;
       }
       var counts = answer.data.counts || {};
@@ -116,9 +117,6 @@
     select.value = view.station;
   }
 
-  function detail(answer) {
-    return answer.data && answer.data.detail ? String(answer.data.detail) : "HTTP " + answer.status;
-  }
 
   /* ---- the list, a page at a time (one more asked for, to know whether a next page exists) ---- */
   function loadList() {
@@ -131,7 +129,8 @@
     return A.api("/api/reports?" + params.toString()).then(function (answer) {
       list.removeAttribute("aria-busy");
       if (!answer.ok) {
-        list.replaceChildren(el("li", { className: "st-error" }, t("load_failed") + detail(answer)));
+        list.replaceChildren();
+        A.showError(list.appendChild(el("li", { className: "st-error" })), answer, t("load_failed"));
         return;
       }
       var rows = answer.data.reports || [];
@@ -197,7 +196,11 @@
           }
           send.disabled = false;
           A.status("");
-          error.textContent = detail(answer);
+          var e = A.showError(error, answer);
+          var who = answer.status === 409 && /resolved by (.+) at (\S+);/.exec(e.detail);
+          if (who) { // a colleague resolved it meanwhile: who and when, in the clerk's language
+            error.firstChild.textContent = format(t("resolved_meanwhile"), { who: who[1], at: new Date(who[2]).toLocaleString(A.config.lang === "zh" ? "zh-CN" : "en-GB") });
+          }
           if (answer.status === 409) send.disabled = true; // resolved meanwhile: nothing left to do
         })
         .catch(function () {

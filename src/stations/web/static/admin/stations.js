@@ -128,7 +128,7 @@
   function loadStations(offset, acc) {
     var url = "/api/stations?status=open&status=closed&status=planned&limit=10000&crs=" + crs + "&offset=" + offset;
     return A.api(url, { cache: "no-cache" }).then(function (r) {
-      if (!r.ok) throw new Error((r.data && r.data.detail) || r.status);
+      if (!r.ok) throw new Error(A.explain(r).detail);
       acc = acc.concat(r.data.features);
       if (acc.length < r.data.numberMatched && r.data.features.length) return loadStations(acc.length, acc);
       return acc;
@@ -145,7 +145,7 @@
     return Promise.all([loadStations(0, []), loadCounts()]).then(function (out) {
       S.stations = out[0];
       render();
-    }).catch(function (e) { A.status(t("error") + e.message, true); });
+    }).catch(function (e) { A.status(t("error") + t("http_0"), true, e.message); });
   }
 
   $("q").addEventListener("input", render); // not "change": it fires on blur, mid-tap on a row
@@ -219,18 +219,22 @@
     return { type: "Feature", id: props.id, geometry: readPosition(), properties: props };
   }
 
-  /* The API's 400 detail names each problem's member ("properties.phone: ...", "geometry...");
-   * each goes next to its field, the rest above the buttons. */
-  function showProblems(detail) {
+  /* A refused write: each problem the API names ("properties.phone: ...", "geometry...") goes
+   * next to its field, in the clerk's language with the server's words below it (whole: a
+   * reason may hold a ";"); the rest above the buttons. Returns the summary (A.explain). */
+  function showProblems(r) {
     clearErrors();
-    String(detail).split("; ").forEach(function (problem) {
-      var m = /properties\.(\w+)/.exec(problem);
-      var name = m ? m[1] : /geometry|coordinates|lon|lat/.test(problem) ? "position" : "form";
-      var box = $("e-" + name) || $("e-form");
-      box.textContent = (box.textContent ? box.textContent + "; " : "") + problem;
+    var e = A.explain(r);
+    var list = e.problems.length ? e.problems : [{ field: null, text: e.detail }];
+    list.forEach(function (p) {
+      var box = (p.field && $("e-" + p.field)) || $("e-form");
+      var line = el("span", { class: "st-problem" }, p.field ? t("why_" + p.what) : e.text);
+      line.appendChild(el("small", { class: "st-detail", lang: "en" }, p.text));
+      box.appendChild(line);
     });
     var first = form.querySelector(".st-error:not(:empty)");
     if (first) first.scrollIntoView({ block: "center" });
+    return e;
   }
 
   function getStation(id) {
@@ -241,7 +245,7 @@
     S.creating = false;
     if (draft) { map.removeLayer(draft); draft = null; }
     return getStation(id).then(function (r) {
-      if (!r.ok) { A.status(t("error") + ((r.data && r.data.detail) || r.status), true); return; }
+      if (!r.ok) { var e = A.explain(r); A.status(t("error") + e.text, true, e.detail); return; }
       load(r.data, r.etag);
       render();
       $("st-form-card").hidden = false;
@@ -295,13 +299,15 @@
       return refresh().then(function () { return openStation(id, false); });
     }
     if (r.status === 412) return showConflict();
-    var detail = (r.data && r.data.detail) || String(r.status);
-    showProblems(r.status === 409 ? "properties.id: " + detail : detail); // the id is taken
-    A.status(t("error") + detail, true);
+    if (r.status === 409 && r.data && typeof r.data.detail === "string") {
+      r = Object.assign({}, r, { data: { detail: "properties.id: " + r.data.detail } }); // the id is taken
+    }
+    var e = showProblems(r);
+    A.status(t("error") + e.text, true, e.detail);
   }
 
-  function save(ifMatch) {
-    var feature = collect();
+  function save(ifMatch, feature) {
+    feature = feature || collect();
     A.status(t("saving"));
     if (S.creating) {
       return A.api("/api/stations?crs=" + crs, { method: "POST", json: feature }).then(function (r) {
@@ -349,19 +355,25 @@
 
   function same(a, b) { return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b); }
 
+  /* Three ways: the station as this form loaded it (base), as the colleague saved it (theirs)
+   * and this form (yours). A field either side changed is listed: changed by both, differently,
+   * is a conflict; changed by one side only is kept by an overwrite (see merged). */
   function showConflict() {
     var mine = collect();
     return getStation(S.base.properties.id).then(function (r) {
-      if (!r.ok) { A.status(t("error") + r.status, true); return; }
+      if (!r.ok) { var e = A.explain(r); A.status(t("error") + e.text, true, e.detail); return; }
       var base = comparable(S.base), theirs = comparable(r.data), yours = comparable(mine);
       var rows = $("st-conflict-rows");
       rows.textContent = "";
       Object.keys(Object.assign({}, base, theirs, yours)).forEach(function (k) {
         if (k === "surveyed_by") return;
-        if (same(base[k], theirs[k]) && same(base[k], yours[k])) return;
-        if (same(theirs[k], yours[k])) return;
-        var tr = el("tr", { "data-field": k });
-        tr.appendChild(el("th", { scope: "row" }, t("f_" + k)));
+        var they = !same(base[k], theirs[k]), you = !same(base[k], yours[k]);
+        if (!they && !you || same(theirs[k], yours[k])) return;
+        var who = they && you ? "both" : they ? "they" : "you";
+        var tr = el("tr", { "data-field": k, "data-changed": who, class: "st-changed-" + who });
+        var th = tr.appendChild(el("th", { scope: "row" }, t("f_" + k).replace(/\s*[（(].*$/, "")));
+        th.appendChild(el("small", { class: "st-conflict-who" }, t("conflict_" + who)));
+        tr.appendChild(el("td", { class: "st-base" }, shownValue(base[k])));
         tr.appendChild(el("td", { class: "st-theirs" }, shownValue(theirs[k])));
         tr.appendChild(el("td", { class: "st-yours" }, shownValue(yours[k])));
         rows.appendChild(tr);
@@ -373,13 +385,28 @@
     });
   }
 
+  /* What an overwrite writes: their station with the fields this form changed since it was
+   * loaded, so what only they changed is kept. */
+  function merged() {
+    var mine = collect(), base = comparable(S.base), yours = comparable(mine), theirs = S.theirs.feature;
+    var props = Object.assign({}, theirs.properties);
+    ["loop_km", "open_now", "navigation"].forEach(function (k) { delete props[k]; });
+    var out = { type: "Feature", id: props.id, geometry: theirs.geometry, properties: props };
+    Object.keys(yours).forEach(function (k) {
+      if (k === "surveyed_by" || same(base[k], yours[k])) return;
+      if (k === "position") out.geometry = mine.geometry;
+      else props[k] = mine.properties[k];
+    });
+    return out;
+  }
+
   $("st-reload").addEventListener("click", function () {
     load(S.theirs.feature, S.theirs.etag);
     render();
   });
   $("st-overwrite").addEventListener("click", function () {
     $("st-conflict").hidden = true;
-    save(S.theirs.etag); // still a checked write: against the version just shown
+    save(S.theirs.etag, merged()); // still a checked write: against the version just shown
   });
 
   // --- creating by tapping the map ------------------------------------------------------------
@@ -422,6 +449,8 @@
   $("st-survey").addEventListener("click", function () {
     var line = $("st-survey-status");
     $("st-survey-confirm").hidden = true;
+    S.survey = null;
+    A.status(""); // what an earlier survey or save said no longer holds
     if (!window.isSecureContext || !navigator.geolocation) { line.textContent = t("survey_needs_https"); return; }
     var fixes = [], failed = false;
     line.textContent = fmt("survey_running", { a: "…", n: 0 });
@@ -431,16 +460,17 @@
     }, function (err) {
       failed = true;
       navigator.geolocation.clearWatch(watch);
-      line.textContent = fmt("survey_no_fix", { e: err.message || err.code });
+      line.textContent = fmt("survey_no_fix", { e: A.geoError(err) });
     }, { enableHighAccuracy: true, maximumAge: 0, timeout: cfg.survey.seconds * 4000 });
     setTimeout(function () {
       navigator.geolocation.clearWatch(watch);
       if (failed && !fixes.length) return; // the error is shown already
-      if (!fixes.length) { line.textContent = fmt("survey_no_fix", { e: "timeout" }); return; }
+      if (!fixes.length) { line.textContent = fmt("survey_no_fix", { e: A.geoError({ code: 3 }) }); return; }
       var got = average(fixes);
       S.survey = got;
       if (got.acc > cfg.survey.confirmAboveM) {
         line.textContent = fmt("survey_too_rough", { a: Math.round(got.acc), max: cfg.survey.confirmAboveM });
+        A.status(line.textContent, true);
         $("st-survey-confirm").hidden = got.acc > cfg.survey.maxAccuracyM;
         return;
       }
@@ -473,7 +503,12 @@
     };
     A.api("/api/stations/" + encodeURIComponent(id) + "?crs=wgs84", { method: "PATCH", json: body, ifMatch: S.etag }).then(function (r) {
       if (r.status === 412) return showConflict();
-      if (!r.ok) { showProblems((r.data && r.data.detail) || r.status); return; }
+      if (!r.ok) {
+        var e = showProblems(r);
+        $("st-survey-status").textContent = t("survey_not_saved");
+        A.status(t("error") + e.text, true, e.detail);
+        return;
+      }
       return getStation(id).then(function (g) {
         S.base = g.data;
         S.etag = g.etag;
@@ -492,31 +527,43 @@
   }
 
   // --- opening hours preview (the server's parser) ---------------------------------------------
-  var hoursTimer = null;
+  /* The week shown is always the week of the value in the field: it is cleared as soon as the
+   * value changes, an answer for an older value (answers may arrive out of order) is dropped,
+   * and a refusal shows the whole reason instead of a week. The value is sent as typed: the
+   * server strips it as a save does, so the preview and the save agree. */
+  var hoursTimer = null, hoursAsked = 0;
   function previewHours() {
     clearTimeout(hoursTimer);
+    var box = $("st-hours"), asked = ++hoursAsked, value = input("opening_hours").value;
+    box.textContent = "";
+    box.removeAttribute("data-for");
+    $("e-opening_hours").textContent = "";
+    if (!value.trim()) return;
     hoursTimer = setTimeout(function () {
-      var box = $("st-hours"), value = input("opening_hours").value.trim();
-      box.textContent = "";
-      $("e-opening_hours").textContent = "";
-      if (!value) return;
       A.api("/api/hours/preview?opening_hours=" + encodeURIComponent(value)).then(function (r) {
-        if (input("opening_hours").value.trim() !== value) return; // typed on since
-        if (!r.ok) { $("e-opening_hours").textContent = (r.data && r.data.detail) || r.status; return; }
-        var names = t("weekdays").split(",");
-        box.appendChild(el("div", { class: "st-hint" }, t("hours_preview")));
-        r.data.days.forEach(function (day) {
-          var open = day.intervals.filter(function (i) { return i.state === "open"; });
-          var unknown = day.intervals.some(function (i) { return i.state === "unknown"; });
-          var text = open.length ? open.map(function (i) { return i.from + "–" + i.to; }).join(", ")
-            : unknown ? t("hours_unknown") : t("hours_closed");
-          var row = el("div", { class: "st-hours-day" + (open.length ? " st-hours-open" : "") });
-          row.appendChild(el("b", {}, names[day.weekday] + " " + day.date.slice(5)));
-          row.appendChild(el("span", {}, text));
-          box.appendChild(row);
-        });
+        if (asked !== hoursAsked) return; // typed on since, or a later answer is due
+        if (!r.ok) { A.showError($("e-opening_hours"), r); return; }
+        showWeek(box, r.data.days);
+        box.setAttribute("data-for", value);
+      }, function () {
+        if (asked === hoursAsked) $("e-opening_hours").textContent = t("http_0");
       });
     }, 300);
+  }
+
+  function showWeek(box, days) {
+    var names = t("weekdays").split(",");
+    box.appendChild(el("div", { class: "st-hint" }, t("hours_preview")));
+    days.forEach(function (day) {
+      var open = day.intervals.filter(function (i) { return i.state === "open"; });
+      var unknown = day.intervals.some(function (i) { return i.state === "unknown"; });
+      var text = open.length ? open.map(function (i) { return i.from + "–" + i.to; }).join(", ")
+        : unknown ? t("hours_unknown") : t("hours_closed");
+      var row = el("div", { class: "st-hours-day" + (open.length ? " st-hours-open" : "") });
+      row.appendChild(el("b", {}, names[day.weekday] + " " + day.date.slice(5)));
+      row.appendChild(el("span", {}, text));
+      box.appendChild(row);
+    });
   }
   input("opening_hours").addEventListener("input", previewHours);
 
@@ -543,7 +590,7 @@
     A.api("/api/stations/" + encodeURIComponent(id) + "/history?limit=50", { cache: "no-store" }).then(function (r) {
       if (historyOf !== id || !$("st-history").open) return; // another station, or closed since
       list.textContent = "";
-      if (!r.ok) { list.appendChild(el("li", { class: "st-error" }, (r.data && r.data.detail) || r.status)); return; }
+      if (!r.ok) { A.showError(list.appendChild(el("li", { class: "st-error" })), r); return; }
       if (!r.data.history.length) list.appendChild(el("li", { class: "st-hint" }, t("history_empty")));
       r.data.history.forEach(function (entry) {
         var item = el("li", { class: "st-history-entry" });
