@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import pgcluster
 from conftest import BUNDLED_LOOP, BUNDLED_STATIONS, station
 from stations.cli import app
+from stations.storage.geojson import GeoJSONStore
 from stations.storage.loopfile import encode_loop
 from stations.storage.postgres import PostgresStore, schema
 from tracks import drive, gpx_bytes
@@ -103,6 +104,29 @@ def test_the_bundled_data_round_trips_byte_for_byte(url, tmp_path):
     assert out.read_bytes() == BUNDLED_STATIONS.read_bytes()
     again = run("db", "import", str(out), url=url)  # importing it again changes nothing
     assert again.exit_code == 0 and "0 created, 0 changed, 10 unchanged" in again.output
+
+
+def test_a_file_the_service_wrote_keeps_its_surveyors_through_the_database(url, tmp_path):
+    """A surveyed station keeps the clerk who surveyed it, not the importer; and the database
+    gives back what `stations export` gives of the file (its fold mark is the file's own)."""
+    data = tmp_path / "stations.geojson"
+    data.write_bytes(BUNDLED_STATIONS.read_bytes())
+    store = GeoJSONStore(data, loop_path=BUNDLED_LOOP)
+    sid = "delong-yinxing-union-station"
+    survey = {"accuracy_m": 4.0, "surveyed_at": "2026-11-30T08:00:00Z"}
+    store.patch(sid, {"properties": survey}, "field-clerk")
+    assert store.compact() == 1  # the file now carries the service's fold mark
+    exported = tmp_path / "exported.geojson"
+    env = {"STATIONS_STATIONS_PATH": str(data), "STATIONS_LOOP_PATH": str(BUNDLED_LOOP)}
+    result = runner.invoke(app, ["export", str(exported)], env={**env, "STATIONS_DATABASE_URL": ""})
+    assert result.exit_code == 0, result.output
+    result = run("db", "import", str(data), url=url)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "back.geojson"
+    assert run("db", "export", str(out), url=url).exit_code == 0
+    back = {f["id"]: f for f in orjson.loads(out.read_bytes())["features"]}
+    assert back[sid]["properties"]["surveyed_by"] == "field-clerk"
+    assert out.read_bytes() == exported.read_bytes()
 
 
 @pytest.mark.slow

@@ -5,6 +5,10 @@ A write that changes a station's survey (``accuracy_m`` or ``surveyed_at``) reco
 number does not make the clerk its surveyor. A station
 without survey fields has no ``surveyed_by``. Stores apply this under their write lock, where the
 stored station (``before``) is known.
+
+Imports (`stamp_imported`) are an operator's command on the machine, trusted as the data files
+are: a file that names a station's surveyor keeps that name, so that moving data between stores
+(`stations db import`, an export imported again) does not make the importer everyone's surveyor.
 """
 
 from __future__ import annotations
@@ -39,3 +43,15 @@ def stamp_surveyor(before: Feature | None, after: Feature, actor: str) -> Featur
     if who is not None:
         new["surveyed_by"] = who
     return {**after, "properties": new}
+
+
+def stamp_imported(before: Feature | None, after: Feature, actor: str) -> Feature:
+    """As `stamp_surveyor`, except that a surveyor the imported file names is kept."""
+    props = after.get("properties")
+    if (
+        isinstance(props, dict)
+        and props.get("surveyed_by")
+        and any(props.get(k) is not None for k in _SURVEY)
+    ):
+        return after
+    return stamp_surveyor(before, after, actor)

@@ -56,7 +56,7 @@ from stations.storage.postgres.connect import Connection, check_schema, connecti
 from stations.storage.postgres.writes import KEEP_CHANGES, LOOP_ROW, Write
 from stations.storage.revision import check_if_match
 from stations.storage.snapshot import Changes, LogPosition, StorePosition
-from stations.storage.survey import stamp_surveyor
+from stations.storage.survey import stamp_imported, stamp_surveyor
 
 
 class PostgresStore:
@@ -301,7 +301,7 @@ class PostgresStore:
                 )
             if not plan.writes:
                 return plan
-            stamped = [stamp_surveyor(stored.get(f["id"]), f, actor) for f in plan.writes]
+            stamped = [stamp_imported(stored.get(f["id"]), f, actor) for f in plan.writes]
             write.put_many([check_written_feature(f, cache=self.cache) for f in stamped])
             write.audit(actor, "import", {"created": plan.created, "updated": plan.changed})
         return plan
