@@ -1,6 +1,8 @@
 """The write journal: torn lines, idempotent replay, and workers that follow it cheaply."""
 
+import gc
 import json
+import os
 import shutil
 import time
 
@@ -159,3 +161,23 @@ def test_compact_command(data):
     assert again.exit_code == 0 and "no journal to fold" in again.output
     idle = runner.invoke(app, ["compact", "--stations", str(data), "--if-idle", "60"])
     assert idle.exit_code == 0 and idle.output == again.output  # the same words
+
+
+def test_a_reloaded_catalog_is_kept_out_of_the_collectors_scans(data):
+    """As the first one: a full collection over a national catalog holds the GIL for long."""
+    settings = Settings(_env_file=None, stations_path=data, loop_path=BUNDLED_LOOP)
+    with TestClient(create_app(settings)) as api:
+        holder = api.app.services.holder
+        first = holder.catalog
+        doc = json.loads(data.read_text("utf-8"))
+        doc["features"] = doc["features"][:5]
+        replacement = data.with_name("replacement.geojson")
+        replacement.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+        os.replace(replacement, data)  # the file replaced by hand: the worker reloads it
+        deadline = time.monotonic() + 30
+        while holder.catalog is first and time.monotonic() < deadline:
+            api.get("/healthz")
+            time.sleep(0.1)
+        assert holder.catalog is not first, "the replaced file was not reloaded"
+        assert api.get("/healthz").json()["stations"] == 5
+        assert not any(o is holder.catalog for o in gc.get_objects())

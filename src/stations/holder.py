@@ -16,12 +16,15 @@ Anything else (the file replaced by hand, a backup restored, the loop edited: no
 thread, once however many requests notice. After a quiet spell, requests wait up to
 `RELOAD_WAIT_S` for it (a small file reloads within that); during a stream of changes at most
 `BUSY_WAIT_S`, and are otherwise answered from the data of a moment ago. Data that fails
-validation is not loaded: the previous data stays in service and the error is logged.
+validation is not loaded: the previous data stays in service and the error is logged. A
+reloaded catalog is frozen out of the cyclic collector's scans, as the first one is (see
+`api.app`'s lifespan).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 import math
@@ -232,6 +235,7 @@ class CatalogHolder:
             self._failed = state  # do not retry on every request; the next change retries
             return
         self.catalog = catalog
+        gc.freeze()  # as at start: full collections would scan its millions of objects
         at = catalog.position
         self._position = at if isinstance(at, Position) else Position(state[0], None, 0)
         self._loop = state[1]
