@@ -112,7 +112,7 @@ def import_command(
     cache = FeatureCache()  # the file's stations are validated once, not again on writing
     doc, _ = read_checked(file, cache)
     doc = {k: v for k, v in doc.items() if k != COMPACTED}
-    plan = PostgresStore(url, cache).import_collection(doc, actor, update)
+    plan = PostgresStore(url, cache).import_collection(doc, actor, update, keep_surveyors=True)
     out.print(
         f"imported {file} into {redacted(url)}: {len(plan.created)} created, "
         f"{len(plan.changed)} changed, {len(plan.unchanged)} unchanged",

@@ -52,7 +52,7 @@ from stations.storage.snapshot import (
     journal_state,
     read_document,
 )
-from stations.storage.survey import stamp_imported, stamp_surveyor
+from stations.storage.survey import stamp_surveyor
 
 log = logging.getLogger("stations.storage")
 
@@ -325,7 +325,7 @@ class GeoJSONStore:
             if not plan.writes:
                 return plan
             current = {sid: self._get(stored, sid) for sid in plan.changed}
-            stamped = [stamp_imported(current.get(f["id"]), f, actor) for f in plan.writes]
+            stamped = [stamp_surveyor(current.get(f["id"]), f, actor) for f in plan.writes]
             writes = [check_written_feature(f, cache=cache) for f in stamped]
             entries = [journal.Entry(f["properties"]["id"], f) for f in writes]
             audit = {"actor": actor, "action": "import", "created": plan.created}

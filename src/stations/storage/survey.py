@@ -6,9 +6,10 @@ number does not make the clerk its surveyor. A station
 without survey fields has no ``surveyed_by``. Stores apply this under their write lock, where the
 stored station (``before``) is known.
 
-Imports (`stamp_imported`) are an operator's command on the machine, trusted as the data files
-are: a file that names a station's surveyor keeps that name, so that moving data between stores
-(`stations db import`, an export imported again) does not make the importer everyone's surveyor.
+Moving the data from the files into PostgreSQL (`stations db import`, an operator's command on
+the server, trusted as the data files are) keeps the surveyors the file names (`stamp_imported`),
+so that a move between stores does not make the importer everyone's surveyor. Imports that edit
+the data (`stations import` of a sheet) follow the rule above.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ a cell of spaces except in notes, the one text column whose value may be blank.
 | position_accuracy | 位置精度 | surveyed / 实测, approximate / 近似, unknown / 未知 |
 | accuracy_m | 实测精度（米） | a surveyed position's accuracy, metres (0-1000] |
 | surveyed_at | 实测时间 | ISO 8601 UTC, e.g. 2026-05-01T08:30:00Z |
-| surveyed_by | 实测人 | as the file says; else the importer (``--actor``) if the survey changed |
+| surveyed_by | 实测人 | set by the store from the importer (``--actor``) when the survey changes |
 | source | 来源 | required: where the station and its position come from |
 | notes | 备注 | |
 """

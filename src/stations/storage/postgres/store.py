@@ -274,11 +274,14 @@ class PostgresStore:
         """
         return self.import_collection({"features": features}, actor, update)
 
-    def import_collection(self, doc: Feature, actor: str, update: bool = False) -> ImportPlan:
+    def import_collection(
+        self, doc: Feature, actor: str, update: bool = False, keep_surveyors: bool = False
+    ) -> ImportPlan:
         """`import_features` of a FeatureCollection's features, keeping its own members too.
 
         The collection's other members (``name``, ``attribution``...) replace the stored ones
         (`stations db import`), in the same transaction, so an export gives the file back.
+        ``keep_surveyors``: a move between stores keeps the file's ``surveyed_by``.
         """
         features = doc.get("features")
         if not isinstance(features, list):
@@ -301,7 +304,8 @@ class PostgresStore:
                 )
             if not plan.writes:
                 return plan
-            stamped = [stamp_imported(stored.get(f["id"]), f, actor) for f in plan.writes]
+            stamp = stamp_imported if keep_surveyors else stamp_surveyor
+            stamped = [stamp(stored.get(f["id"]), f, actor) for f in plan.writes]
             write.put_many([check_written_feature(f, cache=self.cache) for f in stamped])
             write.audit(actor, "import", {"created": plan.created, "updated": plan.changed})
         return plan
