@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,14 +44,46 @@ from stations.storage.loading import (
 )
 from stations.storage.snapshot import (
     COMPACTED,
+    Changes,
     Position,
     changes_since,
     compaction_mark,
     file_identity,
 )
 
-if TYPE_CHECKING:
-    from stations.storage.geojson import GeoJSONStore, _Stored
+
+class FoldingStore(Protocol):
+    """What a fold needs of the GeoJSON store (`storage.geojson`, which calls it under its lock)."""
+
+    path: Path
+    journal_path: Path
+    backups: Path
+    keep_backups: int
+    cache: FeatureCache | None
+    columns_min_stations: int
+    columns_due: tuple[list[dict[str, Any]], Position, FeatureCache] | None
+
+    def _remove_stale_temps(self, before: float) -> None: ...
+
+
+@dataclass
+class Stored:
+    """The data as this process last read it under the lock, and where it read up to."""
+
+    doc: dict[str, Any]
+    where: dict[str, int]  # station id -> index in doc["features"]
+    position: Position
+    pending: int  # journal lines not yet in the snapshot
+
+    def follow(self, changes: Changes[Position]) -> None:
+        """Apply what was written since our position (`changes_since`, or our own write)."""
+        if changes.position.snapshot != self.position.snapshot:
+            self.pending = 0  # a fold was adopted: the lines before it are in the snapshot
+        if changes.entries:
+            self.where = journal.apply(self.doc["features"], changes.entries, self.where)
+        self.pending += changes.in_journal
+        self.position = changes.position
+
 
 log = logging.getLogger("stations.storage")
 
@@ -63,7 +96,7 @@ class _Carried:
     entries: list[journal.Entry]
 
 
-def fold(store: GeoJSONStore, stored: _Stored, cache: FeatureCache | None = None) -> int:
+def fold(store: FoldingStore, stored: Stored, cache: FeatureCache | None = None) -> int:
     """Fold the journal (call under the lock); return how many writes it held.
 
     ``cache`` holds the stations validated by the write that calls this (a bulk import).
@@ -93,7 +126,7 @@ def fold(store: GeoJSONStore, stored: _Stored, cache: FeatureCache | None = None
     return folded
 
 
-def drop_empty_journal(store: GeoJSONStore, stored: _Stored) -> None:
+def drop_empty_journal(store: FoldingStore, stored: Stored) -> None:
     """Remove an empty journal (a loop change's signal; under the lock), and carry the column file.
 
     The data is the same, but the position it is keyed by loses the journal.
@@ -105,11 +138,11 @@ def drop_empty_journal(store: GeoJSONStore, stored: _Stored) -> None:
         after_fold(store, stored, carried, store.cache or FeatureCache())
 
 
-def _wanted(store: GeoJSONStore, stored: _Stored) -> bool:
+def _wanted(store: FoldingStore, stored: Stored) -> bool:
     return len(stored.doc["features"]) >= store.columns_min_stations
 
 
-def _carried(store: GeoJSONStore, stored: _Stored) -> _Carried | None:
+def _carried(store: FoldingStore, stored: Stored) -> _Carried | None:
     """The column file and the entries from its position to the fold's (before the files change)."""
     try:
         old = columns.load_written(store.path, 1)
@@ -127,7 +160,7 @@ def _carried(store: GeoJSONStore, stored: _Stored) -> _Carried | None:
 
 
 def after_fold(
-    store: GeoJSONStore, stored: _Stored, carried: _Carried | None, checker: FeatureCache
+    store: FoldingStore, stored: Stored, carried: _Carried | None, checker: FeatureCache
 ) -> None:
     """Write the column file of the snapshot just folded (call under the lock, files durable).
 
@@ -149,7 +182,7 @@ def after_fold(
         store.columns_due = (list(stored.doc["features"]), stored.position, checker)
 
 
-def from_memory(store: GeoJSONStore) -> None:
+def from_memory(store: FoldingStore) -> None:
     """Write the column file a fold left due, validating the stations held (outside the lock).
 
     Writes made meanwhile only make it stale (its position is the fold's): never wrong.

@@ -23,7 +23,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from stations.storage import folding, journal, loopfile
 from stations.storage.audit import AuditLog
 from stations.storage.base import Feature
 from stations.storage.files import remove_stale_temps
+from stations.storage.folding import Stored
 from stations.storage.importing import ImportPlan, plan_import
 from stations.storage.loading import (
     FeatureCache,
@@ -58,26 +58,7 @@ log = logging.getLogger("stations.storage")
 
 #: The stored data per data file as this process last read it (under the lock), so that a
 #: write reads only the journal lines other processes appended since.
-_STORED: dict[str, _Stored] = {}
-
-
-@dataclass
-class _Stored:
-    """The data as this process last read it under the lock, and where it read up to."""
-
-    doc: dict[str, Any]
-    where: dict[str, int]  # station id -> index in doc["features"]
-    position: Position
-    pending: int  # journal lines not yet in the snapshot
-
-    def follow(self, changes: Changes[Position]) -> None:
-        """Apply what was written since our position (`changes_since`, or our own write)."""
-        if changes.position.snapshot != self.position.snapshot:
-            self.pending = 0  # a fold was adopted: the lines before it are in the snapshot
-        if changes.entries:
-            self.where = journal.apply(self.doc["features"], changes.entries, self.where)
-        self.pending += changes.in_journal
-        self.position = changes.position
+_STORED: dict[str, Stored] = {}
 
 
 class GeoJSONStore:
@@ -160,7 +141,7 @@ class GeoJSONStore:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _current(self) -> _Stored:
+    def _current(self) -> Stored:
         """The stored data (call under the lock): only new journal lines are read if we can."""
         key = str(self.path.resolve())
         stored = _STORED.get(key)
@@ -174,11 +155,11 @@ class GeoJSONStore:
         doc, position = read_document(self.path)
         where = journal.checked_index(doc, str(self.path))  # refuse to build on a broken file
         entries, _ = journal.read_entries(self.journal_path) if position.journal_inode else ([], 0)
-        stored = _Stored(doc, where, position, len(entries))
+        stored = Stored(doc, where, position, len(entries))
         _STORED[key] = stored
         return stored
 
-    def _write(self, stored: _Stored, entries: list[journal.Entry], audit: dict[str, Any]) -> None:
+    def _write(self, stored: Stored, entries: list[journal.Entry], audit: dict[str, Any]) -> None:
         """Make entries durable (journal append + fsync), then audit them; compact if due."""
         inode_before = stored.position.journal_inode
         size = journal.append(self.journal_path, entries)
@@ -192,7 +173,7 @@ class GeoJSONStore:
         if stored.pending >= self.compact_every:
             self._fold_after_write(stored)
 
-    def _fold_after_write(self, stored: _Stored, cache: FeatureCache | None = None) -> None:
+    def _fold_after_write(self, stored: Stored, cache: FeatureCache | None = None) -> None:
         """Compact after a write: it is durable already, so a failure is only logged."""
         try:
             folding.fold(self, stored, cache)
@@ -239,7 +220,7 @@ class GeoJSONStore:
         """The station's last ``limit`` changes from the audit log, newest first."""
         return self.audit.history(station_id, limit)
 
-    def _get(self, stored: _Stored, station_id: str) -> Feature:
+    def _get(self, stored: Stored, station_id: str) -> Feature:
         at = stored.where.get(station_id)
         if at is None:
             raise StationNotFound(f"no station with id {station_id!r}")
@@ -247,7 +228,7 @@ class GeoJSONStore:
         return feature
 
     def _put(
-        self, stored: _Stored, action: str, feature: Feature, actor: str, before: Feature | None
+        self, stored: Stored, action: str, feature: Feature, actor: str, before: Feature | None
     ) -> Feature:
         """Write ``feature`` (``surveyed_by`` set from ``actor``, checked again); return it."""
         feature = check_written_feature(stamp_surveyor(before, feature, actor), cache=self.cache)
@@ -299,7 +280,7 @@ class GeoJSONStore:
         return self._plan(self._current(), checked, update)
 
     @staticmethod
-    def _plan(stored: _Stored, checked: list[Feature], update: bool) -> ImportPlan:
+    def _plan(stored: Stored, checked: list[Feature], update: bool) -> ImportPlan:
         features = stored.doc["features"]
         return plan_import({i: features[at] for i, at in stored.where.items()}, checked, update)
 

@@ -28,11 +28,11 @@ from stations.planning.places import ring_of
 from stations.planning.ring import coverage
 from stations.planning.sites import suggest
 from stations.web import assets
+from stations.web.attribution import data_attribution
 from stations.web.i18n import browser_config, check_lang, kind_label, text
 from stations.web.tiles import (
     VIEWPORT_API,
     TileSource,
-    data_attribution,
     tile_source,
     to_map,
 )

@@ -29,11 +29,11 @@ from stations.limits import WindowLimit
 from stations.models import Kind, PositionAccuracy
 from stations.settings import Settings
 from stations.web import assets, offline
+from stations.web.attribution import data_attribution
 from stations.web.i18n import TEXTS, browser_config
 from stations.web.tiles import (
     VIEWPORT_API,
     TileSource,
-    data_attribution,
     tile_source,
     to_map,
 )

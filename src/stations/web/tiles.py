@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from stations.coords import CRS, from_wgs84
 from stations.errors import InvalidInput
-from stations.models import PositionAccuracy
 
-if TYPE_CHECKING:
-    from stations.catalog import Catalog
-
-#: Shown with a map whose loop and station positions both come from GeoNames (the bundled data).
-DATA_ATTRIBUTION = "Loop &amp; sites: GeoNames CC BY 4.0 (approximate)"
 #: Where the service answers the maps' viewport queries.
 VIEWPORT_API = "/api/map/stations"
 
@@ -31,39 +25,6 @@ def to_map(lons: Any, lats: Any, crs: CRS) -> list[list[float]]:
     """[[lat, lon], ...] in the map's datum ``crs``, as Leaflet (and folium) take them."""
     x, y = from_wgs84(np.asarray(lons, float), np.asarray(lats, float), crs)
     return [[round(float(b), 6), round(float(a), 6)] for a, b in zip(x, y, strict=True)]
-
-
-_GEONAMES = "GeoNames CC BY 4.0 (approximate)"
-
-
-def _loop_credit(props: dict[str, Any]) -> str:
-    """Where the loop comes from, by its ``accuracy``."""
-    if props.get("accuracy") == "gps_track":  # a GPS track names the day it was imported
-        day = str(props.get("imported") or "")[:10]
-        return "GPS track" + (f", {day}" if day else "")
-    if "GeoNames" in str(props.get("accuracy_note") or ""):  # drawn between GeoNames seats
-        return _GEONAMES
-    return str(props.get("accuracy") or "drawn")
-
-
-def data_attribution(catalog: Catalog) -> str:
-    """Where the map's overlays come from, as HTML for Leaflet: read from the data itself.
-
-    The loop by its ``accuracy`` (`_loop_credit`), the stations by their positions' accuracy
-    and ``source``. Short, as it sits in the map's corner.
-    """
-    loop = _loop_credit(catalog.loop.properties) if catalog.loop is not None else None
-    surveyed = PositionAccuracy.SURVEYED
-    rough = [s for s in catalog.located if s.props.position_accuracy is not surveyed]
-    sites: str | None = "surveyed on site" if catalog.located else None
-    if any("GeoNames" in s.props.source for s in rough):
-        sites = _GEONAMES
-    elif rough:
-        sites = "approximate"
-    if loop == sites == _GEONAMES:
-        return DATA_ATTRIBUTION
-    parts = [f"Loop: {loop}" if loop else "", f"Sites: {sites}" if sites else ""]
-    return html.escape(" · ".join(p for p in parts if p), quote=False)
 
 
 @dataclass(frozen=True, slots=True)
