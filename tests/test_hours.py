@@ -1,4 +1,5 @@
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,3 +28,35 @@ def test_parse_error_is_a_clear_value_error():
         hours.parse("8 to 6")
     with pytest.raises(ValueError, match="empty"):
         hours.parse("  ")
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "Mo-Fr 08:00-18:00; Sa 10:00-12:00",
+        "Mo-Su 08:00-12:00,13:00-18:00",
+        "Mo-Fr 08:00-18:00 unknown; Sa 09:00-10:00",
+        "22:00-02:00",
+        "24/7",
+        "PH off; Mo-Su 07:30-19:30",
+        "sunrise-sunset",
+        "open; Mo off",
+    ],
+)
+def test_the_kept_state_answers_as_the_parser_at_every_moment(expr):
+    """Moments forward, backward and across changes: the same answer as asking the parser."""
+    oh = hours.parse(expr)
+    rng = random.Random(expr)
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=SH)
+    moments = [start + timedelta(minutes=rng.randrange(0, 60 * 24 * 21)) for _ in range(400)]
+    moments += [m + timedelta(minutes=d) for m in moments[:50] for d in (-1, 0, 1)]
+    moments += sorted(moments[:100])  # as a clock reads them
+    hours._STATES.clear()
+    for moment in moments:
+        expected = None if oh.is_unknown(moment) else bool(oh.is_open(moment))
+        assert hours.is_open(expr, moment) is expected, moment
+    # Going back and forth across a change of state (18:00 on a Friday) is never stale.
+    friday = datetime(2026, 11, 27, 17, 59, 59, tzinfo=SH)
+    for moment in [friday, friday + timedelta(seconds=1), friday, friday + timedelta(hours=1)]:
+        expected = None if oh.is_unknown(moment) else bool(oh.is_open(moment))
+        assert hours.is_open(expr, moment) is expected, moment
