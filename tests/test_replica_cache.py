@@ -10,6 +10,7 @@ import fcntl
 import logging
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ from conftest import BUNDLED_LOOP, station
 from stations.api import create_app
 from stations.catalog import Catalog
 from stations.replica_start import load_catalog
+from stations.rows import Records
 from stations.settings import Settings
 from stations.storage import columns
+from stations.storage.loading import FeatureCache
 from stations.storage.loopfile import feature_of
 from stations.storage.postgres import PostgresStore
 from stations.storage.postgres import cache as replica_cache
@@ -205,3 +208,38 @@ def test_small_data_and_a_blank_setting_keep_no_cache(tmp_path):
     load_catalog(small)
     assert not target_of(small).exists()
     assert Settings(_env_file=None, replica_cache_dir=" ").replica_cache_dir is None  # type: ignore[call-arg]
+
+
+def test_a_replica_that_read_the_database_serves_the_cache_it_wrote(tmp_path, caplog):
+    """Mapped columns, not a million station objects; the worker's validation cache emptied."""
+    settings = settings_for(pgcluster.bundled_database(), tmp_path)
+    cache = FeatureCache()
+    with caplog.at_level(logging.INFO, logger="stations.replica"):
+        served = load_catalog(settings, cache)
+    assert "just written" in caplog.text
+    assert isinstance(served._rows.at, Records)  # from the file, as a file-backed worker
+    assert len(cache._stations) == 0  # nothing keeps the stations read alive
+    read = Catalog.from_settings(settings)
+    assert served.position == read.position
+    assert [s.id for s in served.all] == [s.id for s in read.all]
+    assert list(served.all) == list(read.all)  # same properties and positions
+
+
+def test_without_a_cache_the_stations_read_are_served(tmp_path):
+    cache = FeatureCache()
+    served = load_catalog(settings_for(pgcluster.bundled_database(), None), cache)
+    assert not isinstance(served._rows.at, Records)
+    assert len(cache._stations) == served.count  # kept: a reload validates only changes
+
+
+def test_workers_starting_together_read_the_database_once(tmp_path, caplog):
+    settings = settings_for(pgcluster.bundled_database(), tmp_path)
+    with (
+        caplog.at_level(logging.INFO, logger="stations.replica"),
+        ThreadPoolExecutor(3) as pool,
+    ):
+        loaded = list(pool.map(lambda _: load_catalog(settings), range(3)))
+    assert caplog.text.count("just written") == 1
+    assert caplog.text.count("started from the replica cache") == 2
+    assert all(isinstance(c._rows.at, Records) for c in loaded)
+    assert len({c.position for c in loaded}) == 1

@@ -42,7 +42,7 @@ from stations.catalog import Catalog
 from stations.errors import StationsError, StoreUnavailable
 from stations.holder import CatalogHolder
 from stations.models import Station
-from stations.replica_start import batches, load_catalog, save
+from stations.replica_start import batches, full_load, load_catalog
 from stations.settings import Settings
 from stations.storage.loading import FeatureCache
 from stations.storage.postgres.connect import connect, unavailable
@@ -195,8 +195,7 @@ class ReplicaHolder(CatalogHolder):
         if changes is None:
             if not reload:  # the loop was replaced, or the log cannot be followed from here
                 log.info("reloading the stations and the loop from the store")
-            catalog = Catalog.from_settings(self.settings, self.cache)
-            save(self.settings, catalog)  # the next start maps it (`replica_start`)
+            catalog = full_load(self.settings, self.cache)  # cached for the next start too
             return _Update(base, catalog, [], base)
         found = batches(changes.entries, self.cache)
         return _Update(base, None, found, changes.position)

@@ -6,12 +6,19 @@ most of a minute at 1,000,000. A replica therefore keeps the column file of what
 parsing, no validation), checks that it is this database's and that the change log still
 reaches its sequence number, and applies the changes made since, as a running replica follows
 the log (`batches`, `Catalog.with_changes`). Anything else loads from the database, as
-without a cache, and writes the cache again.
+without a cache, writes the cache again and then serves the file it wrote: a catalog of
+mapped columns holds a tenth of the memory of the same stations as objects (315 MiB against
+3.3 GiB per worker at 1,000,000 stations), and answers from the same code as a file-backed
+worker. Workers starting together take turns (a lock beside the cache file), so one reads
+the database and the others map what it wrote.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stations.catalog import Catalog
@@ -35,12 +42,51 @@ def load_catalog(settings: Settings, cache: FeatureCache | None = None) -> Catal
     twice).
     """
     cache = cache if cache is not None else FeatureCache()
-    started = from_cache(settings, cache)
-    if started is not None:
-        return started
+    with _turn(settings):
+        started = from_cache(settings, cache)
+        if started is not None:
+            return started
+        return full_load(settings, cache)
+
+
+def full_load(settings: Settings, cache: FeatureCache) -> Catalog:
+    """Every station and the loop read from the database; cached and then served from the cache.
+
+    The stations read are dropped once the cache file is mapped (and ``cache`` emptied of
+    them: it would keep every station alive). Without a cache (caching off, small data, a
+    cache that cannot be written) the catalog read is served.
+    """
     catalog = Catalog.from_settings(settings, cache)
-    save(settings, catalog)
-    return catalog
+    target = _target(settings)
+    if target is None or not save(settings, catalog):
+        return catalog
+    mapped = _caught_up(settings, target, cache)
+    if mapped is None:
+        return catalog
+    cache.clear()
+    log.info("serving the replica cache %s just written", target)
+    return mapped
+
+
+@contextmanager
+def _turn(settings: Settings) -> Iterator[None]:
+    """Workers starting on the same database, one at a time (caching off: all at once).
+
+    The first reads the database and writes the cache; the next ones then map it.
+    """
+    target = _target(settings)
+    if target is None:
+        yield
+        return
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        turn = open(target.with_name(target.name + ".start"), "a")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # released when closed, or when a worker dies
+        yield
 
 
 def _followed(settings: Settings) -> str:
@@ -56,18 +102,19 @@ def _target(settings: Settings) -> Path | None:
     return replica_cache.cache_path(settings.replica_cache_dir, _followed(settings))
 
 
-def save(settings: Settings, catalog: Catalog) -> None:
+def save(settings: Settings, catalog: Catalog) -> bool:
     """Write the cache of ``catalog``, loaded in full from the database (if large enough).
 
     Small data loads in well under a second: below ``columns_min_stations`` nothing is kept.
+    True if the file was written.
     """
     target = _target(settings)
     position = catalog.position
     if target is None or not isinstance(position, LogPosition):
-        return
+        return False
     if catalog.count < max(1, settings.columns_min_stations):
-        return
-    replica_cache.write(target, catalog.all, position, catalog.warnings)
+        return False
+    return replica_cache.write(target, catalog.all, position, catalog.warnings)
 
 
 def from_cache(settings: Settings, cache: FeatureCache) -> Catalog | None:
@@ -75,6 +122,13 @@ def from_cache(settings: Settings, cache: FeatureCache) -> Catalog | None:
     target = _target(settings)
     if target is None:
         return None
+    return _caught_up(settings, target, cache, started=True)
+
+
+def _caught_up(
+    settings: Settings, target: Path, cache: FeatureCache, started: bool = False
+) -> Catalog | None:
+    """The catalog of the cache file ``target`` with the changes since; None (logged) if not."""
     columns = replica_cache.load(target, settings.station_cache_entries)
     if columns is None:
         return None
@@ -91,12 +145,13 @@ def from_cache(settings: Settings, cache: FeatureCache) -> Catalog | None:
     for batch in batches(changes.entries, cache):
         catalog = catalog.with_changes(batch)
     catalog.position = changes.position
-    log.info(
-        "started from the replica cache %s (sequence %d, %d changes since)",
-        target,
-        position.seq,
-        len(changes.entries),
-    )
+    if started:
+        log.info(
+            "started from the replica cache %s (sequence %d, %d changes since)",
+            target,
+            position.seq,
+            len(changes.entries),
+        )
     return catalog
 
 

@@ -245,6 +245,10 @@ class FeatureCache:
             self._stations[key] = station
         return station, problems, warnings
 
+    def clear(self) -> None:
+        """Forget every station (they are kept alive by this cache alone once dropped)."""
+        self._stations.clear()
+
 
 def check_written_feature(
     feature: object, label: str = "station", cache: FeatureCache | None = None
