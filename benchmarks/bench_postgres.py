@@ -197,8 +197,13 @@ def nearest_throughput(
     """wrk on the PostgreSQL-backed service, the file-backed one and the bare endpoint."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("STATIONS_")}
     ports = {name: free_port() for name in ("postgres", "file", "bare")}
+    cache = path.parent / "replica-cache"  # the bench's own: never the user's ~/.cache
     envs = {
-        "postgres": {**base_env, "STATIONS_DATABASE_URL": url},
+        "postgres": {
+            **base_env,
+            "STATIONS_DATABASE_URL": url,
+            "STATIONS_REPLICA_CACHE_DIR": str(cache),
+        },
         "file": {**base_env, "STATIONS_STATIONS_PATH": str(path)},
     }
     procs = {name: serve(serve_cmd(ports[name], 2), envs[name]) for name in envs}
