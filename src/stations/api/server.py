@@ -34,6 +34,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from stations.api.coalesce import CoalescingTransport
 from stations.api.flood import FloodGuard, rider_query
 from stations.api.proxies import TrustedProxies
 from stations.settings import Settings
@@ -118,8 +119,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._held = False  # a cut connection held unread until its head time is up (`_hold`)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """A new connection: its first head must come within the head timeout."""
-        super().connection_made(transport)
+        """A new connection: its first head must come within the head timeout.
+
+        Its answers go out in one write each (`CoalescingTransport`).
+        """
+        super().connection_made(CoalescingTransport(transport, self.loop))
         self._arm(self.bounds.header_timeout_s)
         every = max(0.05, min(self.bounds.header_timeout_s, self.bounds.body_timeout_s) / 4)
         self._tick_s = min(every, LINGER_S / 4)
