@@ -11,13 +11,18 @@ that turn, in order. Ending or aborting the connection, and asking for the buffe
 kept bytes first, so nothing is reordered, lost or sent after the end.
 
 A body sent in parts (``more_body``) by a coroutine that awaits in between is sent part by
-part, as before: only writes of the same turn are joined.
+part, as before: only writes of the same turn are joined. Past `SEND_AT` bytes kept, they go at
+once, so a large body sent without a pause still meets the socket transport's flow control
+(uvicorn waits when it says its buffer is full) and is never held whole here.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+#: Kept bytes past which a write goes out at once (the socket transport's own high-water mark).
+SEND_AT = 64 * 1024
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -36,6 +41,7 @@ class CoalescingTransport(asyncio.Transport):
         self._transport = transport
         self._loop = loop
         self._kept: list[bytes] = []
+        self._size = 0  # bytes kept
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -45,7 +51,11 @@ class CoalescingTransport(asyncio.Transport):
             return
         if not self._kept:
             self._loop.call_soon(self.flush)
-        self._kept.append(bytes(data))
+        kept = bytes(data)
+        self._kept.append(kept)
+        self._size += len(kept)
+        if self._size >= SEND_AT:
+            self.flush()
 
     def writelines(self, list_of_data: Any) -> None:
         """Keep each of ``list_of_data`` (see `write`)."""
@@ -56,7 +66,7 @@ class CoalescingTransport(asyncio.Transport):
         """Send what was kept, in one write to the socket transport."""
         if not self._kept:
             return
-        kept, self._kept = self._kept, []
+        kept, self._kept, self._size = self._kept, [], 0
         if not self._transport.is_closing():
             self._transport.write(kept[0] if len(kept) == 1 else b"".join(kept))
 
@@ -71,7 +81,7 @@ class CoalescingTransport(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         """Bytes not yet sent: the socket transport's buffer and what this turn kept."""
-        return self._transport.get_write_buffer_size() + sum(map(len, self._kept))
+        return self._transport.get_write_buffer_size() + self._size
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         """The socket transport's flow-control limits."""
@@ -90,7 +100,7 @@ class CoalescingTransport(asyncio.Transport):
 
     def abort(self) -> None:
         """Close at once, dropping what was kept and what is buffered."""
-        self._kept = []
+        self._kept, self._size = [], 0
         self._transport.abort()
 
     def is_closing(self) -> bool:
