@@ -1,5 +1,5 @@
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,3 +60,44 @@ def test_the_kept_state_answers_as_the_parser_at_every_moment(expr):
     for moment in [friday, friday + timedelta(seconds=1), friday, friday + timedelta(hours=1)]:
         expected = None if oh.is_unknown(moment) else bool(oh.is_open(moment))
         assert hours.is_open(expr, moment) is expected, moment
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    "expr", ["Mo-Su 02:00-03:00 unknown", "Mo-Su 01:30-02:30", "Su 00:00-02:15", "24/7"]
+)
+def test_the_kept_state_is_never_stale_across_daylight_saving_changes(expr):
+    """Paris changes its offset twice a year: every form of a moment gets the parser's answer."""
+    oh = hours.parse(expr, "Europe/Paris")
+    instants = []
+    for change in (
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+    ):
+        instants += [change + timedelta(minutes=m) for m in range(-200, 200, 7)]
+    forms = []
+    for instant in instants:
+        local = instant.astimezone(PARIS)
+        forms += [
+            local,
+            instant,  # in UTC, a datetime.timezone
+            instant.astimezone(ZoneInfo("UTC")),
+            local.replace(tzinfo=None),  # naive: the wall time, fold kept
+        ]
+    hours._STATES.clear()
+    rng = random.Random(expr)
+    for moment in forms + rng.sample(forms, len(forms)):
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=PARIS)).astimezone(PARIS)
+        expected = None if oh.is_unknown(local) else bool(oh.is_open(local))
+        assert hours.is_open(expr, moment, "Europe/Paris") is expected, moment
+
+
+def test_hours_of_a_year_long_past_are_not_searched_to_the_end_of_time():
+    """The parser's search for the next change of '2020 ...' runs to year 9999: not asked."""
+    hours._STATES.clear()
+    moment = datetime(2026, 11, 30, 12, 0, tzinfo=SH)
+    assert hours.is_open("2020 Mo 10:00-12:00", moment) is False
+    state, since, until = hours._STATES[("2020 Mo 10:00-12:00", hours.DEFAULT_TZ)]
+    assert state is False and until - since == 86_400  # kept a day, then asked again

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opening_hours import OpeningHours
+from opening_hours import OpeningHours, State
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -33,13 +33,18 @@ def parse(expression: str, tz: str = DEFAULT_TZ) -> OpeningHours:
         ) from None
 
 
-#: Each expression's state (per zone) as last evaluated: (open?, from, until). Riders' answers
-#: ask about the same few expressions at nearly the same moment again and again, and one
-#: evaluation costs ~5 µs (a quarter of a nearest answer's time in Python), so the state is
-#: kept until the parser's next change of state (`OpeningHours.next_change`), which is exact:
-#: the state cannot differ anywhere in ``[from, until)``. A moment outside it evaluates again.
-_STATES: dict[tuple[str, str], tuple[bool | None, datetime, datetime | None]] = {}
+#: Each expression's state (per zone) as last evaluated: (open?, from, until) as POSIX
+#: timestamps. Riders' answers ask about the same few expressions at nearly the same moment
+#: again and again, and one evaluation costs ~5 µs (a quarter of a nearest answer's time in
+#: Python), so the state is kept until the end of its interval as the parser gives it
+#: (`OpeningHours.intervals`, searched at most `_HOLD` ahead: an unbounded search for the next
+#: change can take the parser a third of a second, e.g. for hours of a year long past). A
+#: moment outside ``[from, until)`` asks the parser again. Nothing is kept across a change of
+#: the zone's UTC offset (daylight saving time): the parser's intervals are not exact there.
+_STATES: dict[tuple[str, str], tuple[bool | None, float, float]] = {}
 _STATES_LIMIT = 4096
+_HOLD = timedelta(days=1)
+_STATE_VALUES = {State.OPEN: True, State.CLOSED: False, State.UNKNOWN: None}
 
 
 def is_open(
@@ -48,21 +53,36 @@ def is_open(
     """Whether a place with these hours is open at ``when`` (default now); None if unknown."""
     if expression is None:
         return None
-    moment = when if when is not None else datetime.now(ZoneInfo(tz))
+    zone = ZoneInfo(tz)
+    moment = when if when is not None else datetime.now(zone)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
+        moment = moment.replace(tzinfo=zone)
+    at = moment.timestamp()  # exact for an ambiguous wall time too (``fold``)
     key = (expression, tz)
     known = _STATES.get(key)
-    if known is not None:
-        state, since, until = known
-        if since <= moment and (until is None or moment < until):
-            return state
+    if known is not None and known[1] <= at < known[2]:
+        return known[0]
     oh = parse(expression, tz)
-    state = None if oh.is_unknown(moment) else bool(oh.is_open(moment))
+    local = moment.astimezone(zone)
+    state = None if oh.is_unknown(local) else bool(oh.is_open(local))
+    _keep(key, oh, local, state)
+    return state
+
+
+def _keep(key: tuple[str, str], oh: OpeningHours, local: datetime, state: bool | None) -> None:
+    """Remember ``state`` from ``local`` to the end of its interval (see `_STATES`)."""
+    zone = local.tzinfo
+    assert zone is not None
+    limit = local + _HOLD
+    interval = next(iter(oh.intervals(local, limit)), None)
+    if interval is None or _STATE_VALUES.get(interval[2], "?") != state:
+        return
+    until = interval[1] or limit
+    if until.astimezone(zone).utcoffset() != local.utcoffset():
+        return  # the offset changes before the interval ends
     if len(_STATES) >= _STATES_LIMIT:
         _STATES.clear()
-    _STATES[key] = (state, moment, oh.next_change(moment))
-    return state
+    _STATES[key] = (state, local.timestamp(), until.timestamp())
 
 
 #: Most intervals a preview lists per day (an expression switching every minute stays small).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,12 +81,16 @@ def _turn(settings: Settings) -> Iterator[None]:
         return
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        turn = open(target.with_name(target.name + ".start"), "a")  # noqa: SIM115
+        fd = os.open(target.with_name(target.name + ".start"), os.O_CREAT | os.O_WRONLY, 0o600)
     except OSError:
         yield
         return
-    with turn:
-        fcntl.flock(turn, fcntl.LOCK_EX)  # released when closed, or when a worker dies
+    with os.fdopen(fd, "w") as turn:
+        try:
+            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another worker is loading %s; waiting for its cache", target.name)
+            fcntl.flock(turn, fcntl.LOCK_EX)  # released when closed, or when a worker dies
         yield
 
 

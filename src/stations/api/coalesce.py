@@ -8,7 +8,9 @@ kernel's send path, and on the client's side a second wake-up and read).
 `CoalescingTransport` stands between the protocol and asyncio's socket transport: a write is
 kept until the end of the current turn of the loop and then sent with every other write of
 that turn, in order. Ending or aborting the connection, and asking for the buffer size, see the
-kept bytes first, so nothing is reordered, lost or sent after the end.
+kept bytes first, so nothing is reordered, lost or sent after the end; and so does the
+protocol when the client ends its side (`flush` from ``eof_received``: asyncio's transport then
+closes itself, without passing through here).
 
 A body sent in parts (``more_body``) by a coroutine that awaits in between is sent part by
 part, as before: only writes of the same turn are joined. Past `SEND_AT` bytes kept, they go at
@@ -42,6 +44,7 @@ class CoalescingTransport(asyncio.Transport):
         self._loop = loop
         self._kept: list[bytes] = []
         self._size = 0  # bytes kept
+        self._aborted = False
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -67,7 +70,7 @@ class CoalescingTransport(asyncio.Transport):
         if not self._kept:
             return
         kept, self._kept, self._size = self._kept, [], 0
-        if not self._transport.is_closing():
+        if not self._aborted:  # a connection lost meanwhile: the socket transport drops them
             self._transport.write(kept[0] if len(kept) == 1 else b"".join(kept))
 
     def write_eof(self) -> None:
@@ -100,7 +103,7 @@ class CoalescingTransport(asyncio.Transport):
 
     def abort(self) -> None:
         """Close at once, dropping what was kept and what is buffered."""
-        self._kept, self._size = [], 0
+        self._kept, self._size, self._aborted = [], 0, True
         self._transport.abort()
 
     def is_closing(self) -> bool:

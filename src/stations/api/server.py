@@ -129,6 +129,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._tick_s = min(every, LINGER_S / 4)
         self._ticker = self.loop.call_later(self._tick_s, self._check)
 
+    def eof_received(self) -> None:
+        """The client ended its side: answers kept for this loop turn go out before the close.
+
+        (asyncio's transport closes itself when this returns None, not through the wrapper.)
+        """
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
+
     def connection_lost(self, exc: Exception | None) -> None:
         """The connection is gone: no timer outlives it, and a held connection is released."""
         if self._held and self.guard is not None:

@@ -226,6 +226,7 @@ def server_options(settings: Settings, **given: Any) -> dict[str, Any]:
         # Forwarded headers are read by the app, from STATIONS_TRUSTED_PROXIES only
         # (stations.api.proxies); uvicorn's own reading trusts 127.0.0.1.
         "proxy_headers": False,
+        "ws": "none",  # no route speaks WebSocket: no upgrade is taken
         **given,
     }
 

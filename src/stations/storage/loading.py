@@ -238,8 +238,9 @@ class FeatureCache:
     def parse(self, feature: object, label: str) -> tuple[Station | None, list[str], list[str]]:
         """As `parse_feature`, skipping the validation of a feature seen before."""
         key = self.digest(feature)
-        if key is not None and key in self._stations:
-            return self._stations[key], [], []
+        known = self._stations.get(key) if key is not None else None  # one look-up: may be cleared
+        if known is not None:
+            return known, [], []
         station, problems, warnings = parse_feature(feature, label)
         if key is not None and station is not None and not warnings:
             self._stations[key] = station
