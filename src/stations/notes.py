@@ -59,9 +59,10 @@ def next_opening(station: Station, ctx: QueryContext) -> datetime | None:
     expression = station.props.opening_hours
     if expression is None:
         return None
-    moment = ctx.moment()
-    when = hours.parse(expression, ctx.tz).next_change(moment)
-    if when is None or hours.is_open(expression, when, ctx.tz) is not True:
+    oh = hours.parse(expression, ctx.tz)
+    when = oh.next_change(ctx.moment())
+    # Asked of the parser, not `hours.is_open`: its kept state is the present's, for answers.
+    if when is None or oh.is_unknown(when) or not oh.is_open(when):
         return None
     return when
 
