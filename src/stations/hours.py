@@ -85,6 +85,26 @@ def _keep(key: tuple[str, str], oh: OpeningHours, local: datetime, state: bool |
     _STATES[key] = (state, local.timestamp(), until.timestamp())
 
 
+#: How far ahead `next_opening` looks (a week of hours, and a day's margin).
+OPENING_HORIZON = timedelta(days=8)
+
+
+def next_opening(expression: str, moment: datetime, tz: str = DEFAULT_TZ) -> datetime | None:
+    """When hours closed (or unknown) at ``moment`` next change to open, within `OPENING_HORIZON`.
+
+    None if the next change is not to open, or none comes within the horizon: an unbounded
+    search can take the parser a third of a second (hours of a year long past).
+    """
+    oh = parse(expression, tz)
+    local = moment.astimezone(ZoneInfo(tz))
+    intervals = iter(oh.intervals(local, local + OPENING_HORIZON))
+    next(intervals, None)  # the present one
+    following = next(intervals, None)
+    if following is None or following[2] != State.OPEN:
+        return None
+    return following[0]
+
+
 #: Most intervals a preview lists per day (an expression switching every minute stays small).
 MAX_PREVIEW_INTERVALS = 48
 

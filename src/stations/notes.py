@@ -59,12 +59,7 @@ def next_opening(station: Station, ctx: QueryContext) -> datetime | None:
     expression = station.props.opening_hours
     if expression is None:
         return None
-    oh = hours.parse(expression, ctx.tz)
-    when = oh.next_change(ctx.moment())
-    # Asked of the parser, not `hours.is_open`: its kept state is the present's, for answers.
-    if when is None or oh.is_unknown(when) or not oh.is_open(when):
-        return None
-    return when
+    return hours.next_opening(expression, ctx.moment(), ctx.tz)
 
 
 def nearer_closed(

@@ -219,7 +219,8 @@
     if (!parser) return null;
     let next;
     try {
-      next = parser.getNextChange(wall);
+      // Within 8 days, as the server (hours.OPENING_HORIZON).
+      next = parser.getNextChange(wall, new Date(wall.getTime() + 8 * 86400000));
       if (!next || !parser.getState(next) || parser.getUnknown(next)) return null;
     } catch (err) {
       return null;
