@@ -101,3 +101,17 @@ def test_hours_of_a_year_long_past_are_not_searched_to_the_end_of_time():
     assert hours.is_open("2020 Mo 10:00-12:00", moment) is False
     state, since, until = hours._STATES[("2020 Mo 10:00-12:00", hours.DEFAULT_TZ)]
     assert state is False and until - since == 86_400  # kept a day, then asked again
+
+
+def test_next_opening_looks_a_week_ahead_and_no_further():
+    tuesday = datetime(2026, 12, 1, 9, 0, tzinfo=SH)
+    assert hours.next_opening("Mo 10:00-12:00", tuesday) == datetime(2026, 12, 7, 10, 0, tzinfo=SH)
+    assert hours.next_opening("Mo-Fr 08:00-18:00", datetime(2026, 12, 1, 19, 0, tzinfo=SH)) == (
+        datetime(2026, 12, 2, 8, 0, tzinfo=SH)
+    )
+    assert hours.next_opening("Jan 01 10:00-12:00", tuesday) is None  # a month away
+    assert hours.next_opening("2020 Mo 10:00-12:00", tuesday) is None  # never again
+    assert (
+        hours.next_opening("Mo-Fr 08:00-18:00 unknown", datetime(2026, 12, 1, 7, 0, tzinfo=SH))
+        is None
+    )
