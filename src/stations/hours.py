@@ -53,17 +53,16 @@ def is_open(
     """Whether a place with these hours is open at ``when`` (default now); None if unknown."""
     if expression is None:
         return None
-    zone = ZoneInfo(tz)
-    moment = when if when is not None else datetime.now(zone)
+    moment = when if when is not None else datetime.now(ZoneInfo(tz))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
     at = moment.timestamp()  # exact for an ambiguous wall time too (``fold``)
     key = (expression, tz)
     known = _STATES.get(key)
     if known is not None and known[1] <= at < known[2]:
-        return known[0]
+        return known[0]  # the answers' path: one look-up, no parser, no zone
     oh = parse(expression, tz)
-    local = moment.astimezone(zone)
+    local = moment.astimezone(ZoneInfo(tz))
     state = None if oh.is_unknown(local) else bool(oh.is_open(local))
     _keep(key, oh, local, state)
     return state
